@@ -1,0 +1,37 @@
+# Two commands from a fresh clone: `make example` and `make test`.
+# Both create .venv on first use. TORCH picks the torch requirement installed
+# there: the default pin takes a CPU wheel where one lies on disk; elsewhere it
+# comes from PyPI. Keep an existing install with TORCH=torch, or pick a CPU-only
+# build with PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+
+.PHONY: example test lint bench docs clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+example: $(VENV)/.installed
+	$(BIN)/python examples/quickstart.py
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/overhead.py
+
+docs: $(VENV)/.installed
+	$(BIN)/mkdocs serve
+
+clean:
+	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache .hypothesis

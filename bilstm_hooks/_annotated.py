@@ -1,0 +1,182 @@
+"""AnnotatedTensor: a plain tensor plus its named axes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import einops
+import torch
+
+from ._layout import Axes
+
+__all__ = ["AnnotatedTensor", "parse_pattern"]
+
+_TOKEN = re.compile(r"\(|\)|[A-Za-z_][A-Za-z0-9_]*|\S+")
+
+
+def parse_pattern(pattern: str) -> tuple[tuple[str, ...], ...]:
+    """`"batch (direction hidden)"` -> `(("batch",), ("direction", "hidden"))`.
+
+    Only names and one level of parentheses: the subset of einops that names
+    every axis, so that the result can still be annotated.
+    """
+    groups: list[tuple[str, ...]] = []
+    open_group: list[str] | None = None
+    for token in _TOKEN.findall(pattern):
+        if token == "(":
+            if open_group is not None:
+                raise ValueError(f"nested parentheses in {pattern!r}")
+            open_group = []
+        elif token == ")":
+            if not open_group:
+                raise ValueError(f"unbalanced or empty parentheses in {pattern!r}")
+            groups.append(tuple(open_group))
+            open_group = None
+        elif token.isidentifier():
+            if open_group is None:
+                groups.append((token,))
+            else:
+                open_group.append(token)
+        else:
+            raise ValueError(f"expected axis names and parentheses in {pattern!r}, got {token!r}")
+    if open_group is not None:
+        raise ValueError(f"unbalanced parentheses in {pattern!r}")
+    return tuple(groups)
+
+
+class AnnotatedTensor:
+    """A tensor with named dimensions written as an einops expression.
+
+    Example:
+        >>> import torch, bilstm_hooks as bh
+        >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+        >>> with bh.attach_hooks(lstm) as rec:
+        ...     out, (h_n, c_n) = lstm(torch.randn(1, 6, 3))
+        >>> rec[lstm].out
+        AnnotatedTensor[batch=1, token=6, (direction=2 hidden=4)]
+        >>> rec[lstm].out.pattern
+        'batch token (direction hidden)'
+        >>> fwd, bwd = rec[lstm].out.split_directions()
+        >>> fwd
+        AnnotatedTensor[batch=1, token=6, hidden=4]
+    """
+
+    __slots__ = ("_axes", "_tensor", "origin")
+
+    def __init__(self, tensor: torch.Tensor, axes: Axes, origin: str = "") -> None:
+        if not axes.matches(tensor.shape):
+            raise ValueError(
+                f"expected {axes.expected()}, got shape {tuple(tensor.shape)}"
+                + (f" for {origin}" if origin else "")
+            )
+        self._tensor = tensor
+        self._axes = axes
+        self.origin = origin
+
+    @property
+    def tensor(self) -> torch.Tensor:
+        """The plain `torch.Tensor`."""
+        return self._tensor
+
+    @property
+    def pattern(self) -> str:
+        """The einops expression, e.g. `batch token (direction hidden)`."""
+        return self._axes.pattern
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        """Axis names with fused axes unpacked, e.g. `("batch", "token", "direction", "hidden")`."""
+        return self._axes.dims
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """The size of every named dimension."""
+        return self._axes.size_of
+
+    @property
+    def shape(self) -> torch.Size:
+        return self._tensor.shape
+
+    @property
+    def axes(self) -> Axes:
+        return self._axes
+
+    def rearrange(self, target: str) -> AnnotatedTensor:
+        """The tensor rearranged to `target`, e.g. `"direction layer batch hidden"`.
+
+        A view of the same storage whenever einops can give one. Fused axes may
+        be split or joined freely: the sizes are known.
+
+        Example:
+            >>> import torch, bilstm_hooks as bh
+            >>> gru = torch.nn.GRU(3, 4, num_layers=2, bidirectional=True)
+            >>> with bh.attach_hooks(gru) as rec:
+            ...     out, h_n = gru(torch.randn(6, 5, 3))
+            >>> rec[gru].h_n.rearrange("layer direction batch hidden").shape
+            torch.Size([2, 2, 5, 4])
+        """
+        where = f" of {self.origin}" if self.origin else ""
+        try:
+            groups = parse_pattern(target)
+        except ValueError as exc:
+            raise ValueError(f"cannot rearrange{where} to {target!r}: {exc}") from None
+        known = self.sizes
+        unknown = [name for group in groups for name in group if name not in known]
+        if unknown:
+            raise ValueError(
+                f"cannot rearrange{where} ({self._axes.described()}) to {target!r}: "
+                f"unknown dimension {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(known)}"
+            )
+        try:
+            result = einops.rearrange(self._tensor, f"{self.pattern} -> {target}", **known)
+        except einops.EinopsError as exc:
+            reason = str(exc).strip().splitlines()[-1].strip()
+            raise ValueError(
+                f"cannot rearrange{where} ({self._axes.described()}) to {target!r}: {reason}"
+            ) from None
+        names = [name for group in groups for name in group]
+        axes = Axes(groups, tuple((name, known[name]) for name in names))
+        return AnnotatedTensor(result, axes, self.origin)
+
+    def split_directions(self) -> tuple[AnnotatedTensor, ...]:
+        """`(forward, backward)` views; a 1-tuple for a unidirectional layer.
+
+        Example:
+            >>> import torch, bilstm_hooks as bh
+            >>> lstm = torch.nn.LSTM(3, 4, bidirectional=True, batch_first=True)
+            >>> with bh.attach_hooks(lstm) as rec:
+            ...     out, (h_n, c_n) = lstm(torch.randn(2, 6, 3))
+            >>> fwd, bwd = rec[lstm].out.split_directions()
+            >>> torch.equal(bwd.tensor, out[..., 4:])
+            True
+        """
+        if "direction" not in self.sizes:
+            raise ValueError(
+                f"cannot split directions of {self.origin or 'this tensor'}: expected a "
+                f"'direction' dimension, got {self.pattern!r}. Was it already split?"
+            )
+        rest = self._axes.without("direction")
+        stacked = einops.rearrange(
+            self._tensor, f"{self.pattern} -> direction {rest.pattern}", **self.sizes
+        )
+        names = ("forward", "backward")
+        return tuple(
+            AnnotatedTensor(stacked[i], rest, f"{self.origin}.{names[i]}" if self.origin else "")
+            for i in range(stacked.shape[0])
+        )
+
+    def __repr__(self) -> str:
+        size = self.sizes
+        parts = []
+        for group in self._axes.groups:
+            inner = " ".join(f"{name}={size[name]}" for name in group)
+            parts.append(inner if len(group) == 1 else f"({inner})")
+        return f"AnnotatedTensor[{', '.join(parts)}]"
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(
+            f"'AnnotatedTensor' object has no attribute {name!r}; "
+            f"the plain tensor is .tensor (e.g. .tensor.{name})"
+        )

@@ -1,0 +1,193 @@
+"""Record: one forward call of one recurrent module, annotated on demand."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
+
+from . import _registry
+from ._annotated import AnnotatedTensor
+from ._errors import LayoutError
+from ._helpers import final_representation, last_outputs
+from ._layout import Layout, Role
+
+__all__ = ["Record", "packed_lengths"]
+
+# rtol, atol per dtype: those of torch.testing.assert_close
+_TOLERANCE = {
+    torch.float16: (1e-3, 1e-5),
+    torch.bfloat16: (1.6e-2, 1e-5),
+    torch.float32: (1.3e-6, 1e-5),
+    torch.float64: (1e-7, 1e-7),
+}
+
+
+def packed_lengths(packed: PackedSequence) -> torch.Tensor:
+    """Per-sequence lengths of a PackedSequence, in the caller's batch order."""
+    batch_sizes = packed.batch_sizes
+    batch = int(batch_sizes[0]) if batch_sizes.numel() else 0
+    lengths = (batch_sizes.unsqueeze(0) > torch.arange(batch).unsqueeze(1)).sum(1)
+    if packed.unsorted_indices is not None:
+        lengths = lengths[packed.unsorted_indices.cpu()]
+    return lengths
+
+
+class Record:
+    """One forward call of one recurrent module.
+
+    Tensors are kept as the layer returned them (detached by default) and
+    annotated when read; a packed output is padded only when `.out` is read.
+
+    Attributes:
+        name: the module's qualified name in the hooked model (`""` for the model itself).
+        module: the recurrent module.
+        kind: `"LSTM"`, `"GRU"` or `"RNN"`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        module: nn.Module,
+        layout: Layout,
+        input: torch.Tensor | PackedSequence,
+        out: torch.Tensor | PackedSequence,
+        h_n: torch.Tensor,
+        c_n: torch.Tensor | None,
+    ) -> None:
+        self.name = name
+        self.module = module
+        self.layout = layout
+        self._raw_input = input
+        self._raw_out = out
+        self._raw_h_n = h_n
+        self._raw_c_n = c_n
+        self._padded: dict[str, torch.Tensor] = {}
+
+    @property
+    def kind(self) -> str:
+        return self.layout.kind
+
+    @property
+    def label(self) -> str:
+        """The name used in messages: the qualified name, or the class for a root module."""
+        return self.name or f"<{type(self.module).__name__}>"
+
+    def _plain(self, role: Role) -> torch.Tensor | None:
+        """The tensor of `role`, padded if it was packed (padded once, then kept)."""
+        cached = self._padded.get(role)
+        if cached is not None:
+            return cached
+        raw: torch.Tensor | PackedSequence | None = getattr(self, f"_raw_{role}")
+        if isinstance(raw, PackedSequence):
+            raw, _ = pad_packed_sequence(raw, batch_first=self.layout.batch_first)
+            self._padded[role] = raw
+        return raw
+
+    def _annotate(self, role: Role) -> AnnotatedTensor | None:
+        tensor = self._plain(role)
+        if tensor is None:
+            return None
+        origin = f"{self.label}.{role}"
+        _registry.tag(tensor, _registry.Tag(self.layout, role, origin))
+        return AnnotatedTensor(tensor, self.layout.axes(role), origin)
+
+    @cached_property
+    def input(self) -> AnnotatedTensor:
+        """The input, `batch token feature` (padded if it was packed)."""
+        return self._annotate("input")  # type: ignore[return-value]
+
+    @cached_property
+    def out(self) -> AnnotatedTensor:
+        """The per-token output of the last layer, `batch token (direction hidden)`."""
+        return self._annotate("out")  # type: ignore[return-value]
+
+    @cached_property
+    def h_n(self) -> AnnotatedTensor:
+        """The final hidden state of every layer and direction, `(layer direction) batch hidden`."""
+        return self._annotate("h_n")  # type: ignore[return-value]
+
+    @cached_property
+    def c_n(self) -> AnnotatedTensor | None:
+        """The final cell state (LSTM only, else None), `(layer direction) batch hidden`."""
+        return self._annotate("c_n")
+
+    @cached_property
+    def lengths(self) -> torch.Tensor | None:
+        """Per-sequence lengths (1-D, in batch order) for packed input, else None."""
+        if isinstance(self._raw_out, PackedSequence):
+            return packed_lengths(self._raw_out)
+        return None
+
+    @property
+    def packed(self) -> bool:
+        return self.layout.packed
+
+    def final(self) -> torch.Tensor:
+        """The sequence representation, `batch (direction hidden)`.
+
+        The last layer's rows of `h_n`, directions side by side: right for every
+        sequence of a packed batch, unlike `out[:, -1]`.
+        """
+        layout = self.layout
+        return final_representation(
+            self._raw_h_n, layers=layout.layers, directions=layout.directions
+        )
+
+    def check(self) -> None:
+        """Prove the layout identities on this call's tensors.
+
+        - every tensor has the shape its annotation says;
+        - the forward half of `out` at each sequence's last valid token equals the
+          last layer's forward row of `h_n`;
+        - the backward half of `out` at token 0 equals the last layer's backward row.
+
+        Raises:
+            LayoutError: naming the identity that failed, the module and where.
+        """
+        layout = self.layout
+        where = f"{self.label!r} ({layout.describe_module()})"
+        tensors = {}
+        roles: tuple[Role, ...] = ("out", "h_n", "c_n")
+        for role in roles:
+            tensor = self._plain(role)
+            if tensor is None:
+                continue
+            axes = layout.axes(role)
+            if not axes.matches(tensor.shape):
+                raise LayoutError(
+                    f"{where}: {role} should be {axes.expected()}, got shape {tuple(tensor.shape)}"
+                )
+            tensors[role] = tensor
+        out = tensors["out"]
+        expected = self.final()
+        got = last_outputs(
+            out, self.lengths, batch_first=layout.batch_first, directions=layout.directions
+        )
+        rtol, atol = _TOLERANCE.get(out.dtype, (0.0, 0.0))
+        h = layout.h_out
+        last = layout.layers - 1
+        for d, (name, token) in enumerate(
+            (("forward", "the last valid token"), ("backward", "token 0"))[: layout.directions]
+        ):
+            a, b = got[..., d * h : (d + 1) * h], expected[..., d * h : (d + 1) * h]
+            close = torch.isclose(a, b, rtol=rtol, atol=atol).all(dim=-1)
+            if not bool(close.all()):
+                bad = (~close).nonzero().flatten().tolist() if close.dim() else []
+                rows = f" in batch rows {bad}" if layout.batched else ""
+                diff = float((a.float() - b.float()).abs().max())
+                row = last * layout.directions + d
+                raise LayoutError(
+                    f"{where}: the {name} half of out at {token} differs from h_n[{row}] "
+                    f"(layer {last}, {name}){rows}; max |difference| {diff:.3g}.\n"
+                    f"  out: {layout.axes('out').described()}\n"
+                    f"  h_n: {layout.axes('h_n').described()}"
+                    + (f"\n  lengths: {self.lengths.tolist()}" if self.lengths is not None else "")
+                )
+
+    def __repr__(self) -> str:
+        from ._display import record_text
+
+        return record_text(self)

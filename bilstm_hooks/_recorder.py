@@ -1,0 +1,310 @@
+"""attach_hooks() and the Recorder it returns."""
+
+from __future__ import annotations
+
+import warnings
+from collections import deque
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
+from torch.utils.hooks import RemovableHandle
+
+from . import _registry
+from ._annotated import AnnotatedTensor
+from ._layout import RECURRENT_TYPES, Layout
+from ._record import Record
+
+__all__ = ["Recorder", "annotation_of", "attach_hooks"]
+
+
+def attach_hooks(model: nn.Module, *, history: int = 1, detach: bool = True) -> Recorder:
+    """Hook every `nn.LSTM`, `nn.GRU` and `nn.RNN` in `model` and record their calls.
+
+    Hooks never change outputs or gradients. Use the result as a context manager
+    to remove them again; the records stay readable afterwards.
+
+    Args:
+        model: any module; the recurrent layers may be nested anywhere in it,
+            be the model itself, or sit inside `DataParallel`/`DistributedDataParallel`.
+        history: how many calls to keep per module (oldest dropped first).
+        detach: keep detached tensors, so that records never hold the autograd
+            graph alive. `False` keeps the tensors the layer returned.
+
+    Returns:
+        A [`Recorder`][bilstm_hooks.Recorder]; `rec["encoder"]` is the latest
+        [`Record`][bilstm_hooks.Record] of the module named `encoder`.
+
+    Raises:
+        TypeError: `model` is not an `nn.Module`, or an option has the wrong type.
+        ValueError: `model` holds no recurrent layer, or `history` < 1.
+
+    Example:
+        >>> import torch, bilstm_hooks as bh
+        >>> model = torch.nn.Sequential(torch.nn.GRU(3, 4, batch_first=True))
+        >>> with bh.attach_hooks(model) as rec:
+        ...     out, h_n = model(torch.randn(2, 6, 3))
+        >>> rec.names
+        ('0',)
+        >>> rec["0"].h_n
+        AnnotatedTensor[(layer=1 direction=1), batch=2, hidden=4]
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"attach_hooks expected an nn.Module, got {type(model).__qualname__}")
+    if isinstance(history, bool) or not isinstance(history, int):
+        raise TypeError(f"expected history as an int >= 1, got {history!r}")
+    if history < 1:
+        raise ValueError(f"expected history >= 1 (calls kept per module), got {history}")
+    if not isinstance(detach, bool):
+        raise TypeError(f"expected detach as a bool, got {detach!r}")
+    found = [(name, m) for name, m in model.named_modules() if isinstance(m, RECURRENT_TYPES)]
+    if not found:
+        looked_for = ", ".join(f"nn.{t.__name__}" for t in RECURRENT_TYPES)
+        raise ValueError(
+            f"{type(model).__qualname__} has no recurrent layer: looked for {looked_for} "
+            "among its named_modules()"
+        )
+    return Recorder(found, history=history, detach=detach)
+
+
+class _InertHook:
+    """What a hook becomes in a copied or unpickled model: it records nothing."""
+
+    def __call__(self, *args: Any) -> None:
+        return None
+
+
+class _Hook:
+    """The forward hook of one module: cheap, never raises, never changes output."""
+
+    __slots__ = ("name", "recorder")
+
+    def __init__(self, recorder: Recorder, name: str) -> None:
+        self.recorder = recorder
+        self.name = name
+
+    def __call__(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+    ) -> None:
+        try:
+            self.recorder._record(self.name, module, args, kwargs, output)
+        except Exception as exc:  # a hook must never break the forward pass
+            self.recorder._warn_once(self.name, module, exc)
+
+    def __reduce__(self) -> tuple[type[_InertHook], tuple[()]]:
+        # deepcopy/pickle/torch.save of a hooked model: the copy is not hooked
+        return (_InertHook, ())
+
+
+def _detached(t: Any) -> Any:
+    if isinstance(t, PackedSequence):
+        return PackedSequence(t.data.detach(), t.batch_sizes, t.sorted_indices, t.unsorted_indices)
+    return t.detach()
+
+
+class Recorder:
+    """The hooks `attach_hooks` added and the records they keep.
+
+    Index it with a module's qualified name or the module itself.
+    """
+
+    def __init__(self, modules: list[tuple[str, nn.Module]], *, history: int, detach: bool) -> None:
+        self._modules = dict(modules)
+        self._names_by_id = {id(m): name for name, m in modules}
+        self._records: dict[str, deque[Record]] = {
+            name: deque(maxlen=history) for name in self._modules
+        }
+        self._calls = dict.fromkeys(self._modules, 0)
+        self._last: Record | None = None
+        self._history = history
+        self._detach = detach
+        self._warned = False
+        self._handles: list[RemovableHandle] = [
+            module.register_forward_hook(_Hook(self, name), with_kwargs=True)
+            for name, module in modules
+        ]
+
+    # -- recording -----------------------------------------------------------------
+    def _record(
+        self,
+        name: str,
+        module: nn.Module,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        output: Any,
+    ) -> None:
+        input = args[0] if args else kwargs["input"]
+        layout = Layout.of(module, input)
+        out, state = output
+        h_n, c_n = state if layout.kind == "LSTM" else (state, None)
+        origin = name or f"<{type(module).__name__}>"
+        tag, Tag = _registry.tag, _registry.Tag
+        if isinstance(out, PackedSequence):
+            tag(out.data, Tag(layout, "out", f"{origin}.out", packed=True))
+        else:
+            tag(out, Tag(layout, "out", f"{origin}.out"))
+        tag(h_n, Tag(layout, "h_n", f"{origin}.h_n"))
+        if c_n is not None:
+            tag(c_n, Tag(layout, "c_n", f"{origin}.c_n"))
+        if self._detach:
+            input, out, h_n = _detached(input), _detached(out), h_n.detach()
+            c_n = None if c_n is None else c_n.detach()
+        record = Record(name, self._modules[name], layout, input, out, h_n, c_n)
+        self._records[name].append(record)
+        self._calls[name] += 1
+        self._last = record
+
+    def _warn_once(self, name: str, module: nn.Module, exc: Exception) -> None:
+        if self._warned:
+            return
+        self._warned = True
+        warnings.warn(
+            f"bilstm_hooks could not record a call of {name or '<model>'!r} "
+            f"({type(module).__name__}): {type(exc).__name__}: {exc}. The forward pass "
+            "is unaffected; later failures of this recorder are not reported.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+    # -- reading -------------------------------------------------------------------
+    def _name_of(self, key: str | nn.Module) -> str:
+        if isinstance(key, nn.Module):
+            name = self._names_by_id.get(id(key))
+            if name is None:
+                raise KeyError(
+                    f"{type(key).__name__} module is not hooked by this recorder; "
+                    f"hooked: {self._known()}"
+                )
+            return name
+        if not isinstance(key, str):
+            raise TypeError(f"expected a module name (str) or module, got {type(key).__qualname__}")
+        if key not in self._modules:
+            raise KeyError(f"no hooked module named {key!r}; hooked: {self._known()}")
+        return key
+
+    def _known(self) -> str:
+        return ", ".join(repr(n) for n in self._modules)
+
+    def __getitem__(self, key: str | nn.Module) -> Record:
+        """The latest record of one hooked module."""
+        name = self._name_of(key)
+        kept = self._records[name]
+        if not kept:
+            module = self._modules[name]
+            when = (
+                "its records were cleared by clear()"
+                if self._calls[name]
+                else "it has not been called since it was hooked"
+            )
+            raise LookupError(
+                f"{name or '<model>'!r} ({type(module).__name__}) is hooked, but {when}; "
+                "run the model first"
+            )
+        return kept[-1]
+
+    def records(self, key: str | nn.Module) -> list[Record]:
+        """The kept records of one module, oldest first (at most `history`)."""
+        return list(self._records[self._name_of(key)])
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Qualified names of the hooked modules, in `named_modules()` order."""
+        return tuple(self._modules)
+
+    @property
+    def modules(self) -> dict[str, nn.Module]:
+        """The hooked modules by name."""
+        return dict(self._modules)
+
+    @property
+    def last(self) -> Record:
+        """The most recent record of any hooked module."""
+        if self._last is None:
+            raise LookupError("no hooked module has been called yet; run the model first")
+        return self._last
+
+    @property
+    def history(self) -> int:
+        return self._history
+
+    def calls(self, key: str | nn.Module) -> int:
+        """How many calls of one module were seen since the hooks were attached."""
+        return self._calls[self._name_of(key)]
+
+    def clear(self) -> None:
+        """Forget every record; the hooks stay."""
+        for kept in self._records.values():
+            kept.clear()
+        self._last = None
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, nn.Module):
+            return id(key) in self._names_by_id
+        return key in self._modules
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    # -- lifecycle -------------------------------------------------------------------
+    def remove(self) -> None:
+        """Remove every hook this recorder added. Safe to call twice; records stay."""
+        for handle in self._handles:
+            handle.remove()
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        from ._display import recorder_text
+
+        return recorder_text(self)
+
+
+def annotation_of(obj: object) -> AnnotatedTensor | None:
+    """The annotation of a tensor (or PackedSequence) a hooked module returned.
+
+    Looked up by identity in a weak registry: no tensor is kept alive by it.
+    A PackedSequence is annotated in its padded form. Anything else: None.
+
+    Example:
+        >>> import torch, bilstm_hooks as bh
+        >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+        >>> rec = bh.attach_hooks(lstm)
+        >>> out, (h_n, c_n) = lstm(torch.randn(6, 5, 3))
+        >>> bh.annotation_of(h_n).pattern
+        '(layer direction) batch hidden'
+        >>> bh.annotation_of(torch.zeros(3)) is None
+        True
+    """
+    if isinstance(obj, PackedSequence):
+        found = _registry.lookup(obj.data)
+        if found is None or not found.packed:
+            return None
+        padded, _ = pad_packed_sequence(obj, batch_first=found.layout.batch_first)
+        tensor: torch.Tensor = padded
+    elif isinstance(obj, torch.Tensor):
+        found = _registry.lookup(obj)
+        if found is None or found.packed:
+            # the .data of a packed output has no named layout: the PackedSequence has
+            return None
+        tensor = obj
+    else:
+        return None
+    axes = found.layout.axes(found.role)
+    if not axes.matches(tensor.shape):  # resized in place since: the annotation is stale
+        return None
+    return AnnotatedTensor(tensor, axes, found.origin)

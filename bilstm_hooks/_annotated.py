@@ -116,7 +116,7 @@ class AnnotatedTensor:
             >>> rec[gru].h_n.rearrange("layer direction batch hidden").shape
             torch.Size([2, 2, 5, 4])
         """
-        where = f" of {self.origin}" if self.origin else ""
+        where = f" {self.origin}" if self.origin else ""
         try:
             groups = parse_pattern(target)
         except ValueError as exc:
@@ -174,6 +174,11 @@ class AnnotatedTensor:
             inner = " ".join(f"{name}={size[name]}" for name in group)
             parts.append(inner if len(group) == 1 else f"({inner})")
         return f"AnnotatedTensor[{', '.join(parts)}]"
+
+    def _repr_html_(self) -> str:
+        from ._notebook import annotated_html
+
+        return annotated_html(self)
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(

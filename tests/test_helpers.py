@@ -1,0 +1,417 @@
+"""The plain-tensor helpers: results on hand-built layouts, and every error path.
+
+The layout identities themselves are covered over the whole matrix in test_layout.py;
+here the helpers meet tensors whose values say where they came from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+import bilstm_hooks as bh
+
+
+def labelled_h_n(layers: int, directions: int, batch: int, hidden: int) -> torch.Tensor:
+    """h_n whose every element is 1000*layer + 100*direction + 10*batch + unit."""
+    h_n = torch.empty(layers * directions, batch, hidden)
+    for k in range(layers):
+        for d in range(directions):
+            for b in range(batch):
+                h_n[k * directions + d, b] = 1000 * k + 100 * d + 10 * b + torch.arange(hidden)
+    return h_n
+
+
+def labelled_out(batch: int, tokens: int, directions: int, hidden: int) -> torch.Tensor:
+    """Batch-first out whose every element is 1000*batch + 100*token + 10*direction + unit."""
+    out = torch.empty(batch, tokens, directions * hidden)
+    for b in range(batch):
+        for t in range(tokens):
+            for d in range(directions):
+                out[b, t, d * hidden : (d + 1) * hidden] = (
+                    1000 * b + 100 * t + 10 * d + torch.arange(hidden)
+                )
+    return out
+
+
+@pytest.fixture
+def bi_lstm() -> nn.LSTM:
+    return nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+
+
+# -- results ---------------------------------------------------------------------------------
+
+
+def test_split_layers_reads_rows_layer_major() -> None:
+    h_n = labelled_h_n(3, 2, 2, 4)
+    split = bh.split_layers(h_n, layers=3, directions=2)
+    assert split.shape == (3, 2, 2, 4)
+    for k in range(3):
+        for d in range(2):
+            assert split[k, d, 1, 0] == 1000 * k + 100 * d + 10
+    assert split._base is h_n or split.data_ptr() == h_n.data_ptr()
+
+
+def test_split_layers_of_an_unbatched_h_n() -> None:
+    h_n = labelled_h_n(2, 2, 1, 4)[:, 0]
+    split = bh.split_layers(h_n, layers=2, directions=2)
+    assert split.shape == (2, 2, 4)
+    assert split[1, 1, 3] == 1103
+
+
+def test_final_representation_is_last_layer_directions_joined() -> None:
+    h_n = labelled_h_n(2, 2, 3, 4)
+    final = bh.final_representation(h_n, layers=2, directions=2)
+    assert torch.equal(final, torch.cat([h_n[-2], h_n[-1]], dim=-1))
+    assert final[2].tolist() == [1020, 1021, 1022, 1023, 1120, 1121, 1122, 1123]
+    uni = bh.final_representation(labelled_h_n(3, 1, 2, 4), layers=3, directions=1)
+    assert uni[1].tolist() == [2010, 2011, 2012, 2013]
+
+
+def test_last_outputs_takes_forward_at_last_valid_token_and_backward_at_token_0() -> None:
+    out = labelled_out(3, 5, 2, 2)
+    got = bh.last_outputs(out, [2, 5, 1], batch_first=True, directions=2)
+    assert got.tolist() == [
+        [100, 101, 10, 11],  # batch 0: forward at token 1, backward at token 0
+        [1400, 1401, 1010, 1011],  # batch 1: token 4
+        [2000, 2001, 2010, 2011],  # batch 2: token 0
+    ]
+    full = bh.last_outputs(out, batch_first=True, directions=2)
+    assert full[:, 0].tolist() == [400, 1400, 2400]
+    time_first = bh.last_outputs(
+        out.transpose(0, 1), torch.tensor([2, 5, 1]), module=None, batch_first=False, directions=2
+    )
+    assert torch.equal(time_first, got)
+    unbatched = bh.last_outputs(out[1], directions=2)
+    assert unbatched.tolist() == [1400, 1401, 1010, 1011]
+
+
+def test_last_outputs_of_a_packed_out_reads_its_lengths() -> None:
+    torch.manual_seed(0)
+    gru = nn.GRU(2, 3, bidirectional=True)
+    packed = pack_padded_sequence(torch.randn(4, 3, 2), [3, 4, 1], enforce_sorted=False)
+    out, h_n = gru(packed)
+    final = torch.cat([h_n[-2], h_n[-1]], dim=-1)
+    assert torch.equal(bh.last_outputs(out, directions=2), final)
+    assert torch.equal(
+        bh.last_outputs(out, torch.tensor([3, 4, 1], dtype=torch.int32), module=gru), final
+    )
+
+
+def test_split_directions_of_any_leading_axes() -> None:
+    out = labelled_out(2, 3, 2, 4)
+    fwd, bwd = bh.split_directions(out, directions=2)
+    assert fwd.shape == bwd.shape == (2, 3, 4)
+    assert fwd[1, 2].tolist() == [1200, 1201, 1202, 1203]
+    assert bwd[1, 2].tolist() == [1210, 1211, 1212, 1213]
+    assert bwd.data_ptr() == out[..., 4:].data_ptr()
+    (only,) = bh.split_directions(out, directions=1)
+    assert torch.equal(only, out)
+    fwd0, _ = bh.split_directions(out[0, 0], directions=2, hidden=4)  # 1-D
+    assert fwd0.tolist() == [0, 1, 2, 3]
+
+
+def test_helpers_read_sizes_from_the_module(bi_lstm: nn.LSTM) -> None:
+    out, (h_n, c_n) = bi_lstm(torch.randn(2, 5, 3))
+    assert len(bh.split_directions(out, module=bi_lstm)) == 2
+    assert bh.split_layers(c_n, module=bi_lstm).shape == (2, 2, 2, 4)
+    # explicit sizes that agree with the module are fine
+    assert bh.split_layers(h_n, module=bi_lstm, layers=2, directions=2).shape == (2, 2, 2, 4)
+    assert torch.equal(
+        bh.last_outputs(out, module=bi_lstm, batch_first=True, directions=2),
+        bh.final_representation(h_n, module=bi_lstm),
+    )
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+SPLIT_DIRECTIONS_ERRORS = [
+    (
+        "already-split",
+        lambda out, m: bh.split_directions(out[..., :4], module=m),
+        ValueError,
+        r"^cannot split directions: expected \.\.\. \(direction hidden\) = \(\.\.\., \(2 4\)\), "
+        r"got shape \(2, 5, 4\)\. Was the tensor already split\?$",
+    ),
+    (
+        "wrong-hidden",
+        lambda out, m: bh.split_directions(out, directions=2, hidden=3),
+        ValueError,
+        r"^cannot split directions: expected \.\.\. \(direction hidden\) = \(\.\.\., \(2 3\)\), "
+        r"got shape \(2, 5, 8\)\.$",
+    ),
+    (
+        "odd-width",
+        lambda out, m: bh.split_directions(out[..., :7], directions=2),
+        ValueError,
+        r"= \(\.\.\., \(2 \?\)\), got shape \(2, 5, 7\)\.$",
+    ),
+    (
+        "scalar",
+        lambda out, m: bh.split_directions(out.sum(), directions=2),
+        ValueError,
+        r"got shape \(\)",
+    ),
+    (
+        "no-sizes",
+        lambda out, m: bh.split_directions(out),
+        TypeError,
+        r"^split_directions needs to know directions: pass module=<the recurrent layer> or "
+        r"directions=\.\.\.$",
+    ),
+    (
+        "disagrees",
+        lambda out, m: bh.split_directions(out, module=m, directions=1),
+        ValueError,
+        r"^split_directions: directions=1 disagrees with the module, which has directions=2$",
+    ),
+    (
+        "zero",
+        lambda out, m: bh.split_directions(out, directions=0),
+        ValueError,
+        r"^split_directions: expected directions to be a positive int, got 0$",
+    ),
+    (
+        "not-recurrent",
+        lambda out, m: bh.split_directions(out, module=nn.Linear(8, 8)),
+        TypeError,
+        r"^expected an nn\.LSTM, nn\.GRU or nn\.RNN, got Linear$",
+    ),
+    (
+        "not-a-tensor",
+        lambda out, m: bh.split_directions(out.tolist(), directions=2),
+        TypeError,
+        r"^split_directions expected a tensor or PackedSequence, got list$",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [case[1:] for case in SPLIT_DIRECTIONS_ERRORS],
+    ids=[case[0] for case in SPLIT_DIRECTIONS_ERRORS],
+)
+def test_split_directions_errors(
+    bi_lstm: nn.LSTM, call: Any, error: type[Exception], message: str
+) -> None:
+    out, _ = bi_lstm(torch.randn(2, 5, 3))
+    with pytest.raises(error, match=message):
+        call(out, bi_lstm)
+
+
+SPLIT_LAYERS_ERRORS = [
+    (
+        "batch-first-h_n",
+        lambda h, m: bh.split_layers(h.transpose(0, 1), module=m),
+        ValueError,
+        r"^cannot split layers: expected \(layer direction\) batch hidden = \(\(2 2\), batch, "
+        r"hidden\) \(or unbatched \(layer direction\) hidden\), got shape \(3, 4, 4\)\. "
+        r"Note batch_first never applies to h_n and c_n\.$",
+    ),
+    (
+        "too-few-rows",
+        lambda h, m: bh.split_layers(h[:3], module=m),
+        ValueError,
+        r"= \(\(2 2\), batch, hidden\) .*got shape \(3, 3, 4\)",
+    ),
+    (
+        "4-d",
+        lambda h, m: bh.split_layers(h.unsqueeze(0), layers=2, directions=2),
+        ValueError,
+        r"got shape \(1, 4, 3, 4\)",
+    ),
+    (
+        "wrong-layers",
+        lambda h, m: bh.split_layers(h, layers=3, directions=2),
+        ValueError,
+        r"= \(\(3 2\), batch, hidden\) .*got shape \(4, 3, 4\)",
+    ),
+    (
+        "missing-layers",
+        lambda h, m: bh.split_layers(h, directions=2),
+        TypeError,
+        r"^split_layers needs to know layers: pass module=<the recurrent layer> or layers=\.\.\.$",
+    ),
+    (
+        "missing-directions",
+        lambda h, m: bh.split_layers(h, layers=2),
+        TypeError,
+        r"^split_layers needs to know directions",
+    ),
+    (
+        "disagrees",
+        lambda h, m: bh.split_layers(h, module=m, layers=4),
+        ValueError,
+        r"^split_layers: layers=4 disagrees with the module, which has layers=2$",
+    ),
+    (
+        "negative",
+        lambda h, m: bh.split_layers(h, layers=-1, directions=2),
+        ValueError,
+        r"^split_layers: expected layers to be a positive int, got -1$",
+    ),
+    (
+        "float",
+        lambda h, m: bh.split_layers(h, layers=2.0, directions=2),
+        ValueError,
+        r"^split_layers: expected layers to be a positive int, got 2\.0$",
+    ),
+    (
+        "not-a-tensor",
+        lambda h, m: bh.split_layers((h, h), module=m),
+        TypeError,
+        r"^split_layers expected a tensor, got tuple$",
+    ),
+    (
+        "final-batch-first-h_n",
+        lambda h, m: bh.final_representation(h.transpose(0, 1), module=m),
+        ValueError,
+        r"^cannot split layers: .*got shape \(3, 4, 4\)\. Note batch_first never applies",
+    ),
+    (
+        "final-missing-sizes",
+        lambda h, m: bh.final_representation(h),
+        TypeError,
+        r"needs to know layers: pass module=<the recurrent layer> or layers=\.\.\.$",
+    ),
+    (
+        "final-disagrees",
+        lambda h, m: bh.final_representation(h, module=m, directions=1),
+        ValueError,
+        r"directions=1 disagrees with the module, which has directions=2$",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [case[1:] for case in SPLIT_LAYERS_ERRORS],
+    ids=[case[0] for case in SPLIT_LAYERS_ERRORS],
+)
+def test_split_layers_and_final_representation_errors(
+    bi_lstm: nn.LSTM, call: Any, error: type[Exception], message: str
+) -> None:
+    _, (h_n, _) = bi_lstm(torch.randn(3, 5, 3))
+    with pytest.raises(error, match=message):
+        call(h_n, bi_lstm)
+
+
+LAST_OUTPUTS_ERRORS = [
+    (
+        "lengths-wrong-size",
+        lambda out, p, m: bh.last_outputs(out, [5, 3], module=m),
+        ValueError,
+        r"^expected lengths as 3 ints \(one per batch row\), got torch\.int64 of shape \(2,\)$",
+    ),
+    (
+        "lengths-2-d",
+        lambda out, p, m: bh.last_outputs(out, torch.ones(3, 1, dtype=torch.long), module=m),
+        ValueError,
+        r"^expected lengths as 3 ints \(one per batch row\), got torch\.int64 of shape \(3, 1\)$",
+    ),
+    (
+        "lengths-float",
+        lambda out, p, m: bh.last_outputs(out, [5.0, 3.0, 2.0], module=m),
+        ValueError,
+        r"^expected lengths as 3 ints \(one per batch row\), got torch\.float32 of shape \(3,\)$",
+    ),
+    (
+        "length-zero",
+        lambda out, p, m: bh.last_outputs(out, [5, 0, 2], module=m),
+        ValueError,
+        r"^expected every length in \[1, 5\] \(the token axis\), got min 0, max 5$",
+    ),
+    (
+        "length-too-long",
+        lambda out, p, m: bh.last_outputs(out, torch.tensor([6, 3, 2]), module=m),
+        ValueError,
+        r"^expected every length in \[1, 5\] \(the token axis\), got min 2, max 6$",
+    ),
+    (
+        "lengths-not-numbers",
+        lambda out, p, m: bh.last_outputs(out, ["5", "3", "2"], module=m),
+        TypeError,
+        r"^expected lengths as a 1-D int tensor or a list of ints, got list$",
+    ),
+    (
+        "lengths-disagree-with-packed",
+        lambda out, p, m: bh.last_outputs(p, [5, 3, 3], module=m),
+        ValueError,
+        r"^lengths \[5, 3, 3\] disagree with the PackedSequence's \[5, 3, 2\]; "
+        r"leave lengths out for packed input$",
+    ),
+    (
+        "lengths-for-unbatched",
+        lambda out, p, m: bh.last_outputs(out[0], [5], module=m),
+        ValueError,
+        r"^got lengths for an unbatched out of shape \(5, 8\); "
+        r"lengths apply to batched \(3-D\) outputs only$",
+    ),
+    (
+        "4-d",
+        lambda out, p, m: bh.last_outputs(out.unsqueeze(0), module=m),
+        ValueError,
+        r"^last_outputs expected out as batch token \(direction hidden\), token batch "
+        r"\(direction hidden\) or unbatched token \(direction hidden\), got shape \(1, 3, 5, 8\)$",
+    ),
+    (
+        "odd-width",
+        lambda out, p, m: bh.last_outputs(out[..., :7], module=m),
+        ValueError,
+        r"^cannot split directions: expected \.\.\. \(direction hidden\) with direction=2, "
+        r"got shape \(3, 5, 7\)$",
+    ),
+    (
+        "no-tokens",
+        lambda out, p, m: bh.last_outputs(out[:, :0], module=m),
+        ValueError,
+        r"^expected at least one token, got shape \(3, 0, 8\)$",
+    ),
+    (
+        "missing-batch-first",
+        lambda out, p, m: bh.last_outputs(out, directions=2),
+        TypeError,
+        r"^last_outputs needs to know batch_first: pass module=<the recurrent layer> or "
+        r"batch_first=\.\.\.$",
+    ),
+    (
+        "missing-directions",
+        lambda out, p, m: bh.last_outputs(p),
+        TypeError,
+        r"^last_outputs needs to know directions",
+    ),
+    (
+        "batch-first-disagrees",
+        lambda out, p, m: bh.last_outputs(out, module=m, batch_first=False),
+        ValueError,
+        r"^last_outputs: batch_first=False disagrees with the module, which has "
+        r"batch_first=True$",
+    ),
+    (
+        "not-a-tensor",
+        lambda out, p, m: bh.last_outputs(out.numpy(), module=m),
+        TypeError,
+        r"^last_outputs expected a tensor or PackedSequence, got ndarray$",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [case[1:] for case in LAST_OUTPUTS_ERRORS],
+    ids=[case[0] for case in LAST_OUTPUTS_ERRORS],
+)
+def test_last_outputs_errors(
+    bi_lstm: nn.LSTM, call: Any, error: type[Exception], message: str
+) -> None:
+    x = torch.randn(3, 5, 3)
+    with torch.no_grad():
+        out, _ = bi_lstm(x)
+        packed, _ = bi_lstm(pack_padded_sequence(x, [5, 3, 2], batch_first=True))
+    with pytest.raises(error, match=message):
+        call(out, packed, bi_lstm)

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import torch
 from torch.nn.utils.rnn import PackedSequence
 
+from . import _registry
 from ._annotated import AnnotatedTensor
+from ._layout import Axes, Layout, Role
 
 if TYPE_CHECKING:
     from ._record import Record
     from ._recorder import Recorder
 
-__all__ = ["describe", "record_text", "recorder_text"]
+__all__ = [
+    "annotated_text",
+    "axes_shape",
+    "describe",
+    "packed_annotation",
+    "packed_lengths_nosync",
+    "record_text",
+    "recorder_text",
+    "role_axes",
+]
 
 _MAX_LENGTHS = 8
 
@@ -28,10 +40,64 @@ def _lengths(lengths: torch.Tensor) -> str:
     return f"[{', '.join(map(str, values[:_MAX_LENGTHS]))}{more}]"
 
 
-def _sorted_lengths(packed: PackedSequence) -> torch.Tensor:
-    from ._record import packed_lengths
+@functools.lru_cache(maxsize=1024)
+def role_axes(layout: Layout, role: Role) -> Axes:
+    """`layout.axes(role)`, remembered: debuggers ask again at every pause."""
+    return layout.axes(role)
 
-    return packed_lengths(packed)
+
+@functools.lru_cache(maxsize=1024)
+def _described(axes: Axes) -> str:
+    return axes.described()
+
+
+@functools.lru_cache(maxsize=1024)
+def axes_shape(axes: Axes) -> tuple[int, ...]:
+    """`axes.shape`, remembered."""
+    return axes.shape
+
+
+def annotated_text(axes: Axes, origin: str, tensor: torch.Tensor) -> str:
+    """`batch=4 token=12 (direction=2 hidden=64) · encoder.out · float32 cpu`."""
+    where = f" · {origin}" if origin else ""
+    return f"{_described(axes)}{where} · {_dtype(tensor)}"
+
+
+def packed_annotation(packed: PackedSequence) -> tuple[Axes, str] | None:
+    """Named axes (of the padded form) and origin of a PackedSequence a hooked module returned.
+
+    Metadata only, unlike `annotation_of`, which pads: None for any other PackedSequence.
+    """
+    found = _registry.lookup(packed.data)
+    if found is None or not found.packed:
+        return None
+    axes = role_axes(found.layout, found.role)
+    if (
+        packed.batch_sizes.shape[0] != found.layout.tokens
+        or tuple(packed.data.shape[1:]) != axes_shape(axes)[2:]
+    ):
+        return None
+    return axes, found.origin
+
+
+def packed_lengths_nosync(
+    packed: PackedSequence, first: int | None = None
+) -> tuple[torch.Tensor, bool]:
+    """Lengths of the (`first`) sequences from `batch_sizes`, always on the CPU: no device sync.
+
+    In the caller's batch order (True) unless that order lives on another device
+    than the CPU: then longest first (False), as reading it would sync the device.
+    """
+    batch_sizes = packed.batch_sizes
+    order = packed.unsorted_indices
+    in_order = order is None or order.device.type == "cpu"
+    if order is not None and in_order:
+        ranks = order[:first]  # the rank of each sequence among the sorted ones
+    else:
+        batch = batch_sizes[:1].tolist()[0] if batch_sizes.numel() else 0
+        ranks = torch.arange(batch if first is None else min(batch, first))
+    # batch_sizes never increases: the sequence of rank r is longer than t iff batch_sizes[t] > r
+    return torch.searchsorted(-batch_sizes, -ranks), in_order
 
 
 def describe(obj: object) -> str:
@@ -51,22 +117,25 @@ def describe(obj: object) -> str:
     from ._recorder import Recorder, annotation_of
 
     if isinstance(obj, AnnotatedTensor):
-        origin = f" · {obj.origin}" if obj.origin else ""
-        return f"{obj.axes.described()}{origin} · {_dtype(obj.tensor)}"
-    if isinstance(obj, torch.Tensor | PackedSequence):
+        return annotated_text(obj.axes, obj.origin, obj.tensor)
+    if isinstance(obj, PackedSequence):
+        # not annotation_of(): it pads, and the order of the lengths may sit on a GPU
+        found = packed_annotation(obj)
+        if found is None:
+            return f"PackedSequence shape={tuple(obj.data.shape)} · {_dtype(obj.data)}"
+        lengths, in_order = packed_lengths_nosync(obj, _MAX_LENGTHS + 1)
+        note = "" if in_order else " (longest first)"
+        text = annotated_text(*found, obj.data)
+        return f"{text} · packed, lengths {_lengths(lengths)}{note}"
+    if isinstance(obj, torch.Tensor):
         annotated = annotation_of(obj)
         if annotated is None:
-            data = obj.data if isinstance(obj, PackedSequence) else obj
-            kind = "PackedSequence" if isinstance(obj, PackedSequence) else "tensor"
-            return f"{kind} shape={tuple(data.shape)} · {_dtype(data)}"
-        text = describe(annotated)
-        if isinstance(obj, PackedSequence):
-            text += f" · packed, lengths {_lengths(_sorted_lengths(obj))}"
-        return text
+            return f"tensor shape={tuple(obj.shape)} · {_dtype(obj)}"
+        return describe(annotated)
     from ._record import Record
 
     if isinstance(obj, Record):
-        return f"{obj.label}: {_module_line(obj)} · out {obj.layout.axes('out').described()}"
+        return f"{obj.label}: {_module_line(obj)} · out {_described(role_axes(obj.layout, 'out'))}"
     if isinstance(obj, Recorder):
         called = sum(1 for name in obj.names if obj.calls(name))
         return f"Recorder: {len(obj)} hooked, {called} called ({', '.join(map(repr, obj.names))})"
@@ -97,8 +166,9 @@ def record_text(record: Record) -> str:
     for role in roles:
         axes = layout.axes(role)  # type: ignore[arg-type]
         lines.append(f"  {role:<7}{axes.pattern:<32}{axes.described()}")
-    if record.lengths is not None:
-        lines.append(f"  lengths {_lengths(record.lengths)}")
+    if isinstance(record._raw_out, PackedSequence):  # as describe(): no pad, no device sync
+        lengths, in_order = packed_lengths_nosync(record._raw_out, _MAX_LENGTHS + 1)
+        lines.append(f"  lengths {_lengths(lengths)}" + ("" if in_order else " (longest first)"))
     return "\n".join(lines)
 
 

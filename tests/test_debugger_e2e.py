@@ -1,0 +1,488 @@
+"""The debugger plugin in real debuggers, end to end.
+
+Each session runs a script with a hooked model in a fresh virtual environment
+holding bilstm_hooks as a user would have it (a wheel install, or `pip install -e .`),
+stops at a breakpoint after `out, (h_n, c_n) = self.encoder(x)` and asserts what
+the variables pane would show:
+
+- VS Code: debugpy over the Debug Adapter Protocol (`tests/dap_client.py`);
+- plain pydevd over the same protocol;
+- PyCharm: pydevd-pycharm over its own protocol (`tests/pycharm_client.py`), run
+  from its source release, fetched once into pytest's cache (skipped offline).
+
+Loopback only. Every debuggee runs in a new session; it and anything it spawned
+(debugpy's adapter leaves the session) carry a marker in their environment and are
+killed in a `finally`, then checked gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tarfile
+import time
+import uuid
+import venv
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from dap_client import DAPClient
+from pycharm_client import PyCharmClient
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN = "pydevd_plugins/extensions/pydevd_plugin_bilstm_hooks.py"
+PYCHARM = "pydevd-pycharm==263.7307.50"  # the version the protocol client was written for
+MARKER = "BILSTM_HOOKS_DEBUGGER_TEST"
+TIMEOUT = 60.0  # per step; a session takes ~3 s on 2 cores
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="finds leftover processes through /proc"
+)
+
+TARGET = """\
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+import bilstm_hooks as bh
+
+
+class Tagger(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = torch.nn.LSTM(3, 64, num_layers=2, bidirectional=True, batch_first=True)
+
+    def forward(self, x, lengths):
+        out, (h_n, c_n) = self.encoder(x)
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        packed_out, _ = self.encoder(packed)
+        plain = torch.zeros(3, 4)
+        return out  # BREAK
+
+
+torch.manual_seed(0)
+model = Tagger()
+rec = bh.attach_hooks(model)
+with torch.no_grad():
+    model(torch.randn(4, 12, 3), torch.tensor([5, 12, 7, 3]))
+"""
+
+OUT = "batch=4 token=12 (direction=2 hidden=64) · encoder.out · float32 cpu"
+H_N = "(layer=2 direction=2) batch=4 hidden=64 · encoder.h_n · float32 cpu"
+C_N = "(layer=2 direction=2) batch=4 hidden=64 · encoder.c_n · float32 cpu"
+PACKED = OUT + " · packed, lengths [5, 12, 7, 3]"
+PLAIN = repr(torch.zeros(3, 4))
+OUT_CHILDREN = ["forward", "backward", "batch", "token", "direction", "hidden", "pattern"]
+H_N_CHILDREN = [
+    "layer 0 forward",
+    "layer 0 backward",
+    "layer 1 forward",
+    "layer 1 backward",
+    "final",
+    "layer",
+    "direction",
+    "batch",
+    "hidden",
+    "pattern",
+]
+FINAL_CHILDREN = ["forward", "backward", "batch", "direction", "hidden", "pattern"]
+RECORD_CHILDREN = ["name", "kind", "out", "h_n", "c_n", "input", "lengths", "final", "module"]
+GROUPS = {"special variables", "function variables", "class variables", "protected variables"}
+
+
+# -- installs -----------------------------------------------------------------------------
+def _pip(*args: str | Path, timeout: float = 240) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", *map(str, args)],
+        check=True,
+        capture_output=True,
+        timeout=timeout,
+    )
+
+
+def _fresh_venv(where: Path) -> tuple[Path, Path]:
+    """A new environment whose own site-packages come first, then this one's (for torch,
+    debugpy, pydevd). Only its own .pth files run: not this environment's editable one."""
+    venv.create(where, with_pip=False, symlinks=os.name != "nt")
+    python = where / "bin" / "python"
+    purelib = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    ours = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    (purelib / "_this_test_deps.pth").write_text("\n".join(ours) + "\n")
+    return python, purelib
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    _pip("wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", out, ROOT)
+    (built,) = out.glob("bilstm_hooks-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def wheel_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    python, site = _fresh_venv(tmp_path_factory.mktemp("wheel-venv") / "venv")
+    _pip("install", "--no-deps", "--no-index", "--quiet", "--target", site, wheel)
+    return python
+
+
+@pytest.fixture(scope="module")
+def editable_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    python, site = _fresh_venv(tmp_path_factory.mktemp("editable-venv") / "venv")
+    _pip("install", "--no-deps", "--no-build-isolation", "--quiet", "--target", site, "-e", ROOT)
+    return python
+
+
+@pytest.fixture(scope="module")
+def pycharm_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pydevd-pycharm's source release, unpacked: it runs as is (its speed-ups are optional)."""
+    cache = getattr(request.config, "cache", None)
+    name = PYCHARM.replace("==", "-")
+    where = cache.mkdir(name) if cache is not None else tmp_path_factory.mktemp(name)
+    found = [p.parent for p in where.glob("*/pydevd.py")]
+    if found:
+        return found[0]
+    try:
+        _pip("download", "--no-deps", "--no-build-isolation", "--no-binary", ":all:",
+             "--quiet", "-d", where, PYCHARM, timeout=120)  # fmt: skip
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        stderr = getattr(exc, "stderr", b"") or b""
+        pytest.skip(f"could not fetch {PYCHARM}: {stderr.decode(errors='replace')[-300:]}")
+    (sdist,) = where.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        if hasattr(tarfile, "data_filter"):
+            archive.extractall(where, filter="data")
+        else:  # pragma: no cover - Pythons without extraction filters
+            archive.extractall(where)
+    sdist.unlink()
+    (found,) = [p.parent for p in where.glob("*/pydevd.py")]
+    return found
+
+
+def test_wheel_ships_the_plugin_without_namespace_inits(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert PLUGIN in names
+    assert "bilstm_hooks/_debugger.py" in names
+    # pydevd owns these (they extend the namespace); shipping them would clobber its own
+    assert not [n for n in names if n.startswith("pydevd_plugins/") and n.endswith("__init__.py")]
+
+
+def test_sdist_ships_the_plugin(tmp_path: Path) -> None:
+    """A wheel built from the sdist (pip install from source) has the plugin too."""
+    code = "import sys; from hatchling.build import build_sdist; print(build_sdist(sys.argv[1]))"
+    subprocess.run([sys.executable, "-c", code, tmp_path], cwd=ROOT, check=True, timeout=120)
+    (sdist,) = tmp_path.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
+    assert any(name.endswith("/" + PLUGIN) for name in names)
+
+
+# -- processes ----------------------------------------------------------------------------
+def _marked(marker: str) -> list[int]:
+    """Processes whose environment carries `marker`: the debuggee and all it spawned."""
+    tag = f"{MARKER}={marker}".encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                environ = Path(f"/proc/{entry}/environ").read_bytes()
+            except OSError:
+                continue
+            if tag in environ.split(b"\0"):
+                pids.append(int(entry))
+    return pids
+
+
+@contextlib.contextmanager
+def _debuggee(argv: list[str | Path], workdir: Path, **env: str) -> Iterator[None]:
+    marker = uuid.uuid4().hex
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    environ.update(PYDEVD_DISABLE_FILE_VALIDATION="1", **env)
+    environ[MARKER] = marker
+    log_path = workdir / "debuggee.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [str(a) for a in argv],
+            cwd=workdir,
+            env=environ,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            for pid in _marked(marker):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+            deadline = time.monotonic() + 10
+            while _marked(marker) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            print(log_path.read_text())  # shown when a test fails
+    assert not _marked(marker), "a debugger process outlived its session"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _target(workdir: Path) -> tuple[Path, int]:
+    path = workdir / "target.py"
+    path.write_text(TARGET)
+    line = next(i for i, text in enumerate(TARGET.splitlines(), 1) if "# BREAK" in text)
+    return path, line
+
+
+# -- DAP sessions (VS Code's debugpy, plain pydevd) ----------------------------------------
+@dataclass
+class Stopped:
+    client: DAPClient
+    frame_id: int
+    locals: dict[str, dict[str, Any]]
+
+    def children(self, variable: dict[str, Any]) -> list[dict[str, Any]]:
+        assert variable["variablesReference"] > 0, variable
+        found = self.client.request("variables", variablesReference=variable["variablesReference"])
+        return [v for v in found["variables"] if v["name"] not in GROUPS]
+
+    def evaluate(self, expression: str, context: str = "watch") -> dict[str, Any]:
+        result: dict[str, Any] = self.client.request(
+            "evaluate", expression=expression, frameId=self.frame_id, context=context
+        )
+        return result
+
+    def true(self, expression: str) -> bool:
+        return self.evaluate(expression, "repl")["result"] == "True"
+
+
+@contextlib.contextmanager
+def _dap_session(which: str, python: Path, workdir: Path) -> Iterator[Stopped]:
+    target, line = _target(workdir)
+    flags = ["-Xfrozen_modules=off"]
+    with contextlib.ExitStack() as stack:
+        if which == "debugpy":
+            port = _free_port()
+            listen = ["-m", "debugpy", "--listen", f"127.0.0.1:{port}", "--wait-for-client"]
+            stack.enter_context(_debuggee([python, *flags, *listen, target], workdir))
+            client = DAPClient.connect("127.0.0.1", port, timeout=TIMEOUT)
+        else:
+            server = stack.enter_context(socket.socket())
+            server.bind(("127.0.0.1", 0))
+            server.listen(1)
+            port = server.getsockname()[1]
+            dial = ["-m", "pydevd", "--client", "127.0.0.1", "--port", str(port)]
+            argv = [python, *flags, *dial, "--json-dap-http", "--file", target]
+            stack.enter_context(_debuggee(argv, workdir))
+            client = DAPClient.accept(server, timeout=TIMEOUT)
+        stack.callback(client.close)
+        client.request("initialize", adapterID=which, clientID="bilstm-hooks-tests",
+                       linesStartAt1=True, columnsStartAt1=True, pathFormat="path")  # fmt: skip
+        attach = client.send("attach", justMyCode=True)
+        if which == "debugpy":
+            client.event("initialized")
+        client.request("setBreakpoints", source={"path": str(target)}, breakpoints=[{"line": line}])
+        client.request("configurationDone")
+        client.response(attach)
+        stopped = client.event("stopped", timeout=TIMEOUT)
+        frames = client.request("stackTrace", threadId=stopped["threadId"])["stackFrames"]
+        assert frames[0]["line"] == line
+        frame_id = frames[0]["id"]
+        scopes = client.request("scopes", frameId=frame_id)["scopes"]
+        found = client.request("variables", variablesReference=scopes[0]["variablesReference"])
+        yield Stopped(client, frame_id, {v["name"]: v for v in found["variables"]})
+        with contextlib.suppress(Exception):
+            client.request("disconnect", terminateDebuggee=True, timeout=5)
+
+
+def _check_dap(stopped: Stopped) -> None:
+    """Everything the issue promises, as the variables pane receives it."""
+    local = stopped.locals
+    assert local["out"]["value"] == OUT
+    assert local["h_n"]["value"] == H_N
+    assert local["c_n"]["value"] == C_N
+    assert local["packed_out"]["value"] == PACKED
+    assert local["plain"]["value"] == PLAIN  # not ours: the default presentation
+    assert local["out"]["type"] == "Tensor"
+
+    # out: forward/backward views that evaluate to themselves, dims, then the usual attributes
+    out = stopped.children(local["out"])
+    names = [v["name"] for v in out]
+    assert names[:7] == OUT_CHILDREN
+    assert {"shape", "dtype", "device", "requires_grad"} <= set(names[7:])
+    forward, backward = out[0], out[1]
+    assert forward["value"] == "batch=4 token=12 hidden=64 · encoder.out.forward · float32 cpu"
+    assert forward["evaluateName"] == "out[..., :64]"
+    assert stopped.true(f"torch.equal({forward['evaluateName']}, out[..., :64])")
+    assert stopped.true(f"torch.equal({backward['evaluateName']}, out[..., 64:])")
+    shares = "{}.untyped_storage().data_ptr() == out.untyped_storage().data_ptr()"
+    assert stopped.true(shares.format(backward["evaluateName"]))  # a view, not a copy
+    assert [v["value"] for v in out[2:6]] == ["4", "12", "2", "64"]
+    assert all(stopped.evaluate(v["evaluateName"])["result"] == v["value"] for v in out[2:6])
+
+    # h_n: one row per layer and direction, then `final`, the sequence representation
+    h_n = stopped.children(local["h_n"])
+    assert [v["name"] for v in h_n][:10] == H_N_CHILDREN
+    layer1_backward, final = h_n[3], h_n[4]
+    assert layer1_backward["value"] == (
+        "batch=4 hidden=64 · encoder.h_n[layer 1 backward] · float32 cpu"
+    )
+    assert stopped.true(f"torch.equal({layer1_backward['evaluateName']}, h_n[3])")
+    assert final["value"] == (
+        "batch=4 (direction=2 hidden=64) · encoder.h_n.final · float32 cpu"
+        " · a copy, made when expanded"
+    )
+    assert stopped.true(f"torch.equal({final['evaluateName']}, torch.cat([h_n[-2], h_n[-1]], -1))")
+    assert [v["name"] for v in stopped.children(final)][:6] == FINAL_CHILDREN
+
+    # a PackedSequence: lengths and the padded, annotated view (padded when expanded)
+    packed = stopped.children(local["packed_out"])
+    assert [(v["name"], v["value"]) for v in packed[:1]] == [
+        ("lengths", "tensor([ 5, 12,  7,  3])")
+    ]
+    assert stopped.true(f"{packed[0]['evaluateName']}.tolist() == [5, 12, 7, 3]")
+    padded = packed[1]
+    assert padded["name"] == "padded"
+    assert padded["value"] == OUT + " · padded copy, made when expanded"
+    assert [v["name"] for v in stopped.children(padded)][:7] == OUT_CHILDREN
+    padded_again = "torch.nn.utils.rnn.pad_packed_sequence(packed_out, batch_first=True)[0]"
+    assert stopped.true(f"torch.equal({padded['evaluateName']}, {padded_again})")
+
+    # a tensor the hooks did not produce: nothing of ours among its children
+    plain = {v["name"] for v in stopped.children(local["plain"])}
+    assert "shape" in plain
+    assert not plain & {"forward", "batch", "pattern"}
+
+    # hover shows the named dims; "Copy Value" copies the tensor's own repr
+    assert stopped.evaluate("out", "hover")["result"] == OUT
+    assert stopped.evaluate("out", "clipboard")["result"].startswith("tensor([[[")
+
+    # Recorder, Record and AnnotatedTensor themselves
+    rec = stopped.evaluate("rec")
+    assert rec["result"] == "Recorder: 1 hooked, 1 called ('encoder')"
+    (first, *_) = stopped.children(rec)
+    assert first["name"] == "'encoder'"
+    assert first["evaluateName"] == "rec['encoder']"
+    record = stopped.children(first)
+    assert [v["name"] for v in record][:9] == RECORD_CHILDREN
+    assert record[2]["type"] == "Deferred"  # a packed call: padding waits for expansion
+    annotated = stopped.evaluate("rec['encoder'].h_n")
+    assert annotated["result"] == H_N
+    assert [v["name"] for v in stopped.children(annotated)][:5] == H_N_CHILDREN[:5]
+
+
+def _where_loaded(stopped: Stopped) -> tuple[str, str]:
+    plugin = "__import__('sys').modules['pydevd_plugins.extensions.pydevd_plugin_bilstm_hooks']"
+    library = "__import__('sys').modules['bilstm_hooks']"
+    return (
+        stopped.evaluate(f"{plugin}.__file__", "repl")["result"].strip("'"),
+        stopped.evaluate(f"{library}.__file__", "repl")["result"].strip("'"),
+    )
+
+
+def test_debugpy_with_a_wheel_install(
+    wheel_python: Path, tmp_path: Path, record_property: Any
+) -> None:
+    start = time.monotonic()
+    with _dap_session("debugpy", wheel_python, tmp_path) as stopped:
+        plugin, library = _where_loaded(stopped)
+        site = str(wheel_python.parents[1])
+        assert plugin.startswith(site), plugin  # the wheel's copy, not the source tree's
+        assert library.startswith(site), library
+        _check_dap(stopped)
+    seconds = time.monotonic() - start
+    record_property("session_seconds", round(seconds, 2))
+    print(f"debugpy session (wheel install): {seconds:.2f} s")
+
+
+def test_debugpy_with_an_editable_install(
+    editable_python: Path, tmp_path: Path, record_property: Any
+) -> None:
+    start = time.monotonic()
+    with _dap_session("debugpy", editable_python, tmp_path) as stopped:
+        plugin, library = _where_loaded(stopped)
+        assert Path(plugin) == ROOT / PLUGIN
+        assert Path(library) == ROOT / "bilstm_hooks" / "__init__.py"
+        _check_dap(stopped)
+    seconds = time.monotonic() - start
+    record_property("session_seconds", round(seconds, 2))
+    print(f"debugpy session (editable install): {seconds:.2f} s")
+
+
+def test_plain_pydevd(editable_python: Path, tmp_path: Path, record_property: Any) -> None:
+    start = time.monotonic()
+    with _dap_session("pydevd", editable_python, tmp_path) as stopped:
+        assert Path(_where_loaded(stopped)[0]) == ROOT / PLUGIN
+        _check_dap(stopped)
+    seconds = time.monotonic() - start
+    record_property("session_seconds", round(seconds, 2))
+    print(f"pydevd session: {seconds:.2f} s")
+
+
+# -- PyCharm --------------------------------------------------------------------------------
+def test_pycharm(
+    pycharm_path: Path, editable_python: Path, tmp_path: Path, record_property: Any
+) -> None:
+    start = time.monotonic()
+    target, line = _target(tmp_path)
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(socket.socket())
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = str(server.getsockname()[1])
+        argv = [editable_python, "-Xfrozen_modules=off", pycharm_path / "pydevd.py"]
+        argv += ["--client", "127.0.0.1", "--port", port, "--file", target]
+        stack.enter_context(_debuggee(argv, tmp_path, PYTHONPATH=str(pycharm_path)))
+        client = PyCharmClient.accept(server, timeout=TIMEOUT)
+        stack.callback(client.close)
+        client.start(str(target), line)
+
+        plugin = client.evaluate(
+            "__import__('sys').modules['pydevd_plugins.extensions.pydevd_plugin_bilstm_hooks']"
+            ".__file__"
+        )
+        assert Path(plugin[2]) == ROOT / PLUGIN
+        values = {name: value for name, _, value in client.frame_variables()}
+        assert values["out"] == OUT
+        assert values["h_n"] == H_N
+        assert values["packed_out"] == PACKED
+        assert values["plain"] == PLAIN
+
+        out = client.children("out")
+        assert [name for name, _, _ in out][:7] == OUT_CHILDREN
+        assert out[0][2] == "batch=4 token=12 hidden=64 · encoder.out.forward · float32 cpu"
+        assert "shape" in {name for name, _, _ in out[7:]}
+        assert [name for name, _, _ in client.children("h_n")][:10] == H_N_CHILDREN
+        assert [name for name, _, _ in client.children("h_n", "final")][:6] == FINAL_CHILDREN
+        packed = client.children("packed_out")
+        assert packed[0] == ("lengths", "Tensor", "tensor([ 5, 12,  7,  3])")
+        assert packed[1][:2] == ("padded", "Deferred")
+        assert [n for n, _, _ in client.children("packed_out", "padded")][:7] == OUT_CHILDREN
+        assert not {name for name, _, _ in client.children("plain")} & {"forward", "batch"}
+        assert client.children("rec")[0][0] == "'encoder'"
+        client.resume()
+    seconds = time.monotonic() - start
+    record_property("session_seconds", round(seconds, 2))
+    print(f"pydevd-pycharm session: {seconds:.2f} s")

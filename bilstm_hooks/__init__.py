@@ -11,6 +11,7 @@ from ._record import Record as Record
 from ._recorder import Recorder as Recorder
 from ._recorder import annotation_of as annotation_of
 from ._recorder import attach_hooks as attach_hooks
+from ._summary import summary as summary
 
 __version__ = "0.1.0"
 
@@ -26,4 +27,5 @@ __all__ = [
     "last_outputs",
     "split_directions",
     "split_layers",
+    "summary",
 ]

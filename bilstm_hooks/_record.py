@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -13,6 +14,9 @@ from ._annotated import AnnotatedTensor
 from ._errors import LayoutError
 from ._helpers import final_representation, last_outputs
 from ._layout import Layout, Role
+
+if TYPE_CHECKING:
+    from ._notebook import Diagram
 
 __all__ = ["Record", "packed_lengths"]
 
@@ -187,7 +191,22 @@ class Record:
                     + (f"\n  lengths: {self.lengths.tolist()}" if self.lengths is not None else "")
                 )
 
+    def diagram(self, *, max_sequences: int = 4, max_tokens: int = 12) -> Diagram:
+        """An SVG picture of this call: layers x tokens x directions, per sequence if packed.
+
+        Marks the cells `out` holds and those the `h_n` (and `c_n`) rows hold.
+        Shown inline in Jupyter; `.save("call.svg")` writes it, `str()` is the SVG.
+        """
+        from ._notebook import diagram
+
+        return diagram(self, max_sequences=max_sequences, max_tokens=max_tokens)
+
     def __repr__(self) -> str:
         from ._display import record_text
 
         return record_text(self)
+
+    def _repr_html_(self) -> str:
+        from ._notebook import record_html
+
+        return record_html(self)

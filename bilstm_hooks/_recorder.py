@@ -273,6 +273,11 @@ class Recorder:
 
         return recorder_text(self)
 
+    def _repr_html_(self) -> str:
+        from ._notebook import recorder_html
+
+        return recorder_html(self)
+
 
 def annotation_of(obj: object) -> AnnotatedTensor | None:
     """The annotation of a tensor (or PackedSequence) a hooked module returned.

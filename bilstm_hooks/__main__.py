@@ -1,0 +1,6 @@
+"""`python -m bilstm_hooks`: the `bilstm-hooks` command."""
+
+from ._cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,247 @@
+"""The `bilstm-hooks` command: `demo` and `summary`, in-process and once as a subprocess."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bilstm_hooks._cli import UsageError, load_inputs, load_model, main, parse_size
+
+MODELS = "bh_cli_models"  # a module written for these tests
+DOCS_PAGE = Path(__file__).parent.parent / "docs" / "cli.md"
+DEMO_INTRO = "The output of `bilstm-hooks demo --no-color`:"
+
+
+@pytest.fixture
+def models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    (tmp_path / f"{MODELS}.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            from torch import nn
+            from torch.nn.utils.rnn import pack_padded_sequence
+
+            lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+
+            def build():
+                return nn.Sequential(nn.Embedding(10, 3), nn.GRU(3, 5, batch_first=True))
+
+            class Packing(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.rnn = nn.LSTM(3, 4, bidirectional=True, batch_first=True)
+
+                def forward(self, x, lengths):
+                    packed = pack_padded_sequence(x, lengths, batch_first=True,
+                                                  enforce_sorted=False)
+                    return self.rnn(packed)[1][0]
+
+            def batch():
+                return torch.randn(3, 6, 3), torch.tensor([4, 6, 2])
+
+            def broken():
+                raise RuntimeError("no weights here")
+
+            def not_a_model():
+                return 42
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield MODELS
+    sys.modules.pop(MODELS, None)
+
+
+def overwrite_golden(request: pytest.FixtureRequest) -> bool:
+    """Rewrite golden output instead of comparing: BILSTM_HOOKS_OVERWRITE_GOLDEN=1 or
+    `--overwrite-golden` (where conftest.py registers it)."""
+    return os.environ.get("BILSTM_HOOKS_OVERWRITE_GOLDEN") == "1" or bool(
+        request.config.getoption("--overwrite-golden", default=False)
+    )
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+# -- demo -----------------------------------------------------------------------------------
+def test_demo_walks_through_every_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--no-color"]) == 0
+    out = capsys.readouterr().out
+    expected = [
+        "out  (1, 6, 8)  batch token (direction hidden)  batch=1 token=6 (direction=2 hidden=4)",
+        "h_n  (4, 1, 4)  (layer direction) batch hidden  (layer=2 direction=2) batch=1 hidden=4",
+        "batch_first=True does not apply to h_n and c_n",
+        "h_n[3]  layer 1 backward  at token 0 (where it ends) == out[:, 0, 4:]",
+        "✓ out[:, -1, :4] == h_n[-2]",
+        "✓ rec[lstm].check(): every identity holds, per sequence",
+        "✗ out[:, -1] != the final state",
+        "Each sequence's last valid token is lengths[b] - 1 = [3, 5, 1]",
+        "sequence 1 (length 6):  ✓ forward  == out[1, 5, :4]   ✓ backward == out[1, 0, 4:]",
+        "sequence 0 (length 4):  ✗ padding, all zeros",
+        "sequence 1 (length 6):  ✗ its backward half has read one token",
+        "│    └─lengths",
+        "packed, lengths [4, 6, 2]",
+    ]
+    for line in expected:
+        assert line in out
+    assert "✗" not in "".join(line for line in out.splitlines() if "The right" in line)
+    assert "\033[" not in out
+
+
+def test_demo_colour_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    for argv, color in ((["demo"], True), (["demo", "--no-color"], False)):
+        terminal = Terminal()
+        monkeypatch.setattr(sys, "stdout", terminal)
+        assert main(argv) == 0
+        assert ("\033[32m✓" in terminal.getvalue()) is color
+    monkeypatch.setenv("NO_COLOR", "1")
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    main(["demo"])
+    assert "\033[" not in terminal.getvalue()
+
+
+def test_demo_on_an_ascii_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", stream)
+    assert main(["demo"]) == 0
+    stream.flush()
+    text = raw.getvalue().decode("ascii")
+    assert "ok out[:, -1, :4] == h_n[-2]" in text
+    assert "+ LSTM: 1-1" in text
+
+
+def test_demo_as_a_subprocess() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bilstm_hooks", "demo", "--no-color"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "rec[lstm].check(): every identity holds" in done.stdout
+    assert "Named dims" in done.stdout
+
+
+def test_docs_show_the_current_demo(
+    request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/cli.md pastes `bilstm-hooks demo --no-color`; rewritten when golden files are."""
+    main(["demo", "--no-color"])
+    demo = capsys.readouterr().out
+    page = DOCS_PAGE.read_text(encoding="utf-8")
+    start = page.index(DEMO_INTRO) + len(DEMO_INTRO)
+    begin = page.index("```text\n", start) + len("```text\n")
+    end = page.index("```\n", begin)
+    if overwrite_golden(request):
+        DOCS_PAGE.write_text(page[:begin] + demo + page[end:], encoding="utf-8")
+        return
+    assert page[begin:end] == demo
+
+
+# -- summary --------------------------------------------------------------------------------
+def test_summary_of_a_module_object(models: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summary", f"{models}:lstm", "--input-size", "1,6,3"]) == 0
+    out = capsys.readouterr().out
+    assert "out  batch=1 token=6 (direction=2 hidden=4)" in out
+    assert "c_n  (layer=2 direction=2) batch=1 hidden=4" in out
+
+
+def test_summary_of_a_factory_with_spaced_sizes_and_dtype(
+    models: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["summary", f"{models}:build", "--input-size", "2", "7", "--dtype", "long"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "out  batch=2 token=7 (direction=1 hidden=5)" in out
+
+
+def test_summary_with_input_data_packing_inside(
+    models: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["summary", f"{models}:Packing", "--input-data", f"{models}:batch", "--depth", "1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "out  batch=3 token=6 (direction=2 hidden=4), padded" in out
+    assert "packed, lengths [4, 6, 2]" in out
+
+
+# -- errors ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("nope", r"bad target 'nope': expected PACKAGE\.MODULE:NAME"),
+        ("no_such_module_xyz:f", r"cannot import 'no_such_module_xyz': ModuleNotFoundError"),
+        (f"{MODELS}:missing", rf"module '{MODELS}' has no attribute 'missing'; it has: .*build"),
+        (f"{MODELS}:broken", r"calling it failed: RuntimeError: no weights here"),
+        (f"{MODELS}:not_a_model", r"got int, expected an nn\.Module or a function or class"),
+    ],
+)
+def test_bad_target(models: str, target: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        load_model(target)
+
+
+def test_bad_input_data(models: str) -> None:
+    with pytest.raises(UsageError, match=r"bad --input-data .*: calling it failed: RuntimeError"):
+        load_inputs(f"{models}:broken")
+
+
+@pytest.mark.parametrize("text", [["1,a,3"], ["0,6,3"], [""], ["1", "-6"], ["1,x"], ["1,,3"]])
+def test_bad_sizes(text: list[str]) -> None:
+    with pytest.raises(
+        UsageError, match=r"bad --input-size '.*': expected positive ints like 1,6,3"
+    ):
+        parse_size(text)
+
+
+def test_sizes() -> None:
+    assert parse_size(["1,6,3"]) == parse_size(["1", "6", "3"]) == (1, 6, 3)
+    assert parse_size(["1x6x3"]) == parse_size(["1, 6, 3"]) == (1, 6, 3)
+    assert parse_size(["7"]) == (7,)
+
+
+def test_errors_are_printed_with_status_2(models: str, capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [
+        (["summary", "nope", "--input-size", "1,6,3"], "bilstm-hooks: error: bad target 'nope'"),
+        (
+            ["summary", f"{models}:lstm", "--input-size", "1,6,5"],
+            f"error: {models}:lstm failed on input sizes (1, 6, 5): RuntimeError: "
+            "input.size(-1) must be equal to input_size. Expected 3, got 5",
+        ),
+        (["summary", f"{models}:lstm", "--input-size", "1,x"], "bad --input-size '1,x'"),
+        (
+            ["summary", f"{models}:lstm", "--input-size", "1,6,3", "--input-data", "a:b"],
+            "give --input-size or --input-data, not both",
+        ),
+        (
+            ["summary", f"{models}:lstm", "--input-size", "1,6,3", "--dtype", "floaty"],
+            "bad --dtype",
+        ),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        assert message in captured.err
+        assert captured.out == ""
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2
+    assert "the following arguments are required: COMMAND" in capsys.readouterr().err

@@ -1,0 +1,188 @@
+"""Notebook views: HTML reprs of AnnotatedTensor, Record and Recorder, and Record.diagram()."""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+import bilstm_hooks as bh
+
+SVG = "{http://www.w3.org/2000/svg}"
+DOCS_IMAGE = Path(__file__).parent.parent / "docs" / "img" / "diagram-packed.svg"
+
+
+def overwrite_golden(request: pytest.FixtureRequest) -> bool:
+    """Rewrite golden output instead of comparing: BILSTM_HOOKS_OVERWRITE_GOLDEN=1 or
+    `--overwrite-golden` (where conftest.py registers it)."""
+    return os.environ.get("BILSTM_HOOKS_OVERWRITE_GOLDEN") == "1" or bool(
+        request.config.getoption("--overwrite-golden", default=False)
+    )
+
+
+def cells(svg: str, *classes: str) -> list[ET.Element]:
+    """The grid cells of a diagram, those carrying every one of `classes`."""
+    root = ET.fromstring(svg)
+    found = []
+    for rect in root.iter(f"{SVG}rect"):
+        have = rect.get("class", "").split()
+        if "cell" in have and all(c in have for c in classes):
+            found.append(rect)
+    return found
+
+
+def where(rect: ET.Element) -> tuple[int, ...]:
+    keys = ("data-seq", "data-layer", "data-direction", "data-token")
+    return tuple(int(rect.get(k, -1)) for k in keys)
+
+
+def seed_lstm() -> nn.LSTM:
+    torch.manual_seed(0)
+    return nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+
+
+def packed_record(lengths: list[int], **kwargs: Any) -> bh.Record:
+    lstm = seed_lstm()
+    x = torch.randn(len(lengths), max(lengths), 3)
+    packed = pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+    with bh.attach_hooks(nn.ModuleDict({"encoder": lstm})) as rec:
+        lstm(packed)
+    return rec["encoder"]
+
+
+# -- HTML -----------------------------------------------------------------------------------
+def test_annotated_tensor_html_names_every_dim() -> None:
+    lstm = seed_lstm()
+    with bh.attach_hooks(nn.ModuleDict({"encoder": lstm})) as rec:
+        lstm(torch.randn(2, 6, 3))
+    html = rec["encoder"].out._repr_html_()
+    for text in ("batch=2", "token=6", "direction=2", "hidden=4", "batch token (direction hidden)"):
+        assert text in html
+    assert "encoder.out" in html
+    assert "float32 cpu" in html
+    assert "(2, 6, 8)" in html
+
+
+def test_record_html_has_every_role_and_the_diagram() -> None:
+    record = packed_record([4, 6, 2])
+    html = record._repr_html_()
+    for role in ("input", "out", "h_n", "c_n"):
+        assert f"<code>{role}</code>" in html
+    assert "(layer direction) batch hidden" in html
+    assert "packed, lengths [4, 6, 2]" in html
+    assert "<svg" in html
+    assert "Record &#x27;encoder&#x27;" in html
+
+
+def test_recorder_html_lists_modules_and_escapes() -> None:
+    gru, rnn = nn.GRU(3, 4), nn.RNN(3, 4)
+    rec = bh.attach_hooks(nn.ModuleDict({"gru": gru, "rnn": rnn}))
+    gru(torch.randn(6, 2, 3))
+    html = rec._repr_html_()
+    rec.remove()
+    assert "<code>gru</code>" in html
+    assert "token=6 batch=2 (direction=1 hidden=4)" in html
+    assert "(not called yet)" in html
+    root = bh.attach_hooks(gru)
+    assert "&lt;model&gt;" in root._repr_html_()
+    root.remove()
+
+
+# -- the diagram ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kind", "layers", "bidirectional", "form"),
+    [
+        ("LSTM", 2, True, "batched"),
+        ("GRU", 3, False, "batched"),
+        ("RNN_TANH", 1, True, "unbatched"),
+        ("LSTM", 1, False, "unbatched"),
+    ],
+)
+def test_diagram_grid(
+    run: Any, make_config: Any, kind: str, layers: int, bidirectional: bool, form: str
+) -> None:
+    cfg = make_config(kind=kind, layers=layers, bidirectional=bidirectional, form=form, tokens=5)
+    svg = run(cfg).record.diagram().svg
+    d, t = cfg.directions, cfg.tokens
+    assert len(cells(svg)) == layers * d * t
+    assert len(cells(svg, "out")) == d * t
+    assert {where(c)[1] for c in cells(svg, "out")} == {layers - 1}
+    states = cells(svg, "h_n")
+    assert len(states) == layers * d
+    expected = {
+        (-1, layer, dd, t - 1 if dd == 0 else 0) for layer in range(layers) for dd in range(d)
+    }
+    assert {where(c) for c in states} == expected
+    assert len(cells(svg, "c_n")) == (layers * d if kind == "LSTM" else 0)
+    assert cells(svg, "pad") == []
+
+
+def test_diagram_marks_h_n_at_each_sequences_last_valid_token() -> None:
+    lengths = [4, 6, 2]  # unsorted: the panels follow the caller's batch order
+    svg = packed_record(lengths).diagram().svg
+    layers, d, tokens = 2, 2, 6
+    assert len(cells(svg)) == len(lengths) * layers * d * tokens
+    for b, n in enumerate(lengths):
+        mine = [c for c in cells(svg, "h_n") if where(c)[0] == b]
+        assert {where(c) for c in mine} == {
+            (b, layer, dd, n - 1 if dd == 0 else 0) for layer in range(layers) for dd in range(d)
+        }
+        pads = [c for c in cells(svg, "pad") if where(c)[0] == b]
+        assert len(pads) == (tokens - n) * layers * d
+        assert all(where(c)[3] >= n for c in pads)
+        outs = [c for c in cells(svg, "out") if where(c)[0] == b]
+        assert len(outs) == n * d
+
+
+def test_diagram_shows_out_last_index() -> None:
+    root = ET.fromstring(packed_record([4, 6, 2]).diagram().svg)
+    labels = [t.text for t in root.iter(f"{SVG}text")]
+    assert labels.count("out[:, -1]") == 3
+    assert any(label and label.startswith("out[:, -1]: what indexing") for label in labels)
+
+
+def test_diagram_caps_sequences_and_tokens() -> None:
+    svg = packed_record([6, 5, 4, 3, 2, 1]).diagram(max_sequences=4).svg
+    panels = {where(c)[0] for c in cells(svg)}
+    assert panels == {0, 1, 2, 3}
+    assert "… and 2 more sequences" in svg
+
+    gru = nn.GRU(3, 4, num_layers=2)
+    with bh.attach_hooks(gru) as rec:
+        gru(
+            pack_padded_sequence(
+                torch.randn(40, 2, 3), torch.tensor([40, 17]), enforce_sorted=False
+            )
+        )
+    svg = rec[gru].diagram(max_tokens=8).svg
+    tokens = {where(c)[3] for c in cells(svg)}
+    assert len(tokens) < 40
+    assert {0, 16, 39} <= tokens  # both ends, and where sequence 1's h_n sits
+    assert {where(c)[3] for c in cells(svg, "h_n") if where(c)[0] == 1} == {16}
+    assert "…" in svg
+
+
+def test_diagram_object(tmp_path: Path) -> None:
+    diagram = packed_record([4, 6, 2]).diagram()
+    assert diagram._repr_svg_() == str(diagram) == diagram.svg
+    assert repr(diagram) == "<Diagram: LSTM 'encoder': 2 layers × 6 tokens × 2 directions>"
+    path = tmp_path / "call.svg"
+    diagram.save(path)
+    assert ET.parse(path).getroot().tag == f"{SVG}svg"
+    with pytest.raises(ValueError, match=r"expected a path ending in \.svg, got '.*call\.png'"):
+        diagram.save(tmp_path / "call.png")
+
+
+def test_docs_image_is_current(request: pytest.FixtureRequest) -> None:
+    """docs/img/diagram-packed.svg is what the docs' example draws today."""
+    svg = packed_record([4, 6, 2]).diagram().svg + "\n"
+    if overwrite_golden(request):
+        DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
+        DOCS_IMAGE.write_text(svg, encoding="utf-8")
+    assert DOCS_IMAGE.read_text(encoding="utf-8") == svg

@@ -96,10 +96,12 @@ class AnnotatedTensor:
 
     @property
     def shape(self) -> torch.Size:
+        """The tensor's shape, e.g. `torch.Size([1, 6, 8])` for `(direction=2 hidden=4)`."""
         return self._tensor.shape
 
     @property
     def axes(self) -> Axes:
+        """The named axes: einops groups plus the size of every name."""
         return self._axes
 
     def rearrange(self, target: str) -> AnnotatedTensor:

@@ -10,7 +10,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from . import _registry
 from ._annotated import AnnotatedTensor
-from ._layout import Axes, Layout, Role
+from ._layout import Axes, Layout, Role, label_of
 
 if TYPE_CHECKING:
     from ._record import Record
@@ -173,18 +173,24 @@ def record_text(record: Record) -> str:
 
 
 def recorder_text(recorder: Recorder) -> str:
-    rows: list[tuple[str, ...]] = [("module", "kind", "calls", "out", "h_n", "c_n")]
-    for name in recorder.names:
+    latest = {name: recorder.records(name)[-1:] for name in recorder.names}
+    # c_n gets a column only where it differs from h_n: an LSTM with proj_size
+    with_c_n = any(r.layout.hidden != r.layout.h_out for kept in latest.values() for r in kept)
+    rows: list[tuple[str, ...]] = [("module", "kind", "calls", "out", "h_n")]
+    if with_c_n:
+        rows[0] += ("c_n",)
+    for name, kept in latest.items():
         module = recorder.modules[name]
         calls = recorder.calls(name)
-        kept = recorder.records(name)
         if kept:
-            layout = kept[-1].layout
+            layout = kept[0].layout
             cells = [layout.axes("out").described(), layout.axes("h_n").described()]
-            cells.append(layout.axes("c_n").described() if layout.kind == "LSTM" else "-")
+            if with_c_n:
+                cells.append(layout.axes("c_n").described() if layout.kind == "LSTM" else "-")
         else:
-            cells = ["(not called yet)" if not calls else "(cleared)", "", ""]
-        rows.append((name or "<model>", type(module).__name__, str(calls), *cells))
+            cells = ["(not called yet)" if not calls else "(cleared)", ""]
+            cells += [""] * with_c_n
+        rows.append((label_of(name, module), type(module).__name__, str(calls), *cells))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     plural = "s" if len(recorder) != 1 else ""
     header = f"Recorder: {len(recorder)} hooked module{plural}, history={recorder.history}"

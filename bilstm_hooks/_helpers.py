@@ -45,6 +45,8 @@ def _resolve(
             raise TypeError(
                 f"{what} needs to know {name}: pass module=<the recurrent layer> or {name}=..."
             )
+        if name == "directions" and value not in (1, 2):
+            raise ValueError(f"{what}: expected directions to be 1 or 2, got {value!r}")
         if name != "batch_first" and (not isinstance(value, int) or value < 1):
             raise ValueError(f"{what}: expected {name} to be a positive int, got {value!r}")
         resolved[name] = value
@@ -127,9 +129,19 @@ def split_layers(
         >>> torch.equal(per_layer[1, 0], h_n[2])  # last layer, forward
         True
     """
+    return _split_layers("split_layers", h_n, module, layers, directions)
+
+
+def _split_layers(
+    what: str,
+    h_n: torch.Tensor,
+    module: nn.Module | None,
+    layers: int | None,
+    directions: int | None,
+) -> torch.Tensor:
     if not isinstance(h_n, torch.Tensor):
-        raise TypeError(f"split_layers expected a tensor, got {type(h_n).__qualname__}")
-    sizes = _resolve("split_layers", module, layers=layers, directions=directions)
+        raise TypeError(f"{what} expected a tensor, got {type(h_n).__qualname__}")
+    sizes = _resolve(what, module, layers=layers, directions=directions)
     n_layers, d = int(sizes["layers"]), int(sizes["directions"])
     if h_n.dim() not in (2, 3) or h_n.shape[0] != n_layers * d:
         raise ValueError(
@@ -163,7 +175,7 @@ def final_representation(
         >>> torch.equal(rep, torch.cat([h_n[-2], h_n[-1]], dim=-1))
         True
     """
-    last = split_layers(h_n, module=module, layers=layers, directions=directions)[-1]
+    last = _split_layers("final_representation", h_n, module, layers, directions)[-1]
     return einops.rearrange(last, "direction ... hidden -> ... (direction hidden)")
 
 

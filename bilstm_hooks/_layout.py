@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-__all__ = ["RECURRENT_TYPES", "Axes", "Layout", "Role", "kind_of"]
+__all__ = ["RECURRENT_TYPES", "Axes", "Layout", "Role", "kind_of", "label_of"]
 
 RECURRENT_TYPES: tuple[type[nn.Module], ...] = (nn.LSTM, nn.GRU, nn.RNN)
 Role = Literal["input", "out", "h_n", "c_n"]
@@ -26,6 +26,11 @@ def kind_of(module: nn.Module) -> str:
         if isinstance(module, cls):
             return cls.__name__
     raise TypeError(f"expected an nn.LSTM, nn.GRU or nn.RNN, got {type(module).__qualname__}")
+
+
+def label_of(name: str, module: nn.Module) -> str:
+    """A module's name in messages: its qualified name, or `<LSTM>` for a hooked root module."""
+    return name or f"<{type(module).__name__}>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +115,24 @@ class Layout:
     packed: bool
 
     @classmethod
-    def of(cls, module: nn.Module, input: torch.Tensor | PackedSequence) -> Layout:
-        """The layout of `module` called on `input` (a tensor or PackedSequence)."""
+    def of(
+        cls,
+        module: nn.Module,
+        input: torch.Tensor | PackedSequence,
+        h_n: torch.Tensor | None = None,
+    ) -> Layout:
+        """The layout of `module` called on `input` (a tensor or PackedSequence).
+
+        `h_n`, the state the call returned, when known: the batch of a packed call
+        is then read from its shape instead of from `batch_sizes`' first element.
+        """
         if isinstance(input, PackedSequence):
             batch_sizes = input.batch_sizes
-            batch: int | None = int(batch_sizes[0]) if batch_sizes.numel() else 0
+            batch: int | None
+            if h_n is not None and h_n.dim() == 3:
+                batch = h_n.shape[1]
+            else:
+                batch = int(batch_sizes[0]) if batch_sizes.numel() else 0
             tokens = batch_sizes.shape[0]
             packed = True
         elif isinstance(input, torch.Tensor) and input.dim() in (2, 3):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ._annotated import AnnotatedTensor
 from ._display import _module_line
+from ._layout import label_of
 
 if TYPE_CHECKING:
     from ._record import Record
@@ -102,7 +103,7 @@ def recorder_html(recorder: Recorder) -> str:
         else:
             cells = ["(not called yet)" if not calls else "(cleared)", "", ""]
         module = recorder.modules[name]
-        label = f"<code>{escape(name or '<model>')}</code>"
+        label = f"<code>{escape(label_of(name, module))}</code>"
         rows.append((label, type(module).__name__, str(calls), *cells))
     plural = "s" if len(recorder) != 1 else ""
     return (

@@ -13,7 +13,7 @@ from . import _registry
 from ._annotated import AnnotatedTensor
 from ._errors import LayoutError
 from ._helpers import final_representation, last_outputs
-from ._layout import Layout, Role
+from ._layout import Layout, Role, label_of
 
 if TYPE_CHECKING:
     from ._notebook import Diagram
@@ -48,7 +48,8 @@ class Record:
     Attributes:
         name: the module's qualified name in the hooked model (`""` for the model itself).
         module: the recurrent module.
-        kind: `"LSTM"`, `"GRU"` or `"RNN"`.
+        layout: the layer's configuration plus this call's shape (batch, tokens, packed),
+            from which every annotation of the record is derived.
     """
 
     def __init__(
@@ -72,12 +73,13 @@ class Record:
 
     @property
     def kind(self) -> str:
+        """`"LSTM"`, `"GRU"` or `"RNN"`."""
         return self.layout.kind
 
     @property
     def label(self) -> str:
         """The name used in messages: the qualified name, or the class for a root module."""
-        return self.name or f"<{type(self.module).__name__}>"
+        return label_of(self.name, self.module)
 
     def _plain(self, role: Role) -> torch.Tensor | None:
         """The tensor of `role`, padded if it was packed (padded once, then kept)."""
@@ -127,6 +129,7 @@ class Record:
 
     @property
     def packed(self) -> bool:
+        """Whether the layer was called on a PackedSequence (`out` is then padded when read)."""
         return self.layout.packed
 
     def final(self) -> torch.Tensor:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import warnings
 from collections import deque
 from collections.abc import Iterator
@@ -15,10 +18,12 @@ from torch.utils.hooks import RemovableHandle
 
 from . import _registry
 from ._annotated import AnnotatedTensor
-from ._layout import RECURRENT_TYPES, Layout
+from ._layout import RECURRENT_TYPES, Layout, label_of
 from ._record import Record
 
 __all__ = ["Recorder", "annotation_of", "attach_hooks"]
+
+_LAYOUTS_KEPT = 32  # distinct call shapes whose layout is cached, per module
 
 
 def attach_hooks(model: nn.Module, *, history: int = 1, detach: bool = True) -> Recorder:
@@ -70,6 +75,23 @@ def attach_hooks(model: nn.Module, *, history: int = 1, detach: bool = True) -> 
     return Recorder(found, history=history, detach=detach)
 
 
+def _who(name: str, module: nn.Module) -> str:
+    """`'encoder' (LSTM)`, or `<LSTM>` for a hooked root module: for messages."""
+    return f"{name!r} ({type(module).__name__})" if name else label_of(name, module)
+
+
+_INTERNAL = (os.path.dirname(__file__), os.path.dirname(nn.Module.__call__.__code__.co_filename))
+
+
+def _callers_level() -> int:
+    """The `stacklevel` of the first frame outside bilstm_hooks and torch.nn's modules:
+    the line of user code that called the model."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 class _InertHook:
     """What a hook becomes in a copied or unpickled model: it records nothing."""
 
@@ -118,6 +140,7 @@ class Recorder:
             name: deque(maxlen=history) for name in self._modules
         }
         self._calls = dict.fromkeys(self._modules, 0)
+        self._layouts: dict[str, dict[tuple[Any, ...], Any]] = {name: {} for name in self._modules}
         self._last: Record | None = None
         self._history = history
         self._detach = detach
@@ -136,38 +159,72 @@ class Recorder:
         kwargs: dict[str, Any],
         output: Any,
     ) -> None:
+        # The hot path: runs on every forward call of every hooked layer. The layout and
+        # its tags are cached per module, keyed by everything they are derived from.
         input = args[0] if args else kwargs["input"]
-        layout = Layout.of(module, input)
         out, state = output
-        h_n, c_n = state if layout.kind == "LSTM" else (state, None)
-        origin = name or f"<{type(module).__name__}>"
-        tag, Tag = _registry.tag, _registry.Tag
-        if isinstance(out, PackedSequence):
-            tag(out.data, Tag(layout, "out", f"{origin}.out", packed=True))
-        else:
-            tag(out, Tag(layout, "out", f"{origin}.out"))
-        tag(h_n, Tag(layout, "h_n", f"{origin}.h_n"))
+        h_n, c_n = state if type(state) is tuple else (state, None)
+        packed = type(out) is PackedSequence
+        key = (
+            # the call's shape: (None, tokens, batch) for packed input, else the input's
+            (None, input.batch_sizes.shape[0], h_n.shape[1]) if packed else input.shape,
+            module.batch_first,
+            module.hidden_size,
+            module.num_layers,
+            module.bidirectional,
+            module.input_size,
+            module.proj_size,
+        )
+        cache = self._layouts[name]
+        cached = cache.get(key)
+        if cached is None:
+            if len(cache) >= _LAYOUTS_KEPT:
+                cache.clear()  # varying lengths: a small cache, never a growing one
+            cached = cache[key] = self._tags(name, module, Layout.of(module, input, h_n), packed)
+        layout, out_tag, h_n_tag, c_n_tag = cached
+        tag = _registry.tag
+        tag(out.data if packed else out, out_tag)
+        tag(h_n, h_n_tag)
         if c_n is not None:
-            tag(c_n, Tag(layout, "c_n", f"{origin}.c_n"))
-        if self._detach:
-            input, out, h_n = _detached(input), _detached(out), h_n.detach()
-            c_n = None if c_n is None else c_n.detach()
-        record = Record(name, self._modules[name], layout, input, out, h_n, c_n)
+            tag(c_n, c_n_tag)
+        if self._detach:  # only what holds a graph: under no_grad nothing needs it
+            if (input.data if packed else input).requires_grad:
+                input = _detached(input)
+            if (out.data if packed else out).requires_grad:
+                out = _detached(out)
+            if h_n.requires_grad:
+                h_n = h_n.detach()
+            if c_n is not None and c_n.requires_grad:
+                c_n = c_n.detach()
+        record = Record(name, module, layout, input, out, h_n, c_n)
         self._records[name].append(record)
         self._calls[name] += 1
         self._last = record
+
+    @staticmethod
+    def _tags(
+        name: str, module: nn.Module, layout: Layout, packed: bool
+    ) -> tuple[Layout, _registry.Tag, _registry.Tag, _registry.Tag]:
+        origin = label_of(name, module)
+        return (
+            layout,
+            _registry.Tag(layout, "out", f"{origin}.out", packed=packed),
+            _registry.Tag(layout, "h_n", f"{origin}.h_n"),
+            _registry.Tag(layout, "c_n", f"{origin}.c_n"),
+        )
 
     def _warn_once(self, name: str, module: nn.Module, exc: Exception) -> None:
         if self._warned:
             return
         self._warned = True
-        warnings.warn(
-            f"bilstm_hooks could not record a call of {name or '<model>'!r} "
-            f"({type(module).__name__}): {type(exc).__name__}: {exc}. The forward pass "
-            "is unaffected; later failures of this recorder are not reported.",
-            RuntimeWarning,
-            stacklevel=2,
+        message = (
+            f"bilstm_hooks could not record a call of {_who(name, module)}: "
+            f"{type(exc).__name__}: {exc}. The forward pass "
+            "is unaffected; later failures of this recorder are not reported."
         )
+        # under -W error a warning raises: that must not break the forward pass either
+        with contextlib.suppress(Exception):
+            warnings.warn(message, RuntimeWarning, stacklevel=_callers_level())
 
     # -- reading -------------------------------------------------------------------
     def _name_of(self, key: str | nn.Module) -> str:
@@ -186,7 +243,7 @@ class Recorder:
         return key
 
     def _known(self) -> str:
-        return ", ".join(repr(n) for n in self._modules)
+        return ", ".join(repr(n) if n else "'' (the model itself)" for n in self._modules)
 
     def __getitem__(self, key: str | nn.Module) -> Record:
         """The latest record of one hooked module."""
@@ -199,10 +256,7 @@ class Recorder:
                 if self._calls[name]
                 else "it has not been called since it was hooked"
             )
-            raise LookupError(
-                f"{name or '<model>'!r} ({type(module).__name__}) is hooked, but {when}; "
-                "run the model first"
-            )
+            raise LookupError(f"{_who(name, module)} is hooked, but {when}; run the model first")
         return kept[-1]
 
     def records(self, key: str | nn.Module) -> list[Record]:
@@ -228,6 +282,7 @@ class Recorder:
 
     @property
     def history(self) -> int:
+        """How many calls are kept per module (`attach_hooks(..., history=)`)."""
         return self._history
 
     def calls(self, key: str | nn.Module) -> int:

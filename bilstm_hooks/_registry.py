@@ -1,8 +1,10 @@
 """A weak, identity-keyed registry: tensor -> where it came from.
 
-Entries die with their tensors (a weakref callback drops them), keys are
-compared by identity (a tensor's `==` is elementwise), and nothing here keeps a
-tensor or its autograd graph alive.
+Keys are `id(tensor)` checked against a weak reference (a tensor's `==` is
+elementwise, and a dead tensor's id may be reused), so nothing here keeps a
+tensor or its autograd graph alive. Entries of dead tensors are swept in
+batches, when the table has doubled since the last sweep: tagging stays a dict
+store plus a plain weak reference, and the table stays bounded.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import torch
 
 from ._layout import Layout, Role
 
-__all__ = ["Tag", "lookup", "size", "tag"]
+__all__ = ["Tag", "lookup", "size", "stored", "tag"]
+
+_MIN_SWEEP = 256  # entries kept before the first sweep
 
 
 class Tag(NamedTuple):
@@ -30,25 +34,23 @@ class Tag(NamedTuple):
     packed: bool = False
 
 
-class _Ref(weakref.ref):  # type: ignore[type-arg]
-    __slots__ = ("key",)
-    key: int
+_tags: dict[int, tuple[weakref.ref[torch.Tensor], Tag]] = {}
+_sweep_at = _MIN_SWEEP
 
 
-_tags: dict[int, tuple[_Ref, Tag]] = {}
-
-
-def _drop(ref: _Ref) -> None:
-    entry = _tags.get(ref.key)
-    if entry is not None and entry[0] is ref:
-        del _tags[ref.key]
+def _sweep() -> None:
+    global _sweep_at
+    dead = [key for key, (ref, _) in _tags.items() if ref() is None]
+    for key in dead:
+        del _tags[key]
+    _sweep_at = max(_MIN_SWEEP, 2 * len(_tags))
 
 
 def tag(tensor: torch.Tensor, value: Tag) -> None:
     """Remember `value` for `tensor` for as long as the tensor lives."""
-    ref = _Ref(tensor, _drop)
-    ref.key = id(tensor)
-    _tags[ref.key] = (ref, value)
+    _tags[id(tensor)] = (weakref.ref(tensor), value)
+    if len(_tags) >= _sweep_at:
+        _sweep()
 
 
 def lookup(tensor: torch.Tensor) -> Tag | None:
@@ -60,4 +62,10 @@ def lookup(tensor: torch.Tensor) -> Tag | None:
 
 def size() -> int:
     """How many live tensors are registered (for leak tests and benchmarks)."""
+    _sweep()
+    return len(_tags)
+
+
+def stored() -> int:
+    """How many entries the table holds now, dead ones awaiting a sweep included."""
     return len(_tags)

@@ -174,7 +174,13 @@ SPLIT_DIRECTIONS_ERRORS = [
         "zero",
         lambda out, m: bh.split_directions(out, directions=0),
         ValueError,
-        r"^split_directions: expected directions to be a positive int, got 0$",
+        r"^split_directions: expected directions to be 1 or 2, got 0$",
+    ),
+    (
+        "three-directions",
+        lambda out, m: bh.split_directions(out, directions=4),
+        ValueError,
+        r"^split_directions: expected directions to be 1 or 2, got 4$",
     ),
     (
         "not-recurrent",
@@ -277,13 +283,21 @@ SPLIT_LAYERS_ERRORS = [
         "final-missing-sizes",
         lambda h, m: bh.final_representation(h),
         TypeError,
-        r"needs to know layers: pass module=<the recurrent layer> or layers=\.\.\.$",
+        r"^final_representation needs to know layers: pass module=<the recurrent layer> or "
+        r"layers=\.\.\.$",
     ),
     (
         "final-disagrees",
         lambda h, m: bh.final_representation(h, module=m, directions=1),
         ValueError,
-        r"directions=1 disagrees with the module, which has directions=2$",
+        r"^final_representation: directions=1 disagrees with the module, which has "
+        r"directions=2$",
+    ),
+    (
+        "final-not-a-tensor",
+        lambda h, m: bh.final_representation(h.tolist(), module=m),
+        TypeError,
+        r"^final_representation expected a tensor, got list$",
     ),
 ]
 

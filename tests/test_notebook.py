@@ -90,7 +90,7 @@ def test_recorder_html_lists_modules_and_escapes() -> None:
     assert "token=6 batch=2 (direction=1 hidden=4)" in html
     assert "(not called yet)" in html
     root = bh.attach_hooks(gru)
-    assert "&lt;model&gt;" in root._repr_html_()
+    assert "<code>&lt;GRU&gt;</code>" in root._repr_html_()
     root.remove()
 
 

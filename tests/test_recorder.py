@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
 
 import bilstm_hooks as bh
 
@@ -223,6 +224,38 @@ def test_clear_forgets_records_and_keeps_hooks(model: Model) -> None:
     assert rec.last is rec["head"]
 
 
+# -- every call annotated as it is ----------------------------------------------------------
+
+
+def test_each_call_is_annotated_with_its_own_shape_over_varying_lengths() -> None:
+    gru = nn.GRU(3, 4, bidirectional=True, batch_first=True)
+    rec = bh.attach_hooks(gru, history=100)
+    for tokens in range(1, 81):  # more distinct shapes than the recorder caches
+        gru(torch.randn(2, tokens, 3))
+    for tokens, record in enumerate(rec.records(gru)[-80:], start=1):
+        assert record.out.sizes == {"batch": 2, "token": tokens, "direction": 2, "hidden": 4}
+    for batch in (3, 1, 3):  # packed calls of equal length, different batch
+        x = torch.randn(batch, 5, 3)
+        gru(pack_padded_sequence(x, torch.full((batch,), 5), batch_first=True))
+        assert rec[gru].out.sizes["batch"] == batch
+        assert rec[gru].h_n.sizes["batch"] == batch
+    gru(torch.randn(5, 3))  # unbatched, same trailing shape as nothing before
+    assert rec[gru].out.pattern == "token (direction hidden)"
+
+
+def test_a_layer_reconfigured_between_calls_is_annotated_as_it_is_now() -> None:
+    lstm = nn.LSTM(3, 4)
+    rec = bh.attach_hooks(lstm)
+    x = torch.randn(6, 2, 3)
+    lstm(x)
+    assert rec[lstm].out.pattern == "token batch (direction hidden)"
+    lstm.batch_first = True
+    lstm(x)
+    assert rec[lstm].out.pattern == "batch token (direction hidden)"
+    assert rec[lstm].out.sizes == {"batch": 6, "token": 2, "direction": 1, "hidden": 4}
+    rec[lstm].check()
+
+
 # -- lookups and their errors -----------------------------------------------------------------
 
 
@@ -270,10 +303,12 @@ def test_a_hooked_module_not_yet_called_is_a_lookup_error(model: Model) -> None:
     assert rec.calls(model.head) == 0
 
 
-def test_a_root_module_not_yet_called_is_named_model() -> None:
+def test_a_root_module_not_yet_called_is_named_by_its_class() -> None:
     rec = bh.attach_hooks(nn.GRU(2, 2))
-    with pytest.raises(LookupError, match=r"^'<model>' \(GRU\) is hooked, but it has not"):
+    with pytest.raises(LookupError, match=r"^<GRU> is hooked, but it has not"):
         rec[""]
+    with pytest.raises(KeyError, match=r"no hooked module named 'gru'; hooked: '' \(the model"):
+        rec["gru"]
 
 
 # -- attach_hooks argument errors --------------------------------------------------------------
@@ -382,10 +417,9 @@ def test_repr_of_a_recorder_is_a_table(model: Model) -> None:
     model.blocks[0](torch.randn(1, 6, 3))
     assert repr(rec) == (
         "Recorder: 3 hooked modules, history=2\n"
-        "module        kind  calls  out                                     "
-        "h_n                                     c_n\n"
+        "module        kind  calls  out                                     h_n\n"
         "blocks.0.rnn  LSTM  1      batch=1 token=6 (direction=2 hidden=4)  "
-        "(layer=1 direction=2) batch=1 hidden=4  (layer=1 direction=2) batch=1 hidden=4\n"
+        "(layer=1 direction=2) batch=1 hidden=4\n"
         "blocks.1.0    GRU   0      (not called yet)\n"
         "head          RNN   0      (not called yet)"
     )
@@ -405,10 +439,22 @@ def test_repr_of_a_root_recorder_of_a_gru() -> None:
     gru(torch.randn(6, 3))
     assert repr(rec) == (
         "Recorder: 1 hooked module, history=1\n"
-        "module   kind  calls  out                             "
-        "h_n                             c_n\n"
-        "<model>  GRU   1      token=6 (direction=1 hidden=4)  (layer=2 direction=1) hidden=4  -"
+        "module  kind  calls  out                             h_n\n"
+        "<GRU>   GRU   1      token=6 (direction=1 hidden=4)  (layer=2 direction=1) hidden=4"
     )
+
+
+def test_repr_shows_c_n_only_where_proj_size_makes_it_differ() -> None:
+    model = nn.ModuleDict({"proj": nn.LSTM(3, 4, proj_size=2), "gru": nn.GRU(3, 4)})
+    rec = bh.attach_hooks(model)
+    model["proj"](torch.randn(6, 3))
+    model["gru"](torch.randn(6, 3))
+    assert repr(rec).splitlines()[1:] == [
+        "module  kind  calls  out                             h_n                             c_n",
+        "proj    LSTM  1      token=6 (direction=1 hidden=2)  (layer=1 direction=1) hidden=2  "
+        "(layer=1 direction=1) hidden=4",
+        "gru     GRU   1      token=6 (direction=1 hidden=4)  (layer=1 direction=1) hidden=4  -",
+    ]
 
 
 def test_repr_of_a_record_is_a_table(seq_lstm: nn.LSTM) -> None:

@@ -182,11 +182,7 @@ class Recorder:
                 cache.clear()  # varying lengths: a small cache, never a growing one
             cached = cache[key] = self._tags(name, module, Layout.of(module, input, h_n), packed)
         layout, out_tag, h_n_tag, c_n_tag = cached
-        tag = _registry.tag
-        tag(out.data if packed else out, out_tag)
-        tag(h_n, h_n_tag)
-        if c_n is not None:
-            tag(c_n, c_n_tag)
+        _registry.tag_call(out.data if packed else out, out_tag, h_n, h_n_tag, c_n, c_n_tag)
         if self._detach:  # only what holds a graph: under no_grad nothing needs it
             if (input.data if packed else input).requires_grad:
                 input = _detached(input)

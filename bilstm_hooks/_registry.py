@@ -16,7 +16,7 @@ import torch
 
 from ._layout import Layout, Role
 
-__all__ = ["Tag", "lookup", "size", "stored", "tag"]
+__all__ = ["Tag", "lookup", "size", "stored", "tag", "tag_call"]
 
 _MIN_SWEEP = 256  # entries kept before the first sweep
 
@@ -49,6 +49,24 @@ def _sweep() -> None:
 def tag(tensor: torch.Tensor, value: Tag) -> None:
     """Remember `value` for `tensor` for as long as the tensor lives."""
     _tags[id(tensor)] = (weakref.ref(tensor), value)
+    if len(_tags) >= _sweep_at:
+        _sweep()
+
+
+def tag_call(
+    out: torch.Tensor,
+    out_tag: Tag,
+    h_n: torch.Tensor,
+    h_n_tag: Tag,
+    c_n: torch.Tensor | None,
+    c_n_tag: Tag,
+) -> None:
+    """`tag()` for the tensors of one call (`c_n` None but for an LSTM): the hooks' hot path."""
+    ref = weakref.ref
+    _tags[id(out)] = (ref(out), out_tag)
+    _tags[id(h_n)] = (ref(h_n), h_n_tag)
+    if c_n is not None:
+        _tags[id(c_n)] = (ref(c_n), c_n_tag)
     if len(_tags) >= _sweep_at:
         _sweep()
 

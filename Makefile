@@ -1,4 +1,4 @@
-# Two commands from a fresh clone: `make example` and `make test`.
+# Two commands from a fresh clone: `make demo` and `make test`.
 # Both create .venv on first use. TORCH picks the torch requirement installed
 # there: the default pin takes a CPU wheel where one lies on disk; elsewhere it
 # comes from PyPI. Keep an existing install with TORCH=torch, or pick a CPU-only
@@ -8,13 +8,16 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: example test lint bench docs clean
+.PHONY: demo example test lint bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/bilstm-hooks demo
 
 example: $(VENV)/.installed
 	$(BIN)/python examples/quickstart.py

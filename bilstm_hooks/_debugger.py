@@ -41,11 +41,10 @@ from ._display import (
     axes_shape,
     describe,
     packed_annotation,
-    packed_lengths_nosync,
     role_axes,
 )
 from ._layout import Axes, Role
-from ._record import Record
+from ._record import Record, packed_lengths_nosync
 from ._recorder import Recorder
 
 __all__ = ["Child", "Children", "Deferred", "EvaluateName", "children", "value_text"]

@@ -11,6 +11,7 @@ from torch.nn.utils.rnn import PackedSequence
 from . import _registry
 from ._annotated import AnnotatedTensor
 from ._layout import Axes, Layout, Role, label_of
+from ._record import packed_lengths_nosync
 
 if TYPE_CHECKING:
     from ._record import Record
@@ -21,7 +22,6 @@ __all__ = [
     "axes_shape",
     "describe",
     "packed_annotation",
-    "packed_lengths_nosync",
     "record_text",
     "recorder_text",
     "role_axes",
@@ -78,26 +78,6 @@ def packed_annotation(packed: PackedSequence) -> tuple[Axes, str] | None:
     ):
         return None
     return axes, found.origin
-
-
-def packed_lengths_nosync(
-    packed: PackedSequence, first: int | None = None
-) -> tuple[torch.Tensor, bool]:
-    """Lengths of the (`first`) sequences from `batch_sizes`, always on the CPU: no device sync.
-
-    In the caller's batch order (True) unless that order lives on another device
-    than the CPU: then longest first (False), as reading it would sync the device.
-    """
-    batch_sizes = packed.batch_sizes
-    order = packed.unsorted_indices
-    in_order = order is None or order.device.type == "cpu"
-    if order is not None and in_order:
-        ranks = order[:first]  # the rank of each sequence among the sorted ones
-    else:
-        batch = batch_sizes[:1].tolist()[0] if batch_sizes.numel() else 0
-        ranks = torch.arange(batch if first is None else min(batch, first))
-    # batch_sizes never increases: the sequence of rank r is longer than t iff batch_sizes[t] > r
-    return torch.searchsorted(-batch_sizes, -ranks), in_order
 
 
 def describe(obj: object) -> str:

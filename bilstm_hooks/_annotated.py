@@ -108,7 +108,9 @@ class AnnotatedTensor:
         """The tensor rearranged to `target`, e.g. `"direction layer batch hidden"`.
 
         A view of the same storage whenever einops can give one. Fused axes may
-        be split or joined freely: the sizes are known.
+        be split or joined freely: the sizes are known. Every dimension must appear
+        once, except those of size 1 (such as `direction` of a unidirectional
+        layer), which may be left out.
 
         Example:
             >>> import torch, bilstm_hooks as bh
@@ -118,27 +120,41 @@ class AnnotatedTensor:
             >>> rec[gru].h_n.rearrange("layer direction batch hidden").shape
             torch.Size([2, 2, 5, 4])
         """
-        where = f" {self.origin}" if self.origin else ""
+        what = f"cannot rearrange{f' {self.origin}' if self.origin else ''} "
+        what += f"({self._axes.described()}) to {target!r}"
         try:
             groups = parse_pattern(target)
         except ValueError as exc:
-            raise ValueError(f"cannot rearrange{where} to {target!r}: {exc}") from None
+            raise ValueError(f"{what}: {exc}") from None
         known = self.sizes
-        unknown = [name for group in groups for name in group if name not in known]
+        names = [name for group in groups for name in group]
+        unknown = [name for name in names if name not in known]
         if unknown:
             raise ValueError(
-                f"cannot rearrange{where} ({self._axes.described()}) to {target!r}: "
-                f"unknown dimension {', '.join(map(repr, unknown))}; "
+                f"{what}: unknown dimension {', '.join(map(repr, unknown))}; "
                 f"known: {', '.join(known)}"
             )
-        try:
-            result = einops.rearrange(self._tensor, f"{self.pattern} -> {target}", **known)
-        except einops.EinopsError as exc:
-            reason = str(exc).strip().splitlines()[-1].strip()
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"{what}: {', '.join(map(repr, repeated))} appears more than once")
+        # A dimension of size 1 (direction of a unidirectional layer, say) may be left out
+        missing = [name for name in known if name not in names]
+        kept = [name for name in missing if known[name] != 1]
+        if kept:
+            listed = ", ".join(f"{name!r} (size {known[name]})" for name in kept)
             raise ValueError(
-                f"cannot rearrange{where} ({self._axes.described()}) to {target!r}: {reason}"
-            ) from None
-        names = [name for group in groups for name in group]
+                f"{what}: missing {listed}; rearrange keeps every dimension "
+                "(only those of size 1 may be left out)"
+            )
+        try:
+            result = einops.rearrange(
+                self._tensor, f"{self.pattern} -> {' '.join(missing)} {target}", **known
+            )
+        except einops.EinopsError as exc:  # a safety net: the cases known are checked above
+            reason = str(exc).strip().splitlines()[-1].strip()
+            raise ValueError(f"{what}: {reason}") from None
+        if missing:
+            result = result[(0,) * len(missing)]
         axes = Axes(groups, tuple((name, known[name]) for name in names))
         return AnnotatedTensor(result, axes, self.origin)
 
@@ -181,6 +197,12 @@ class AnnotatedTensor:
         from ._notebook import annotated_html
 
         return annotated_html(self)
+
+    def __getitem__(self, index: Any) -> Any:
+        raise TypeError(
+            "an AnnotatedTensor is not indexed itself: index its plain tensor, "
+            f"e.g. .tensor[:, -1], or name the axes first with .rearrange(...) ({self.pattern})"
+        )
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(

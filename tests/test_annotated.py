@@ -166,6 +166,27 @@ def test_rearranged_dims_unpack_fused_groups(seed_call: Any) -> None:
     assert record.out.tensor[0, 0, 0] == 42.0
 
 
+def test_a_dimension_of_size_1_may_be_left_out() -> None:
+    gru = nn.GRU(3, 4, batch_first=True)  # unidirectional: direction=1
+    with bh.attach_hooks(gru) as rec:
+        out, _ = gru(torch.randn(2, 6, 3))
+    plain = rec[gru].out.rearrange("batch token hidden")
+    assert plain.pattern == "batch token hidden"
+    assert plain.sizes == {"batch": 2, "token": 6, "hidden": 4}
+    assert torch.equal(plain.tensor, out)
+    assert plain.tensor.data_ptr() == out.data_ptr()  # a view
+    per_token = rec[gru].out.rearrange("token batch hidden")
+    assert torch.equal(per_token.tensor, out.transpose(0, 1))
+
+
+def test_an_annotated_tensor_is_indexed_through_its_tensor(seed_call: Any) -> None:
+    record, *_ = seed_call
+    with pytest.raises(
+        TypeError, match=r"^an AnnotatedTensor is not indexed itself: index its plain tensor"
+    ):
+        record.out[:, -1]
+
+
 @pytest.mark.parametrize(
     ("target", "message"),
     [
@@ -182,12 +203,17 @@ def test_rearranged_dims_unpack_fused_groups(seed_call: Any) -> None:
         (
             "layer batch hidden",
             r"^cannot rearrange encoder\.h_n \(\(layer=2 direction=2\) batch=1 hidden=4\) "
-            r"to 'layer batch hidden': .*direction",
+            r"to 'layer batch hidden': missing 'direction' \(size 2\); rearrange keeps every "
+            r"dimension \(only those of size 1 may be left out\)$",
+        ),
+        (
+            "layer direction layer batch hidden",
+            r"to 'layer direction layer batch hidden': 'layer' appears more than once$",
         ),
         (
             "((layer direction)) batch hidden",
-            r"^cannot rearrange encoder\.h_n to '\(\(layer direction\)\) batch hidden': "
-            r"nested parentheses",
+            r"^cannot rearrange encoder\.h_n \(\(layer=2 direction=2\) batch=1 hidden=4\) "
+            r"to '\(\(layer direction\)\) batch hidden': nested parentheses",
         ),
         ("(layer direction batch hidden", r"unbalanced parentheses"),
         ("layer direction) batch hidden", r"unbalanced or empty parentheses"),
@@ -202,6 +228,7 @@ def test_rearranged_dims_unpack_fused_groups(seed_call: Any) -> None:
         "unknown",
         "two-unknown",
         "dim-dropped",
+        "dim-repeated",
         "nested",
         "unclosed",
         "unopened",

@@ -273,10 +273,14 @@ def last_outputs(
         data = data.transpose(0, 1)
     batch, tokens = data.shape[0], data.shape[1]
     d = int(sizes["directions"])
-    if data.shape[-1] % d:
+    hidden = int(_resolve("last_outputs", module, hidden=None)["hidden"]) if module else None
+    if data.shape[-1] % d or (hidden is not None and data.shape[-1] != d * hidden):
+        plain = out.data if isinstance(out, PackedSequence) else out
+        h_n_like = hidden is not None and plain.dim() == 3 and plain.shape[-1] == hidden
         raise ValueError(
-            f"cannot split directions: expected ... (direction hidden) with direction={d}, "
-            f"got shape {_shape(data)}"
+            "cannot split directions: expected ... (direction hidden) = "
+            f"(..., ({d} {hidden if hidden is not None else '?'})), got shape {_shape(plain)}."
+            + (" Is it h_n? final_representation() reads h_n." if h_n_like else "")
         )
     if tokens == 0:
         raise ValueError(f"expected at least one token, got shape {_shape(data)}")

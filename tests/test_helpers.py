@@ -377,8 +377,21 @@ LAST_OUTPUTS_ERRORS = [
         "odd-width",
         lambda out, p, m: bh.last_outputs(out[..., :7], module=m),
         ValueError,
-        r"^cannot split directions: expected \.\.\. \(direction hidden\) with direction=2, "
-        r"got shape \(3, 5, 7\)$",
+        r"^cannot split directions: expected \.\.\. \(direction hidden\) = \(\.\.\., \(2 4\)\), "
+        r"got shape \(3, 5, 7\)\.$",
+    ),
+    (
+        "odd-width-no-module",
+        lambda out, p, m: bh.last_outputs(out[..., :7], directions=2, batch_first=True),
+        ValueError,
+        r"= \(\.\.\., \(2 \?\)\), got shape \(3, 5, 7\)\.$",
+    ),
+    (
+        "h_n-for-out",
+        lambda out, p, m: bh.last_outputs(m(torch.randn(3, 5, 3))[1][0], module=m),
+        ValueError,
+        r"^cannot split directions: expected \.\.\. \(direction hidden\) = \(\.\.\., \(2 4\)\), "
+        r"got shape \(4, 3, 4\)\. Is it h_n\? final_representation\(\) reads h_n\.$",
     ),
     (
         "no-tokens",

@@ -123,20 +123,7 @@ def describe(obj: object) -> str:
 
 
 def _module_line(record: Record) -> str:
-    layout = record.layout
-    bits = [
-        layout.kind,
-        f"{layout.layers} layer{'s' if layout.layers > 1 else ''}",
-        "bidirectional" if layout.directions == 2 else "unidirectional",
-        f"batch_first={layout.batch_first}",
-    ]
-    if layout.h_out != layout.hidden:
-        bits.append(f"proj_size={layout.h_out}")
-    if layout.packed:
-        bits.append("packed")
-    elif not layout.batched:
-        bits.append("unbatched")
-    return ", ".join(bits)
+    return record.layout.describe_module()
 
 
 def record_text(record: Record) -> str:

@@ -206,5 +206,18 @@ class Layout:
         return Axes(groups, tuple((name, size[name]) for name in names))
 
     def describe_module(self) -> str:
-        """`LSTM, batch_first=True, bidirectional=True`, for messages."""
-        return f"{self.kind}, batch_first={self.batch_first}, bidirectional={self.directions == 2}"
+        """`LSTM, 2 layers, bidirectional, batch_first=True`, plus `proj_size=`, `packed` or
+        `unbatched` where they apply: the layer and the call, for messages and headers."""
+        bits = [
+            self.kind,
+            f"{self.layers} layer{'s' if self.layers > 1 else ''}",
+            "bidirectional" if self.directions == 2 else "unidirectional",
+            f"batch_first={self.batch_first}",
+        ]
+        if self.h_out != self.hidden:
+            bits.append(f"proj_size={self.h_out}")
+        if self.packed:
+            bits.append("packed")
+        elif not self.batched:
+            bits.append("unbatched")
+        return ", ".join(bits)

@@ -174,7 +174,8 @@ class Record:
             LayoutError: naming the identity that failed, the module and where.
         """
         layout = self.layout
-        where = f"{self.label!r} ({layout.describe_module()})"
+        where = f"{self.name!r}" if self.name else self.label  # as Recorder's messages
+        where += f" ({layout.describe_module()})"
         tensors = {}
         roles: tuple[Role, ...] = ("out", "h_n", "c_n")
         for role in roles:

@@ -93,9 +93,16 @@ def _callers_level() -> int:
 
 
 class _InertHook:
-    """What a hook becomes in a copied or unpickled model: it records nothing."""
+    """What a hook becomes in a copied or unpickled model: it records nothing, and
+    takes itself off the copy at the copy's first forward call."""
 
-    def __call__(self, *args: Any) -> None:
+    def __call__(self, module: nn.Module, *args: Any) -> None:
+        with contextlib.suppress(Exception):  # torch iterates over a snapshot of the hooks
+            for hook_id, hook in list(module._forward_hooks.items()):
+                if hook is self:
+                    del module._forward_hooks[hook_id]
+                    module._forward_hooks_with_kwargs.pop(hook_id, None)
+                    module._forward_hooks_always_called.pop(hook_id, None)
         return None
 
 

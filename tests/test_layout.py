@@ -368,7 +368,7 @@ def two_rows_of_c_n(out: torch.Tensor, h_n: torch.Tensor, c_n: torch.Tensor) -> 
     return out, h_n, c_n[:2]
 
 
-WHERE = r"'<TamperedLSTM>' \(LSTM, batch_first=True, bidirectional=True\): "
+WHERE = r"<TamperedLSTM> \(LSTM, 2 layers, bidirectional, batch_first=True\): "
 SIZES = (
     r"\n  out: batch=3 token=5 \(direction=2 hidden=4\)"
     r"\n  h_n: \(layer=2 direction=2\) batch=3 hidden=4"
@@ -452,7 +452,8 @@ def test_check_names_the_rows_and_lengths_of_a_packed_batch() -> None:
     with bh.attach_hooks(nn.ModuleDict({"encoder": layer})) as rec:
         layer(packed)
     message = (
-        r"^'encoder' \(LSTM, batch_first=True, bidirectional=True\): the forward half of out "
+        r"^'encoder' \(LSTM, 1 layer, bidirectional, batch_first=True, packed\): the forward "
+        r"half of out "
         r"at the last valid token differs from h_n\[0\] \(layer 0, forward\) in batch rows \[2\];"
         r" max \|difference\| [0-9.e-]+\.\n"
         r"  out: batch=3 token=5 \(direction=2 hidden=4\)\n"
@@ -474,7 +475,8 @@ def test_check_of_an_unbatched_call_names_no_batch_rows() -> None:
     with bh.attach_hooks(layer) as rec:
         layer(torch.randn(5, 3))
     message = (
-        r"^'<TamperedLSTM>' \(LSTM, batch_first=False, bidirectional=False\): the forward "
+        r"^<TamperedLSTM> \(LSTM, 1 layer, unidirectional, batch_first=False, unbatched\): "
+        r"the forward "
         r"half of out at the last valid token differs from h_n\[0\] \(layer 0, forward\); "
         r"max \|difference\| [0-9.e-]+\.\n"
         r"  out: token=5 \(direction=1 hidden=4\)\n"

@@ -305,8 +305,10 @@ def test_a_hooked_model_can_be_copied_and_the_copy_records_nothing(how: str) -> 
     record = rec.last
 
     twin = COPIES[how](model)
+    assert len(twin[0]._forward_hooks) == 1  # the copied hook, inert
 
     twin_out, twin_h = twin(x)
+    assert len(twin[0]._forward_hooks) == 0  # gone after the copy's first call
     assert torch.equal(twin_out, out)
     assert torch.equal(twin_h, h_n)
     assert rec.calls("0") == 1
@@ -316,6 +318,7 @@ def test_a_hooked_model_can_be_copied_and_the_copy_records_nothing(how: str) -> 
     with bh.attach_hooks(twin) as twin_rec:  # and the copy can be hooked on its own
         twin(x)
     assert twin_rec.calls("0") == 1
+    assert len(twin[0]._forward_hooks) == 0
     model(x)  # the original still records
     assert rec.calls("0") == 2
 

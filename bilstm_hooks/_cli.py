@@ -14,7 +14,9 @@ from typing import Any, TextIO
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torchinfo.enums import ColumnSettings
 
+from . import __version__
 from ._helpers import last_outputs
 from ._recorder import attach_hooks
 from ._summary import summary
@@ -81,6 +83,19 @@ class Encoder(nn.Module):
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
         _, (h_n, _) = self.lstm(packed)
         return torch.cat([h_n[-2], h_n[-1]], dim=-1)
+
+
+_ENCODER_SOURCE = (
+    "class Encoder(nn.Module):",
+    "    def __init__(self, lstm):",
+    "        super().__init__()",
+    "        self.lstm = lstm",
+    "",
+    "    def forward(self, x, lengths):",
+    "        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)",
+    "        _, (h_n, _) = self.lstm(packed)",
+    "        return torch.cat([h_n[-2], h_n[-1]], dim=-1)",
+)
 
 
 def _seed_model() -> nn.LSTM:
@@ -222,11 +237,19 @@ def demo(style: _Style) -> str:
     add("")
 
     add(s.heading("5. The summary: torchinfo's table plus out, h_n and c_n"))
-    add(s.code("  print(bh.summary(Encoder(lstm), input_data=(x, lengths), col_width=14))"))
+    add("  A model that packs inside forward, as real ones do:")
+    for line in _ENCODER_SOURCE:
+        add(s.code(f"    {line}") if line else "")
+    add(
+        s.code(
+            "  print(bh.summary(Encoder(lstm), input_data=(x, lengths), col_names=['output_size']))"
+        )
+    )
     rows = () if s.unicode else ("depth", "ascii_only")
     table = summary(
         Encoder(lstm),
         input_data=(xb, lengths),
+        col_names=["output_size"],
         col_width=14,
         **({"row_settings": rows} if rows else {}),
     )
@@ -244,11 +267,26 @@ def demo(style: _Style) -> str:
 
 
 # -- summary --------------------------------------------------------------------------------
+_NAMES_SHOWN = 12  # names listed when a target's attribute is missing
+_COLUMNS = tuple(column.value for column in ColumnSettings)
+
+
+def parse_columns(text: str) -> list[str]:
+    """`"output_size,num_params"` -> torchinfo's `col_names`, checked."""
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    bad = [n for n in names if n not in _COLUMNS]
+    if bad or not names:
+        raise UsageError(
+            f"bad --col-names {text!r}: expected some of {', '.join(_COLUMNS)}, comma-separated"
+        )
+    return names
+
+
 def parse_size(text: Sequence[str]) -> tuple[int, ...]:
     """`["1", "6", "3"]`, `["1,6,3"]` or `["1x6x3"]` -> `(1, 6, 3)`."""
     joined = " ".join(text).strip()
     parts = re.split(r"\s*[,x×]\s*|\s+", joined)
-    size = tuple(int(p) for p in parts if p.isdigit())
+    size = tuple(int(p) for p in parts if re.fullmatch(r"[0-9]+", p))
     if len(size) != len(parts) or not size or any(n < 1 for n in size):
         raise UsageError(
             f"bad --input-size {joined!r}: expected positive ints like 1,6,3 "
@@ -274,14 +312,20 @@ def _import_attr(target: str, what: str) -> Any:
         try:
             obj = getattr(obj, part)
         except AttributeError:
+            # what the module defines itself, not what it imported
             names = sorted(
                 n
                 for n, v in vars(module).items()
-                if not n.startswith("_") and not isinstance(v, types.ModuleType)
+                if not n.startswith("_")
+                and not isinstance(v, types.ModuleType)
+                and not (isinstance(v, type | types.FunctionType) and v.__module__ != module_name)
             )
+            shown = ", ".join(names[:_NAMES_SHOWN]) or "(nothing public)"
+            if len(names) > _NAMES_SHOWN:
+                shown += f", ... ({len(names) - _NAMES_SHOWN} more)"
             raise UsageError(
                 f"bad {what} {target!r}: module {module_name!r} has no attribute {attr!r}; "
-                f"it has: {', '.join(names) or '(nothing public)'}"
+                f"it defines: {shown}"
             ) from None
     return obj
 
@@ -342,7 +386,7 @@ def _summary_command(args: argparse.Namespace, style: _Style) -> str:
     model = load_model(args.target)
     kwargs: dict[str, Any] = {"depth": args.depth, "col_width": args.col_width}
     if args.col_names:
-        kwargs["col_names"] = [c.strip() for c in args.col_names.split(",")]
+        kwargs["col_names"] = parse_columns(args.col_names)
     if dtypes is not None:
         kwargs["dtypes"] = dtypes
     if not style.unicode:
@@ -375,6 +419,7 @@ def _parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Named dimensions for PyTorch's nn.LSTM, nn.GRU and nn.RNN outputs.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo_parser = commands.add_parser(
         "demo",
@@ -415,7 +460,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--col-names", help="torchinfo columns, e.g. input_size,output_size,num_params"
     )
-    sub.add_argument("--col-width", type=int, default=25, help="width of torchinfo's columns")
+    sub.add_argument(
+        "--col-width", type=int, default=14, help="width of torchinfo's columns (default 14)"
+    )
     sub.add_argument("--no-color", action="store_true", help="never use ANSI colour")
     return parser
 
@@ -431,5 +478,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    print(text)
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # `| head`: the reader left; say nothing more
+        # Python would complain again when it flushes stdout at exit: point it at devnull
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0

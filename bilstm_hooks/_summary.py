@@ -78,7 +78,7 @@ def summary(
         TypeError: `model` is not a module, or `input_data` holds a
             PackedSequence (torchinfo cannot take one: pack inside `forward`).
         ValueError: `cache_forward_pass=True` (a cached pass records nothing).
-        RuntimeError: from torchinfo, when the forward pass fails.
+        RuntimeError: the forward pass failed; the message and `__cause__` say why.
 
     Example:
         >>> import torch, bilstm_hooks as bh
@@ -108,12 +108,23 @@ def summary(
     cache: Any = getattr(torchinfo.torchinfo, "_cached_forward_pass", None)
     cached_before = dict(cache) if isinstance(cache, dict) else {}
     recorder: Recorder | None = None
+    order: list[str] = []  # the recurrent calls' module names, in call order
     try:
         if has_recurrent:
             recorder = attach_hooks(model, history=sys.maxsize)
+            for name, module in recorder.modules.items():
+                module.register_forward_hook(lambda *_, name=name: order.append(name))
         stats = torchinfo.summary(
             model, input_data=input_data, input_size=input_size, verbose=0, **torchinfo_kwargs
         )
+    except RuntimeError as exc:  # torchinfo's "See above stack traces" shows none at verbose=0
+        cause = exc.__cause__
+        if cause is None:
+            raise
+        raise RuntimeError(
+            f"{type(model).__name__}'s forward pass failed under torchinfo: "
+            f"{type(cause).__name__}: {cause}"
+        ) from cause
     finally:
         if recorder is not None:
             recorder.remove()
@@ -125,6 +136,14 @@ def summary(
             cache.clear()
             cache.update(cached_before)
     text, records = _render(stats, recorder, model, verbose)
+    if recorder is not None:  # in call order: the table's order may differ (depth, recursion)
+        seen: dict[str, int] = {}
+        position = {}
+        for at, name in enumerate(order):
+            kept = recorder.records(name)
+            position[id(kept[seen.setdefault(name, 0)])] = at
+            seen[name] += 1
+        records.sort(key=lambda record: position.get(id(record), len(order)))
     result = Summary(stats, records, text)
     if verbose:
         print(result)
@@ -268,13 +287,39 @@ class _NamedDimsFormatting(FormattingOptions):
     LayerInfos it rendered (the rest go into the appended section).
     """
 
-    def __init__(self, base: FormattingOptions, notes: dict[int, list[_Row]], verbose: int) -> None:
+    def __init__(
+        self,
+        base: FormattingOptions,
+        notes: dict[int, list[_Row]],
+        verbose: int,
+        summary_list: list[LayerInfo],
+    ) -> None:
         self.__dict__.update(base.__dict__)
         self.verbose = verbose
         self.notes = notes
         self.rendered: set[int] = set()
         widths = [len(row.note) for rows in notes.values() for row in rows]
         self.notes_width = max([len(_TITLE), *widths])
+        self.layer_name_width = self._name_width(summary_list)
+
+    def _name_width(self, summary_list: list[LayerInfo]) -> int:
+        """torchinfo's first column is 40 wide at least; ours is as wide as its names need,
+        so that the table with its extra column still fits a terminal."""
+        needed = [len(self.header_row_label())]
+        for info in summary_list:
+            if info.depth > self.max_depth:
+                continue
+            name = self.get_start_str(info.depth) + info.get_layer_name(
+                self.show_var_name, self.show_depth
+            )
+            needed.append(len(name))
+            for row in self.notes.get(id(info), [])[1:]:
+                needed.append(len(self.get_start_str(info.depth + 1) + row.label))
+        return max(needed) + 2
+
+    def header_row_label(self) -> str:
+        label = " (var_name)" if self.show_var_name else ""
+        return f"Layer (type{label}{':depth-idx' if self.show_depth else ''})"
 
     def _column(self) -> int:
         return self.layer_name_width + 1 + len(tuple(self.col_names)) * (self.col_width + 1)
@@ -335,7 +380,7 @@ def _render(
     try:
         joined = _join(stats, recorder)
         notes = {key: _rows_of(record, info.module) for key, (info, record) in joined.items()}
-        formatting = _NamedDimsFormatting(original, notes, verbose)
+        formatting = _NamedDimsFormatting(original, notes, verbose, stats.summary_list)
         stats.formatting = formatting
         text = repr(stats)
         placed = [

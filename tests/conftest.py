@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -293,6 +294,24 @@ def layout_matrix() -> list[Config]:
         )
     unique = {cfg.id: cfg for cfg in configs}
     return list(unique.values())
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--overwrite-golden",
+        action="store_true",
+        help="rewrite tests/golden/, docs/cli.md's demo and docs/img/ instead of comparing "
+        "(as BILSTM_HOOKS_OVERWRITE_GOLDEN=1 does); review the diff afterwards",
+    )
+
+
+@pytest.fixture
+def overwrite_golden(request: pytest.FixtureRequest) -> bool:
+    """Rewrite golden output instead of comparing it: `pytest --overwrite-golden` or
+    BILSTM_HOOKS_OVERWRITE_GOLDEN=1."""
+    return bool(request.config.getoption("--overwrite-golden")) or (
+        os.environ.get("BILSTM_HOOKS_OVERWRITE_GOLDEN") == "1"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

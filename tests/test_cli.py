@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 import textwrap
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import bilstm_hooks as bh
 from bilstm_hooks._cli import UsageError, load_inputs, load_model, main, parse_size
 
 MODELS = "bh_cli_models"  # a module written for these tests
@@ -57,14 +57,6 @@ def models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.syspath_prepend(str(tmp_path))
     yield MODELS
     sys.modules.pop(MODELS, None)
-
-
-def overwrite_golden(request: pytest.FixtureRequest) -> bool:
-    """Rewrite golden output instead of comparing: BILSTM_HOOKS_OVERWRITE_GOLDEN=1 or
-    `--overwrite-golden` (where conftest.py registers it)."""
-    return os.environ.get("BILSTM_HOOKS_OVERWRITE_GOLDEN") == "1" or bool(
-        request.config.getoption("--overwrite-golden", default=False)
-    )
 
 
 class Terminal(io.StringIO):
@@ -138,7 +130,7 @@ def test_demo_as_a_subprocess() -> None:
 
 
 def test_docs_show_the_current_demo(
-    request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+    overwrite_golden: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """docs/cli.md pastes `bilstm-hooks demo --no-color`; rewritten when golden files are."""
     main(["demo", "--no-color"])
@@ -147,7 +139,7 @@ def test_docs_show_the_current_demo(
     start = page.index(DEMO_INTRO) + len(DEMO_INTRO)
     begin = page.index("```text\n", start) + len("```text\n")
     end = page.index("```\n", begin)
-    if overwrite_golden(request):
+    if overwrite_golden:
         DOCS_PAGE.write_text(page[:begin] + demo + page[end:], encoding="utf-8")
         return
     assert page[begin:end] == demo
@@ -186,7 +178,11 @@ def test_summary_with_input_data_packing_inside(
     [
         ("nope", r"bad target 'nope': expected PACKAGE\.MODULE:NAME"),
         ("no_such_module_xyz:f", r"cannot import 'no_such_module_xyz': ModuleNotFoundError"),
-        (f"{MODELS}:missing", rf"module '{MODELS}' has no attribute 'missing'; it has: .*build"),
+        (
+            f"{MODELS}:missing",
+            rf"module '{MODELS}' has no attribute 'missing'; "
+            r"it defines: Packing, batch, broken, build, lstm, not_a_model$",  # not its imports
+        ),
         (f"{MODELS}:broken", r"calling it failed: RuntimeError: no weights here"),
         (f"{MODELS}:not_a_model", r"got int, expected an nn\.Module or a function or class"),
     ],
@@ -201,7 +197,9 @@ def test_bad_input_data(models: str) -> None:
         load_inputs(f"{models}:broken")
 
 
-@pytest.mark.parametrize("text", [["1,a,3"], ["0,6,3"], [""], ["1", "-6"], ["1,x"], ["1,,3"]])
+@pytest.mark.parametrize(
+    "text", [["1,a,3"], ["0,6,3"], [""], ["1", "-6"], ["1,x"], ["1,,3"], ["1,6,3²"], ["1,٣"]]
+)
 def test_bad_sizes(text: list[str]) -> None:
     with pytest.raises(
         UsageError, match=r"bad --input-size '.*': expected positive ints like 1,6,3"
@@ -238,6 +236,41 @@ def test_errors_are_printed_with_status_2(models: str, capsys: pytest.CaptureFix
         captured = capsys.readouterr()
         assert message in captured.err
         assert captured.out == ""
+
+
+def test_bad_column_names_list_the_good_ones(
+    models: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["summary", f"{models}:lstm", "--input-size", "1,6,3", "--col-names", "output_size,x"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        "bilstm-hooks: error: bad --col-names 'output_size,x': expected some of kernel_size, "
+        "input_size, output_size, num_params, params_percent, mult_adds, trainable, "
+        "comma-separated\n"
+    )
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"bilstm-hooks {bh.__version__}\n"
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
+    """`bilstm-hooks demo | head -1`: the pipe closes before the output is written."""
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "bilstm_hooks", "demo", "--no-color"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None
+    assert reader.stderr is not None
+    reader.stdout.close()  # before the demo prints: its write meets a closed pipe
+    with reader.stderr:
+        err = reader.stderr.read().decode()
+    assert reader.wait(timeout=120) == 1
+    assert err == ""
 
 
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

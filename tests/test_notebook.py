@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -16,14 +15,6 @@ import bilstm_hooks as bh
 
 SVG = "{http://www.w3.org/2000/svg}"
 DOCS_IMAGE = Path(__file__).parent.parent / "docs" / "img" / "diagram-packed.svg"
-
-
-def overwrite_golden(request: pytest.FixtureRequest) -> bool:
-    """Rewrite golden output instead of comparing: BILSTM_HOOKS_OVERWRITE_GOLDEN=1 or
-    `--overwrite-golden` (where conftest.py registers it)."""
-    return os.environ.get("BILSTM_HOOKS_OVERWRITE_GOLDEN") == "1" or bool(
-        request.config.getoption("--overwrite-golden", default=False)
-    )
 
 
 def cells(svg: str, *classes: str) -> list[ET.Element]:
@@ -179,10 +170,10 @@ def test_diagram_object(tmp_path: Path) -> None:
         diagram.save(tmp_path / "call.png")
 
 
-def test_docs_image_is_current(request: pytest.FixtureRequest) -> None:
+def test_docs_image_is_current(overwrite_golden: bool) -> None:
     """docs/img/diagram-packed.svg is what the docs' example draws today."""
     svg = packed_record([4, 6, 2]).diagram().svg + "\n"
-    if overwrite_golden(request):
+    if overwrite_golden:
         DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
         DOCS_IMAGE.write_text(svg, encoding="utf-8")
     assert DOCS_IMAGE.read_text(encoding="utf-8") == svg

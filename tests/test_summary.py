@@ -5,12 +5,11 @@ change, regenerate them with
 
     BILSTM_HOOKS_OVERWRITE_GOLDEN=1 python -m pytest tests/test_summary.py tests/test_notebook.py
 
-(or `--overwrite-golden`, where conftest.py registers that option) and review the diff.
+or `python -m pytest --overwrite-golden`, and review the diff.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +25,10 @@ from bilstm_hooks import _summary
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def overwrite_golden(request: pytest.FixtureRequest) -> bool:
-    """Rewrite golden output instead of comparing: BILSTM_HOOKS_OVERWRITE_GOLDEN=1 or
-    `--overwrite-golden` (where conftest.py registers it)."""
-    return os.environ.get("BILSTM_HOOKS_OVERWRITE_GOLDEN") == "1" or bool(
-        request.config.getoption("--overwrite-golden", default=False)
-    )
-
-
-def assert_golden(request: pytest.FixtureRequest, name: str, text: str) -> None:
+def assert_golden(overwrite: bool, name: str, text: str) -> None:
     """`text` equals tests/golden/`name`; rewrites the file when asked to."""
     path = GOLDEN / name
-    if overwrite_golden(request):
+    if overwrite:
         path.parent.mkdir(exist_ok=True)
         path.write_text(text + "\n", encoding="utf-8")
         return
@@ -77,33 +68,33 @@ def hooks_of(model: nn.Module) -> list[int]:
 
 
 # -- golden tables --------------------------------------------------------------------------
-def test_golden_seed_model(request: pytest.FixtureRequest) -> None:
+def test_golden_seed_model(overwrite_golden: bool) -> None:
     text = str(bh.summary(seed_lstm(), input_size=(1, 6, 3)))
-    assert_golden(request, "summary_seed.txt", text)
+    assert_golden(overwrite_golden, "summary_seed.txt", text)
 
 
-def test_golden_unbatched(request: pytest.FixtureRequest) -> None:
+def test_golden_unbatched(overwrite_golden: bool) -> None:
     text = str(bh.summary(seed_lstm(), input_size=(6, 3)))
     assert "out  token=6 (direction=2 hidden=4)" in text
     assert "h_n  (layer=2 direction=2) hidden=4" in text
-    assert_golden(request, "summary_unbatched.txt", text)
+    assert_golden(overwrite_golden, "summary_unbatched.txt", text)
 
 
-def test_golden_packed_inside_forward_per_call(request: pytest.FixtureRequest) -> None:
+def test_golden_packed_inside_forward_per_call(overwrite_golden: bool) -> None:
     result = bh.summary(
         Encoder(),
         input_data=encoder_inputs(),
         col_names=("input_size", "output_size", "num_params"),
     )
-    assert_golden(request, "summary_packed_calls.txt", str(result))
+    assert_golden(overwrite_golden, "summary_packed_calls.txt", str(result))
 
 
-def test_golden_without_input(request: pytest.FixtureRequest) -> None:
+def test_golden_without_input(overwrite_golden: bool) -> None:
     """No forward pass: what the configuration fixes, batch and token left open."""
     result = bh.summary(Encoder())
     assert "out  batch token (direction=2 hidden=4)" in str(result)
     assert result.records() == []
-    assert_golden(request, "summary_no_input.txt", str(result))
+    assert_golden(overwrite_golden, "summary_no_input.txt", str(result))
 
 
 # -- what the table says --------------------------------------------------------------------
@@ -207,7 +198,11 @@ def test_hooks_removed_and_modes_restored_when_the_forward_fails() -> None:
     model = Encoder().train()
     model.head.eval()
     before = hooks_of(model)
-    with pytest.raises(RuntimeError, match="Failed to run torchinfo"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"^Encoder's forward pass failed under torchinfo: RuntimeError: mat1 and mat2 "
+        r"shapes cannot be multiplied",  # torch's own message, not torchinfo's "see above"
+    ):
         bh.summary(model, input_data=(torch.randn(3, 6, 5), torch.tensor([4, 6, 2])))
     assert hooks_of(model) == before
     assert (model.training, model.head.training) == (True, False)
@@ -221,6 +216,23 @@ def test_torchinfo_cache_does_not_keep_the_model() -> None:
     bh.summary(seed_lstm(), input_size=(1, 6, 3))
     assert cache == before  # same keys, same entries: neither dropped nor replaced
     torchinfo.torchinfo.clear_cached_forward_pass()
+
+
+def test_records_are_in_call_order_even_where_the_table_is_not() -> None:
+    class Nested(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.top = nn.GRU(3, 3)  # registered first, called second
+            self.inner = nn.Sequential(nn.GRU(3, 3))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out, _ = self.inner(x)
+            return self.top(out)[0]
+
+    model = Nested()
+    result = bh.summary(model, input_size=(5, 2, 3), depth=1)  # inner.0 goes to the section
+    assert [record.name for record in result.records()] == ["inner.0", "top"]
+    assert [record.name for record in result] == ["inner.0", "top"]
 
 
 # -- fallback: what the table cannot hold goes below it -------------------------------------

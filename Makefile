@@ -8,9 +8,15 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: demo example test lint bench docs clean
+.PHONY: demo example test lint bench docs clean FORCE
 
-$(VENV)/.installed: pyproject.toml
+# Rewritten only when TORCH or PIP_EXTRA_INDEX_URL differ from the last install's,
+# so that `make test TORCH=...` on an existing .venv installs what it says.
+$(VENV)/.settings: FORCE
+	@mkdir -p $(VENV)
+	@echo "$(TORCH) $(PIP_EXTRA_INDEX_URL)" | cmp -s - $@ || echo "$(TORCH) $(PIP_EXTRA_INDEX_URL)" > $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.settings
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
@@ -35,6 +41,8 @@ bench: $(VENV)/.installed
 
 docs: $(VENV)/.installed
 	$(BIN)/mkdocs serve
+
+FORCE:
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = "pydevd_plugins/extensions/pydevd_plugin_bilstm_hooks.py"
 PYCHARM = "pydevd-pycharm==263.7307.50"  # the version the protocol client was written for
 MARKER = "BILSTM_HOOKS_DEBUGGER_TEST"
-TIMEOUT = 60.0  # per step; a session takes ~3 s on 2 cores
+TIMEOUT = 60.0  # per step; a whole session takes 3-9 s on 2 cores
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="finds leftover processes through /proc"
@@ -184,7 +184,8 @@ def test_wheel_ships_the_plugin_without_namespace_inits(wheel: Path) -> None:
 
 
 def test_sdist_ships_the_plugin(tmp_path: Path) -> None:
-    """A wheel built from the sdist (pip install from source) has the plugin too."""
+    """The sdist holds the plugin, so that a wheel built from it (pip install from source)
+    can ship it too; the wheel itself is checked above."""
     code = "import sys; from hatchling.build import build_sdist; print(build_sdist(sys.argv[1]))"
     subprocess.run([sys.executable, "-c", code, tmp_path], cwd=ROOT, check=True, timeout=120)
     (sdist,) = tmp_path.glob("*.tar.gz")

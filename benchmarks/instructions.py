@@ -1,0 +1,85 @@
+"""The hooks' cost in instructions: a noise-free companion to overhead.py. A report, not a test.
+
+Wall-clock ratios on a shared 2-core machine move by several percent from run to run.
+valgrind's callgrind counts the instructions a process executes, the same on every run.
+Each variant (bare or hooked, no_grad or grad) runs the seed's tiny model N1 and N2
+times in two processes under callgrind; the difference over N2 - N1 calls is the cost
+of one forward call, start-up excluded. One thread, so that no thread pool spins.
+
+    python benchmarks/instructions.py      # needs valgrind; about 8 minutes on 2 cores
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+N1, N2 = 100, 600
+WARMUP = 20
+
+
+def worker(calls: int, hooked: bool, grad: bool) -> None:
+    import torch
+    from torch import nn
+
+    import bilstm_hooks as bh
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    x = torch.randn(1, 6, 3)
+    if hooked:
+        bh.attach_hooks(model)
+    with torch.set_grad_enabled(grad):
+        for _ in range(WARMUP + calls):
+            model(x)
+
+
+def count(calls: int, hooked: bool, grad: bool) -> int:
+    """Instructions executed by one worker process, under callgrind."""
+    argv = [sys.executable, __file__, "--worker", str(calls), str(int(hooked)), str(int(grad))]
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count from callgrind:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main() -> int:
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed: nothing measured (apt install valgrind)")
+        return 0
+    started = time.perf_counter()
+    variants = [(hooked, grad) for grad in (False, True) for hooked in (False, True)]
+    jobs = {(v, n): (n, *v) for v in variants for n in (N1, N2)}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {key: pool.submit(count, *args) for key, args in jobs.items()}
+        totals = {key: future.result() for key, future in futures.items()}
+    per_call = {v: (totals[v, N2] - totals[v, N1]) / (N2 - N1) for v in variants}
+    print("instructions per forward call of LSTM(3, 4, layers=2, bidirectional) on (1, 6, 3)")
+    print(f"(callgrind, 1 thread, {N2 - N1} calls)\n")
+    print(f"{'mode':<8} {'bare':>12} {'hooked':>12} {'extra':>10} {'hooked/bare':>12}")
+    for grad in (False, True):
+        bare, hooked = per_call[False, grad], per_call[True, grad]
+        print(
+            f"{'grad' if grad else 'no_grad':<8} {bare:>12,.0f} {hooked:>12,.0f} "
+            f"{hooked - bare:>+10,.0f} {hooked / bare:>12.4f}"
+        )
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--worker"]:
+        worker(int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4] == "1")
+        sys.exit(0)
+    sys.exit(main())

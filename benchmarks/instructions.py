@@ -1,10 +1,12 @@
-"""The hooks' cost in instructions: a noise-free companion to overhead.py. A report, not a test.
+"""The hooks' cost in instructions: a steadier companion to overhead.py. A report, not a test.
 
 Wall-clock ratios on a shared 2-core machine move by several percent from run to run.
-valgrind's callgrind counts the instructions a process executes, the same on every run.
-Each variant (bare or hooked, no_grad or grad) runs the seed's tiny model N1 and N2
-times in two processes under callgrind; the difference over N2 - N1 calls is the cost
-of one forward call, start-up excluded. One thread, so that no thread pool spins.
+valgrind's callgrind counts the instructions a process executes, which machine load does
+not change. Each variant (bare or hooked, no_grad or grad) runs the seed's tiny model N1
+and N2 times in two processes under callgrind; the difference over N2 - N1 calls is the
+cost of one forward call, start-up excluded. One thread, so that no thread pool spins, and
+a fixed hash seed; what still varies between runs (when the garbage collector runs, say)
+moves the ratio by about 1%.
 
     python benchmarks/instructions.py      # needs valgrind; about 8 minutes on 2 cores
 """
@@ -12,6 +14,7 @@ of one forward call, start-up excluded. One thread, so that no thread pool spins
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import re
 import shutil
 import subprocess
@@ -47,6 +50,7 @@ def count(calls: int, hooked: bool, grad: bool) -> int:
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
     )
     found = re.search(r"Collected : (\d+)", done.stderr)
     if found is None:

@@ -34,10 +34,13 @@ def _dtype(t: torch.Tensor) -> str:
     return f"{str(t.dtype).removeprefix('torch.')} {t.device}"
 
 
-def _lengths(lengths: torch.Tensor) -> str:
-    values = lengths[: _MAX_LENGTHS + 1].tolist()
+def _lengths(packed: PackedSequence) -> str:
+    """`[4, 6, 2]`, at most `_MAX_LENGTHS` of them, from `batch_sizes`: no pad, no device sync."""
+    lengths, in_order = packed_lengths_nosync(packed, _MAX_LENGTHS + 1)
+    values = lengths.tolist()
     more = ", …" if len(values) > _MAX_LENGTHS else ""
-    return f"[{', '.join(map(str, values[:_MAX_LENGTHS]))}{more}]"
+    note = "" if in_order else " (longest first)"
+    return f"[{', '.join(map(str, values[:_MAX_LENGTHS]))}{more}]{note}"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -103,10 +106,7 @@ def describe(obj: object) -> str:
         found = packed_annotation(obj)
         if found is None:
             return f"PackedSequence shape={tuple(obj.data.shape)} · {_dtype(obj.data)}"
-        lengths, in_order = packed_lengths_nosync(obj, _MAX_LENGTHS + 1)
-        note = "" if in_order else " (longest first)"
-        text = annotated_text(*found, obj.data)
-        return f"{text} · packed, lengths {_lengths(lengths)}{note}"
+        return f"{annotated_text(*found, obj.data)} · packed, lengths {_lengths(obj)}"
     if isinstance(obj, torch.Tensor):
         annotated = annotation_of(obj)
         if annotated is None:
@@ -133,9 +133,8 @@ def record_text(record: Record) -> str:
     for role in roles:
         axes = layout.axes(role)  # type: ignore[arg-type]
         lines.append(f"  {role:<7}{axes.pattern:<32}{axes.described()}")
-    if isinstance(record._raw_out, PackedSequence):  # as describe(): no pad, no device sync
-        lengths, in_order = packed_lengths_nosync(record._raw_out, _MAX_LENGTHS + 1)
-        lines.append(f"  lengths {_lengths(lengths)}" + ("" if in_order else " (longest first)"))
+    if isinstance(record._raw_out, PackedSequence):
+        lines.append(f"  lengths {_lengths(record._raw_out)}")
     return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-__all__ = ["RECURRENT_TYPES", "Axes", "Layout", "Role", "kind_of", "label_of"]
+__all__ = ["RECURRENT_TYPES", "Axes", "Layout", "Role", "kind_of", "label_of", "quoted_label_of"]
 
 RECURRENT_TYPES: tuple[type[nn.Module], ...] = (nn.LSTM, nn.GRU, nn.RNN)
 Role = Literal["input", "out", "h_n", "c_n"]
@@ -31,6 +31,11 @@ def kind_of(module: nn.Module) -> str:
 def label_of(name: str, module: nn.Module) -> str:
     """A module's name in messages: its qualified name, or `<LSTM>` for a hooked root module."""
     return name or f"<{type(module).__name__}>"
+
+
+def quoted_label_of(name: str, module: nn.Module) -> str:
+    """`'encoder'` (quoted, as a key of the recorder), or `<LSTM>` for a hooked root module."""
+    return repr(name) if name else label_of(name, module)
 
 
 @dataclass(frozen=True, slots=True)

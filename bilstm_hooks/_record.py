@@ -13,7 +13,7 @@ from . import _registry
 from ._annotated import AnnotatedTensor
 from ._errors import LayoutError
 from ._helpers import final_representation, last_outputs
-from ._layout import Layout, Role, label_of
+from ._layout import Layout, Role, label_of, quoted_label_of
 
 if TYPE_CHECKING:
     from ._notebook import Diagram
@@ -174,8 +174,7 @@ class Record:
             LayoutError: naming the identity that failed, the module and where.
         """
         layout = self.layout
-        where = f"{self.name!r}" if self.name else self.label  # as Recorder's messages
-        where += f" ({layout.describe_module()})"
+        where = f"{quoted_label_of(self.name, self.module)} ({layout.describe_module()})"
         tensors = {}
         roles: tuple[Role, ...] = ("out", "h_n", "c_n")
         for role in roles:

@@ -18,7 +18,7 @@ from torch.utils.hooks import RemovableHandle
 
 from . import _registry
 from ._annotated import AnnotatedTensor
-from ._layout import RECURRENT_TYPES, Layout, label_of
+from ._layout import RECURRENT_TYPES, Layout, label_of, quoted_label_of
 from ._record import Record
 
 __all__ = ["Recorder", "annotation_of", "attach_hooks"]
@@ -77,7 +77,8 @@ def attach_hooks(model: nn.Module, *, history: int = 1, detach: bool = True) -> 
 
 def _who(name: str, module: nn.Module) -> str:
     """`'encoder' (LSTM)`, or `<LSTM>` for a hooked root module: for messages."""
-    return f"{name!r} ({type(module).__name__})" if name else label_of(name, module)
+    label = quoted_label_of(name, module)
+    return f"{label} ({type(module).__name__})" if name else label
 
 
 _INTERNAL = (os.path.dirname(__file__), os.path.dirname(nn.Module.__call__.__code__.co_filename))

@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import warnings
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from types import TracebackType
@@ -20,10 +21,15 @@ from . import _registry
 from ._annotated import AnnotatedTensor
 from ._layout import RECURRENT_TYPES, Layout, label_of, quoted_label_of
 from ._record import Record
+from ._registry import Tag
 
 __all__ = ["Recorder", "annotation_of", "attach_hooks"]
 
+_TAGS = _registry.TAGS
+_ref = weakref.ref
 _LAYOUTS_KEPT = 32  # distinct call shapes whose layout is cached, per module
+# the layer's settings a layout is derived from, besides the call's shape
+_SETTINGS = ("batch_first", "hidden_size", "num_layers", "bidirectional", "input_size", "proj_size")
 
 
 def attach_hooks(model: nn.Module, *, history: int = 1, detach: bool = True) -> Recorder:
@@ -93,46 +99,133 @@ def _callers_level() -> int:
     return level
 
 
-class _InertHook:
-    """What a hook becomes in a copied or unpickled model: it records nothing, and
-    takes itself off the copy at the copy's first forward call."""
-
-    def __call__(self, module: nn.Module, *args: Any) -> None:
-        with contextlib.suppress(Exception):  # torch iterates over a snapshot of the hooks
-            for hook_id, hook in list(module._forward_hooks.items()):
-                if hook is self:
-                    del module._forward_hooks[hook_id]
-                    module._forward_hooks_with_kwargs.pop(hook_id, None)
-                    module._forward_hooks_always_called.pop(hook_id, None)
-        return None
+# What a hook keeps per call: the arguments of Record() after name and module.
+_Entry = tuple[Layout, Any, Any, torch.Tensor, torch.Tensor | None]
 
 
 class _Hook:
-    """The forward hook of one module: cheap, never raises, never changes output."""
+    """The forward hook of one module: cheap, never raises, never changes output.
 
-    __slots__ = ("name", "recorder")
+    It holds the module's kept calls and its cache of layouts: the hot path,
+    which runs on every forward call, reads no state of the recorder. What is
+    registered is its bound method `record`: torch calls a bound method faster
+    than an object's `__call__`. A Record is built from a kept call when read.
 
-    def __init__(self, recorder: Recorder, name: str) -> None:
+    In a copied or unpickled model the hook is inert (`recorder` None): it
+    records nothing, and takes itself off the copy at the copy's first call.
+    """
+
+    __slots__ = ("calls", "detach", "kept", "layouts", "name", "recorder")
+
+    def __init__(self, recorder: Recorder | None, name: str, history: int, detach: bool) -> None:
         self.recorder = recorder
         self.name = name
+        self.detach = detach
+        self.kept: deque[Record | _Entry] = deque(maxlen=history)
+        self.calls = 0
+        # the layout and tags of each call shape, keyed by all they are derived from
+        self.layouts: dict[tuple[Any, ...], tuple[Layout, Tag, Tag, Tag]] = {}
 
-    def __call__(
+    def record(
         self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
     ) -> None:
+        # The hot path, one frame: calls cost here. The layout and tags are cached by
+        # the call's shape and the layer's settings, and the registry written in place.
+        recorder = self.recorder
+        if recorder is None:
+            self._take_off(module)
+            return
         try:
-            self.recorder._record(self.name, module, args, kwargs, output)
+            out, state = output
+            input = args[0] if args else kwargs["input"]
+            if type(state) is tuple:
+                h_n, c_n = state
+            else:
+                h_n, c_n = state, None
+            if type(out) is PackedSequence:
+                shape = (None, input.batch_sizes.shape[0], h_n.shape[1])  # tokens, batch
+                out_data, input_data = out.data, input.data
+            else:
+                shape, out_data, input_data = input.shape, out, input
+            config = module.__dict__  # the layer's settings: faster than module.<name>
+            try:
+                key = (
+                    shape,
+                    config["batch_first"],
+                    config["hidden_size"],
+                    config["num_layers"],
+                    config["bidirectional"],
+                    config["input_size"],
+                    config["proj_size"],
+                )
+            except KeyError:  # a subclass computes some of them
+                key = (shape, *(getattr(module, name) for name in _SETTINGS))
+            cached = self.layouts.get(key)
+            if cached is None:
+                cached = self._new_layout(key, module, input, h_n)
+            layout, out_tag, h_n_tag, c_n_tag = cached
+            table = _TAGS
+            table[id(out_data)] = (_ref(out_data), out_tag)
+            table[id(h_n)] = (_ref(h_n), h_n_tag)
+            if c_n is not None:
+                table[id(c_n)] = (_ref(c_n), c_n_tag)
+            if len(table) >= _registry.sweep_at:
+                _registry.sweep()
+            if self.detach:  # only what holds a graph: under no_grad nothing needs it
+                if input_data.requires_grad:
+                    input = input.detach() if input_data is input else _detached(input)
+                if out_data.requires_grad or h_n.requires_grad:
+                    out = out.detach() if out_data is out else _detached(out)
+                    h_n = h_n.detach()
+                    if c_n is not None:
+                        c_n = c_n.detach()
+            self.kept.append((layout, input, out, h_n, c_n))
+            self.calls += 1
+            recorder._last = self
         except Exception as exc:  # a hook must never break the forward pass
-            self.recorder._warn_once(self.name, module, exc)
+            recorder._warn_once(self.name, module, exc)
 
-    def __reduce__(self) -> tuple[type[_InertHook], tuple[()]]:
+    def _take_off(self, module: nn.Module) -> None:
+        with contextlib.suppress(Exception):  # torch iterates over a snapshot of the hooks
+            for hook_id, hook in list(module._forward_hooks.items()):
+                if getattr(hook, "__self__", None) is self:
+                    del module._forward_hooks[hook_id]
+                    module._forward_hooks_with_kwargs.pop(hook_id, None)
+                    module._forward_hooks_always_called.pop(hook_id, None)
+
+    def _new_layout(
+        self, key: tuple[Any, ...], module: nn.Module, input: Any, h_n: torch.Tensor
+    ) -> tuple[Layout, Tag, Tag, Tag]:
+        if len(self.layouts) >= _LAYOUTS_KEPT:
+            self.layouts.clear()  # varying lengths: a small cache, never a growing one
+        layout = Layout.of(module, input, h_n)
+        origin = label_of(self.name, module)
+        cached = self.layouts[key] = (
+            layout,
+            Tag(layout, "out", f"{origin}.out", packed=layout.packed),
+            Tag(layout, "h_n", f"{origin}.h_n"),
+            Tag(layout, "c_n", f"{origin}.c_n"),
+        )
+        return cached
+
+    def kept_record(self, at: int) -> Record:
+        """The kept call at index `at`, as a Record (built once, then kept)."""
+        entry = self.kept[at]
+        if type(entry) is tuple:
+            assert self.recorder is not None  # an inert hook keeps nothing
+            entry = self.kept[at] = Record(self.name, self.recorder._modules[self.name], *entry)
+        return entry  # type: ignore[return-value]
+
+    def kept_records(self) -> list[Record]:
+        return [self.kept_record(at) for at in range(len(self.kept))]
+
+    def __reduce__(self) -> tuple[type[_Hook], tuple[None, str, int, bool]]:
         # deepcopy/pickle/torch.save of a hooked model: the copy is not hooked
-        return (_InertHook, ())
+        return (_Hook, (None, self.name, 1, self.detach))
 
 
-def _detached(t: Any) -> Any:
-    if isinstance(t, PackedSequence):
-        return PackedSequence(t.data.detach(), t.batch_sizes, t.sorted_indices, t.unsorted_indices)
-    return t.detach()
+def _detached(t: PackedSequence) -> PackedSequence:
+    return PackedSequence(t.data.detach(), t.batch_sizes, t.sorted_indices, t.unsorted_indices)
 
 
 class Recorder:
@@ -144,78 +237,14 @@ class Recorder:
     def __init__(self, modules: list[tuple[str, nn.Module]], *, history: int, detach: bool) -> None:
         self._modules = dict(modules)
         self._names_by_id = {id(m): name for name, m in modules}
-        self._records: dict[str, deque[Record]] = {
-            name: deque(maxlen=history) for name in self._modules
-        }
-        self._calls = dict.fromkeys(self._modules, 0)
-        self._layouts: dict[str, dict[tuple[Any, ...], Any]] = {name: {} for name in self._modules}
-        self._last: Record | None = None
+        self._hooks = {name: _Hook(self, name, history, detach) for name in self._modules}
+        self._last: _Hook | None = None  # the hook of the latest call
         self._history = history
-        self._detach = detach
         self._warned = False
         self._handles: list[RemovableHandle] = [
-            module.register_forward_hook(_Hook(self, name), with_kwargs=True)
+            module.register_forward_hook(self._hooks[name].record, with_kwargs=True)
             for name, module in modules
         ]
-
-    # -- recording -----------------------------------------------------------------
-    def _record(
-        self,
-        name: str,
-        module: nn.Module,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        output: Any,
-    ) -> None:
-        # The hot path: runs on every forward call of every hooked layer. The layout and
-        # its tags are cached per module, keyed by everything they are derived from.
-        input = args[0] if args else kwargs["input"]
-        out, state = output
-        h_n, c_n = state if type(state) is tuple else (state, None)
-        packed = type(out) is PackedSequence
-        key = (
-            # the call's shape: (None, tokens, batch) for packed input, else the input's
-            (None, input.batch_sizes.shape[0], h_n.shape[1]) if packed else input.shape,
-            module.batch_first,
-            module.hidden_size,
-            module.num_layers,
-            module.bidirectional,
-            module.input_size,
-            module.proj_size,
-        )
-        cache = self._layouts[name]
-        cached = cache.get(key)
-        if cached is None:
-            if len(cache) >= _LAYOUTS_KEPT:
-                cache.clear()  # varying lengths: a small cache, never a growing one
-            cached = cache[key] = self._tags(name, module, Layout.of(module, input, h_n), packed)
-        layout, out_tag, h_n_tag, c_n_tag = cached
-        _registry.tag_call(out.data if packed else out, out_tag, h_n, h_n_tag, c_n, c_n_tag)
-        if self._detach:  # only what holds a graph: under no_grad nothing needs it
-            if (input.data if packed else input).requires_grad:
-                input = _detached(input)
-            if (out.data if packed else out).requires_grad:
-                out = _detached(out)
-            if h_n.requires_grad:
-                h_n = h_n.detach()
-            if c_n is not None and c_n.requires_grad:
-                c_n = c_n.detach()
-        record = Record(name, module, layout, input, out, h_n, c_n)
-        self._records[name].append(record)
-        self._calls[name] += 1
-        self._last = record
-
-    @staticmethod
-    def _tags(
-        name: str, module: nn.Module, layout: Layout, packed: bool
-    ) -> tuple[Layout, _registry.Tag, _registry.Tag, _registry.Tag]:
-        origin = label_of(name, module)
-        return (
-            layout,
-            _registry.Tag(layout, "out", f"{origin}.out", packed=packed),
-            _registry.Tag(layout, "h_n", f"{origin}.h_n"),
-            _registry.Tag(layout, "c_n", f"{origin}.c_n"),
-        )
 
     def _warn_once(self, name: str, module: nn.Module, exc: Exception) -> None:
         if self._warned:
@@ -252,20 +281,20 @@ class Recorder:
     def __getitem__(self, key: str | nn.Module) -> Record:
         """The latest record of one hooked module."""
         name = self._name_of(key)
-        kept = self._records[name]
-        if not kept:
+        hook = self._hooks[name]
+        if not hook.kept:
             module = self._modules[name]
             when = (
                 "its records were cleared by clear()"
-                if self._calls[name]
+                if hook.calls
                 else "it has not been called since it was hooked"
             )
             raise LookupError(f"{_who(name, module)} is hooked, but {when}; run the model first")
-        return kept[-1]
+        return hook.kept_record(-1)
 
     def records(self, key: str | nn.Module) -> list[Record]:
         """The kept records of one module, oldest first (at most `history`)."""
-        return list(self._records[self._name_of(key)])
+        return self._hooks[self._name_of(key)].kept_records()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -280,9 +309,9 @@ class Recorder:
     @property
     def last(self) -> Record:
         """The most recent record of any hooked module."""
-        if self._last is None:
+        if self._last is None or not self._last.kept:
             raise LookupError("no hooked module has been called yet; run the model first")
-        return self._last
+        return self._last.kept_record(-1)
 
     @property
     def history(self) -> int:
@@ -291,12 +320,12 @@ class Recorder:
 
     def calls(self, key: str | nn.Module) -> int:
         """How many calls of one module were seen since the hooks were attached."""
-        return self._calls[self._name_of(key)]
+        return self._hooks[self._name_of(key)].calls
 
     def clear(self) -> None:
         """Forget every record; the hooks stay."""
-        for kept in self._records.values():
-            kept.clear()
+        for hook in self._hooks.values():
+            hook.kept.clear()
         self._last = None
 
     def __contains__(self, key: object) -> bool:

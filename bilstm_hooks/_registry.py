@@ -16,7 +16,7 @@ import torch
 
 from ._layout import Layout, Role
 
-__all__ = ["Tag", "lookup", "size", "stored", "tag", "tag_call"]
+__all__ = ["TAGS", "Tag", "lookup", "size", "stored", "sweep", "tag"]
 
 _MIN_SWEEP = 256  # entries kept before the first sweep
 
@@ -34,45 +34,30 @@ class Tag(NamedTuple):
     packed: bool = False
 
 
-_tags: dict[int, tuple[weakref.ref[torch.Tensor], Tag]] = {}
-_sweep_at = _MIN_SWEEP
+# id(tensor) -> (weak reference, tag). The hooks write here directly, as `tag()`
+# does, and then call `sweep()` once len(TAGS) >= sweep_at: their hot path.
+TAGS: dict[int, tuple[weakref.ref[torch.Tensor], Tag]] = {}
+sweep_at = _MIN_SWEEP
 
 
-def _sweep() -> None:
-    global _sweep_at
-    dead = [key for key, (ref, _) in _tags.items() if ref() is None]
+def sweep() -> None:
+    """Drop the entries of dead tensors; the next sweep is due when the table has doubled."""
+    global sweep_at
+    dead = [key for key, (ref, _) in TAGS.items() if ref() is None]
     for key in dead:
-        del _tags[key]
-    _sweep_at = max(_MIN_SWEEP, 2 * len(_tags))
+        del TAGS[key]
+    sweep_at = max(_MIN_SWEEP, 2 * len(TAGS))
 
 
 def tag(tensor: torch.Tensor, value: Tag) -> None:
     """Remember `value` for `tensor` for as long as the tensor lives."""
-    _tags[id(tensor)] = (weakref.ref(tensor), value)
-    if len(_tags) >= _sweep_at:
-        _sweep()
-
-
-def tag_call(
-    out: torch.Tensor,
-    out_tag: Tag,
-    h_n: torch.Tensor,
-    h_n_tag: Tag,
-    c_n: torch.Tensor | None,
-    c_n_tag: Tag,
-) -> None:
-    """`tag()` for the tensors of one call (`c_n` None but for an LSTM): the hooks' hot path."""
-    ref = weakref.ref
-    _tags[id(out)] = (ref(out), out_tag)
-    _tags[id(h_n)] = (ref(h_n), h_n_tag)
-    if c_n is not None:
-        _tags[id(c_n)] = (ref(c_n), c_n_tag)
-    if len(_tags) >= _sweep_at:
-        _sweep()
+    TAGS[id(tensor)] = (weakref.ref(tensor), value)
+    if len(TAGS) >= sweep_at:
+        sweep()
 
 
 def lookup(tensor: torch.Tensor) -> Tag | None:
-    entry = _tags.get(id(tensor))
+    entry = TAGS.get(id(tensor))
     if entry is None or entry[0]() is not tensor:
         return None
     return entry[1]
@@ -80,10 +65,10 @@ def lookup(tensor: torch.Tensor) -> Tag | None:
 
 def size() -> int:
     """How many live tensors are registered (for leak tests and benchmarks)."""
-    _sweep()
-    return len(_tags)
+    sweep()
+    return len(TAGS)
 
 
 def stored() -> int:
     """How many entries the table holds now, dead ones awaiting a sweep included."""
-    return len(_tags)
+    return len(TAGS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pytest
@@ -253,6 +254,36 @@ def test_a_layer_reconfigured_between_calls_is_annotated_as_it_is_now() -> None:
     lstm(x)
     assert rec[lstm].out.pattern == "batch token (direction hidden)"
     assert rec[lstm].out.sizes == {"batch": 6, "token": 2, "direction": 1, "hidden": 4}
+    rec[lstm].check()
+
+
+class SwitchableLSTM(nn.LSTM):
+    """A subclass that computes `batch_first` instead of storing it on the instance."""
+
+    @property
+    def batch_first(self) -> bool:
+        return bool(self.layout_switch)
+
+    @batch_first.setter
+    def batch_first(self, value: bool) -> None:
+        self.layout_switch = value
+
+
+def test_a_subclass_computing_its_settings_is_annotated_as_it_is_now() -> None:
+    lstm = SwitchableLSTM(3, 4, bidirectional=True)
+    assert "batch_first" not in vars(lstm)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rec = bh.attach_hooks(lstm)
+        x = torch.randn(6, 2, 3)
+        lstm(x)
+        assert rec[lstm].out.pattern == "token batch (direction hidden)"
+        rec[lstm].check()
+        lstm.layout_switch = True
+        lstm(x)
+    assert [str(w.message) for w in caught] == []  # the hook did not fail on it
+    assert rec[lstm].out.pattern == "batch token (direction hidden)"
+    assert rec[lstm].out.sizes == {"batch": 6, "token": 2, "direction": 2, "hidden": 4}
     rec[lstm].check()
 
 

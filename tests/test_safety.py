@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 import bilstm_hooks as bh
-from bilstm_hooks import _registry
+from bilstm_hooks import _recorder, _registry
 
 SAFETY_SPECS = [
     {"kind": "LSTM", "layers": 2, "bidirectional": True, "batch_first": True},
@@ -212,7 +212,7 @@ def test_a_failing_recording_warns_once_and_leaves_the_forward_pass_alone(
     def broken(*args: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(rec, "_record", broken)  # the hook's one call into the recorder
+    monkeypatch.setattr(_recorder.Layout, "of", broken)  # called until a call is recorded
     with pytest.warns(
         RuntimeWarning,
         match=r"^bilstm_hooks could not record a call of 'encoder' \(LSTM\): RuntimeError: boom\. "
@@ -235,12 +235,12 @@ def test_a_failing_recording_under_warnings_as_errors_leaves_the_forward_pass_al
     lstm = nn.LSTM(3, 4)
     x = torch.randn(5, 2, 3)
     bare_out, _ = lstm(x)
-    rec = bh.attach_hooks(lstm)
+    bh.attach_hooks(lstm)
 
     def broken(*args: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(rec, "_record", broken)
+    monkeypatch.setattr(_recorder.Layout, "of", broken)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # as `python -W error` or pytest's filterwarnings
         out, _ = lstm(x)

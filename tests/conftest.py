@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
@@ -321,6 +322,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 # -- hypothesis -----------------------------------------------------------------------
+# CI (CI=true) runs a derandomised profile: the same examples every run, so that a red
+# run reproduces with `HYPOTHESIS_PROFILE=ci make test`. Locally the default profile
+# explores new examples each run.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", deadline=None)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
+
+
 @st.composite
 def configs(draw: st.DrawFn) -> Config:
     """Any point of the matrix, with drawn sizes and lengths."""

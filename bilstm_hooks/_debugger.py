@@ -42,6 +42,7 @@ from ._display import (
     describe,
     packed_annotation,
     role_axes,
+    stale_note,
 )
 from ._layout import Axes, Role
 from ._record import Record, packed_lengths_nosync
@@ -142,7 +143,9 @@ def value_text(obj: object) -> str | None:
         return obj.text
     if isinstance(obj, torch.Tensor):
         found = _annotation(obj)
-        return None if found is None else annotated_text(*found, obj)
+        if found is None:  # changed in place since it was tagged: say so, name nothing
+            return describe(obj) if stale_note(obj) else None
+        return annotated_text(*found, obj)
     if isinstance(obj, PackedSequence):
         return None if packed_annotation(obj) is None else describe(obj)
     if isinstance(obj, AnnotatedTensor | Record | Recorder):

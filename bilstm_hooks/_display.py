@@ -10,7 +10,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from . import _registry
 from ._annotated import AnnotatedTensor
-from ._layout import Axes, Layout, Role, label_of
+from ._layout import Axes, Layout, Role, label_of, quoted_label_of
 from ._record import packed_lengths_nosync
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ __all__ = [
     "record_text",
     "recorder_text",
     "role_axes",
+    "stale_note",
 ]
 
 _MAX_LENGTHS = 8
@@ -58,6 +59,14 @@ def _described(axes: Axes) -> str:
 def axes_shape(axes: Axes) -> tuple[int, ...]:
     """`axes.shape`, remembered."""
     return axes.shape
+
+
+def stale_note(tensor: torch.Tensor) -> str:
+    """` · was encoder.out, changed in place since: its names may be stale`, or ""."""
+    origin = _registry.stale_origin(tensor)
+    if origin is None:
+        return ""
+    return f" · was {origin}, changed in place since: its names may be stale"
 
 
 def annotated_text(axes: Axes, origin: str, tensor: torch.Tensor) -> str:
@@ -110,15 +119,19 @@ def describe(obj: object) -> str:
     if isinstance(obj, torch.Tensor):
         annotated = annotation_of(obj)
         if annotated is None:
-            return f"tensor shape={tuple(obj.shape)} · {_dtype(obj)}"
+            return f"tensor shape={tuple(obj.shape)} · {_dtype(obj)}{stale_note(obj)}"
         return describe(annotated)
     from ._record import Record
 
     if isinstance(obj, Record):
         return f"{obj.label}: {_module_line(obj)} · out {_described(role_axes(obj.layout, 'out'))}"
     if isinstance(obj, Recorder):
-        called = sum(1 for name in obj.names if obj.calls(name))
-        return f"Recorder: {len(obj)} hooked, {called} called ({', '.join(map(repr, obj.names))})"
+        modules = obj.modules
+        called = [quoted_label_of(n, modules[n]) for n in obj.names if obj.calls(n)]
+        hooked = f"{len(obj)} hooked" if obj.hooked else f"hooks removed from {len(obj)}"
+        return f"Recorder: {hooked}, {len(called)} called" + (
+            f" ({', '.join(called)})" if called else ""
+        )
     return repr(obj)
 
 
@@ -159,7 +172,9 @@ def recorder_text(recorder: Recorder) -> str:
         rows.append((label_of(name, module), type(module).__name__, str(calls), *cells))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     plural = "s" if len(recorder) != 1 else ""
-    header = f"Recorder: {len(recorder)} hooked module{plural}, history={recorder.history}"
+    hooked = "hooked module" if recorder.hooked else "module"
+    removed = "" if recorder.hooked else ", hooks removed"
+    header = f"Recorder: {len(recorder)} {hooked}{plural}{removed}, history={recorder.history}"
     table = [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows

@@ -80,6 +80,7 @@ class Record:
         out: torch.Tensor | PackedSequence,
         h_n: torch.Tensor,
         c_n: torch.Tensor | None,
+        hx: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> None:
         self.name = name
         self.module = module
@@ -88,6 +89,7 @@ class Record:
         self._raw_out = out
         self._raw_h_n = h_n
         self._raw_c_n = c_n
+        self._hx = hx
         self._padded: dict[str, torch.Tensor] = {}
 
     @property
@@ -139,6 +141,19 @@ class Record:
         """The final cell state (LSTM only, else None), `(layer direction) batch hidden`."""
         return self._annotate("c_n")
 
+    @property
+    def h_0(self) -> torch.Tensor | None:
+        """The initial hidden state the call was given, `(layer direction) batch hidden`;
+        None when it started from zeros (no `hx`)."""
+        hx = self._hx
+        return hx[0] if isinstance(hx, tuple) else hx
+
+    @property
+    def c_0(self) -> torch.Tensor | None:
+        """The initial cell state the call was given (LSTM), else None."""
+        hx = self._hx
+        return hx[1] if isinstance(hx, tuple) else None
+
     @cached_property
     def lengths(self) -> torch.Tensor | None:
         """Per-sequence lengths (1-D, in batch order) for packed input, else None."""
@@ -172,6 +187,7 @@ class Record:
 
         Raises:
             LayoutError: naming the identity that failed, the module and where.
+            ValueError: the call ran on the meta device, whose tensors hold no values.
         """
         layout = self.layout
         where = f"{quoted_label_of(self.name, self.module)} ({layout.describe_module()})"
@@ -188,6 +204,12 @@ class Record:
                 )
             tensors[role] = tensor
         out = tensors["out"]
+        if out.device.type == "meta":
+            raise ValueError(
+                f"{where}: cannot check the identities of a call on the meta device: meta "
+                "tensors hold no values (their shapes match their annotations); run the "
+                "layer on a real device to check them"
+            )
         expected = self.final()
         got = last_outputs(
             out, self.lengths, batch_first=layout.batch_first, directions=layout.directions

@@ -444,7 +444,7 @@ def test_describe_of_unbatched_and_projected_records() -> None:
         "out token=5 (direction=1 hidden=3)"
     )
     assert bh.describe(rec[lstm].c_n) == "(layer=1 direction=1) hidden=4 · <LSTM>.c_n · float32 cpu"
-    assert bh.describe(rec) == "Recorder: 1 hooked, 1 called ('')"
+    assert bh.describe(rec) == "Recorder: hooks removed from 1, 1 called (<LSTM>)"
 
 
 def test_rearrange_errors_of_a_tensor_without_origin(seed_call: Any) -> None:

@@ -338,7 +338,9 @@ def test_a_root_module_not_yet_called_is_named_by_its_class() -> None:
     rec = bh.attach_hooks(nn.GRU(2, 2))
     with pytest.raises(LookupError, match=r"^<GRU> is hooked, but it has not"):
         rec[""]
-    with pytest.raises(KeyError, match=r"no hooked module named 'gru'; hooked: '' \(the model"):
+    with pytest.raises(
+        KeyError, match=r"no hooked module named 'gru'; hooked: '' \(<GRU>, the model"
+    ):
         rec["gru"]
 
 
@@ -515,3 +517,30 @@ def test_repr_of_a_packed_projected_record() -> None:
         "  c_n    (layer direction) batch hidden  (layer=1 direction=1) batch=3 hidden=4\n"
         "  lengths [2, 5, 4]"
     )
+
+
+def test_the_recorder_text_counts_called_and_hooked_modules_apart(model: Model) -> None:
+    rec = bh.attach_hooks(model)
+    hooked = len(rec)
+    assert bh.describe(rec) == f"Recorder: {hooked} hooked, 0 called"
+    model.head(torch.randn(2, 6, 5))  # one module of three
+    assert bh.describe(rec) == f"Recorder: {hooked} hooked, 1 called ('head')"
+    assert repr(rec).splitlines()[0] == f"Recorder: {hooked} hooked modules, history=1"
+    rec.remove()
+    assert not rec.hooked
+    assert bh.describe(rec) == f"Recorder: hooks removed from {hooked}, 1 called ('head')"
+    assert repr(rec).splitlines()[0] == f"Recorder: {hooked} modules, hooks removed, history=1"
+    with pytest.raises(
+        LookupError, match=r"^'blocks\.0\.rnn' \(LSTM\) was hooked \(the hooks are "
+    ):
+        rec["blocks.0.rnn"]
+
+
+def test_a_root_module_is_named_by_its_class_in_every_text() -> None:
+    gru = nn.GRU(2, 3)
+    rec = bh.attach_hooks(gru)
+    gru(torch.randn(4, 2))
+    assert bh.describe(rec) == "Recorder: 1 hooked, 1 called (<GRU>)"
+    assert "<GRU>" in repr(rec).splitlines()[2]
+    assert bh.describe(rec[gru]).startswith("<GRU>: GRU, 1 layer")
+    assert bh.describe(rec[gru].h_n) == "(layer=1 direction=1) hidden=3 · <GRU>.h_n · float32 cpu"

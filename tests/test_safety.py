@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 import bilstm_hooks as bh
-from bilstm_hooks import _recorder, _registry
+from bilstm_hooks import _hook, _registry
 
 SAFETY_SPECS = [
     {"kind": "LSTM", "layers": 2, "bidirectional": True, "batch_first": True},
@@ -212,11 +212,12 @@ def test_a_failing_recording_warns_once_and_leaves_the_forward_pass_alone(
     def broken(*args: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(_recorder.Layout, "of", broken)  # called until a call is recorded
+    monkeypatch.setattr(_hook.Layout, "of", broken)  # called until a call is recorded
     with pytest.warns(
         RuntimeWarning,
         match=r"^bilstm_hooks could not record a call of 'encoder' \(LSTM\): RuntimeError: boom\. "
-        r"The forward pass is unaffected; later failures of this recorder are not reported\.$",
+        r"The forward pass is unaffected; rec\[\.\.\.\] names the latest cause\. "
+        r"Later problems of this module are not warned about\.$",
     ) as caught:
         results = [lstm(x) for _ in range(3)]
     assert len(caught) == 1
@@ -224,7 +225,11 @@ def test_a_failing_recording_warns_once_and_leaves_the_forward_pass_alone(
         assert torch.equal(out, bare_out)
         assert torch.equal(h_n, bare_h)
     assert rec.calls("encoder") == 0
-    with pytest.raises(LookupError, match=r"has not been called since it was hooked"):
+    with pytest.raises(
+        LookupError,
+        match=r"^'encoder' \(LSTM\) is hooked, but none of its calls could be recorded "
+        r"\(3 failed; the latest because RuntimeError: boom\)$",
+    ):
         rec["encoder"]
 
 
@@ -235,18 +240,21 @@ def test_a_failing_recording_under_warnings_as_errors_leaves_the_forward_pass_al
     lstm = nn.LSTM(3, 4)
     x = torch.randn(5, 2, 3)
     bare_out, _ = lstm(x)
-    bh.attach_hooks(lstm)
+    rec = bh.attach_hooks(lstm)
 
     def broken(*args: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(_recorder.Layout, "of", broken)
+    monkeypatch.setattr(_hook.Layout, "of", broken)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # as `python -W error` or pytest's filterwarnings
         out, _ = lstm(x)
         out_again, _ = lstm(x)
     assert torch.equal(out, bare_out)
     assert torch.equal(out_again, bare_out)
+    # the warning could not be shown, but its cause is kept
+    with pytest.raises(LookupError, match=r"2 failed; the latest because RuntimeError: boom\)$"):
+        rec[lstm]
 
 
 class DictLSTM(nn.LSTM):
@@ -305,10 +313,11 @@ def test_a_hooked_model_can_be_copied_and_the_copy_records_nothing(how: str) -> 
     record = rec.last
 
     twin = COPIES[how](model)
-    assert len(twin[0]._forward_hooks) == 1  # the copied hook, inert
+    assert len(twin[0]._forward_hooks) == 0  # the copy carries no hook of ours
+    assert len(twin[0]._forward_hooks_with_kwargs) == 0
+    assert len(model[0]._forward_hooks) == 1  # the original keeps its own
 
     twin_out, twin_h = twin(x)
-    assert len(twin[0]._forward_hooks) == 0  # gone after the copy's first call
     assert torch.equal(twin_out, out)
     assert torch.equal(twin_h, h_n)
     assert rec.calls("0") == 1

@@ -1,0 +1,342 @@
+"""The forward hook of one recurrent module: the hot path of every hooked call.
+
+It runs on every forward call, so it does as little as it can: the layout and
+tags of a call shape are cached, only tensors that hold a graph are detached,
+and a `Record` is built only when it is read. It never raises and never changes
+the output: a call it cannot read is counted, its cause kept, and warned about
+once. Calls made while tracing (`torch.jit.trace`) or on fake tensors
+(`torch.export`, `torch.compile`) are skipped: they are not real calls.
+
+Threads: the registry writes, the kept calls and the counters change together,
+holding the registry's lock; a kept call is a list that gains its `Record` in
+place, so that reading never moves entries that another thread appends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+import weakref
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence
+
+from . import _registry
+from ._layout import Layout, label_of, quoted_label_of
+from ._record import Record
+from ._registry import Tag
+
+if TYPE_CHECKING:
+    from ._recorder import Recorder
+
+__all__ = ["Hook", "who"]
+
+_TAGS = _registry.TAGS
+_LOCK = _registry.LOCK
+_ref = weakref.ref
+_Tensor = torch.Tensor
+_is_tracing = torch._C._is_tracing
+_LAYOUTS_KEPT = 32  # distinct call shapes whose layout is cached, per module
+# the layer's settings a layout is derived from, besides the call's shape
+_SETTINGS = ("batch_first", "hidden_size", "num_layers", "bidirectional", "input_size", "proj_size")
+_RECORD = 6  # where a kept call holds its Record once read: after the Record() arguments
+
+
+def who(name: str, module: nn.Module) -> str:
+    """`'encoder' (LSTM)`, or `<LSTM>` for a hooked root module: for messages."""
+    label = quoted_label_of(name, module)
+    return f"{label} ({type(module).__name__})" if name else label
+
+
+_INTERNAL = (os.path.dirname(__file__), os.path.dirname(nn.Module.__call__.__code__.co_filename))
+
+
+def _callers_level() -> int:
+    """The `stacklevel` of the first frame outside bilstm_hooks and torch.nn's modules:
+    the line of user code that called the model."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+class _Skipped(Exception):
+    """A call that is not recorded on purpose: traced, or on fake tensors."""
+
+
+class Hook:
+    """The forward hook of one module, and the calls it keeps.
+
+    What is registered is its bound method `record`: torch calls a bound method
+    faster than an object's `__call__`. In a copied or unpickled model the hook
+    is inert (`recorder` None): it records nothing, and takes itself off the
+    copy at the copy's first call.
+    """
+
+    __slots__ = (
+        "calls",
+        "detach",
+        "failure",
+        "failures",
+        "kept",
+        "layouts",
+        "name",
+        "recorder",
+        "skipped",
+        "warned",
+    )
+
+    def __init__(self, recorder: Recorder | None, name: str, history: int, detach: bool) -> None:
+        self.recorder = recorder
+        self.name = name
+        self.detach = detach
+        # [layout, input, out, h_n, c_n, hx], then its Record once read
+        self.kept: deque[list[Any]] = deque(maxlen=history)
+        self.calls = 0  # recorded
+        self.failures = 0  # could not be read
+        self.failure = ""  # the cause of the latest failure
+        self.skipped = 0  # traced or fake: not calls
+        self.warned = False
+        # the layout and tags of each call shape, keyed by all they are derived from
+        self.layouts: dict[tuple[Any, ...], tuple[Layout, Tag, Tag, Tag]] = {}
+
+    def record(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+    ) -> None:
+        # The hot path, one frame: calls cost here.
+        recorder = self.recorder
+        if recorder is None:
+            self._take_off(module)
+            return
+        try:
+            if type(output) is not tuple or len(output) != 2 or _is_tracing():
+                self._unusual(module, output)
+            out, state = output
+            input = args[0] if args else kwargs["input"]
+            hx = args[1] if len(args) > 1 else kwargs.get("hx")
+            if type(state) is tuple:
+                h_n, c_n = state
+            else:
+                h_n, c_n = state, None
+            if type(h_n) is not _Tensor:
+                self._unusual(module, output)
+            if type(out) is PackedSequence:
+                shape = (None, input.batch_sizes.shape[0], h_n.shape[1])  # tokens, batch
+                out_data, input_data = out.data, input.data
+            else:
+                shape, out_data, input_data = input.shape, out, input
+            config = module.__dict__  # the layer's settings: faster than module.<name>
+            try:
+                key = (
+                    shape,
+                    config["batch_first"],
+                    config["hidden_size"],
+                    config["num_layers"],
+                    config["bidirectional"],
+                    config["input_size"],
+                    config["proj_size"],
+                )
+            except KeyError:  # a subclass computes some of them
+                key = (shape, *(getattr(module, name) for name in _SETTINGS))
+            cached = self.layouts.get(key)
+            if cached is None:
+                cached = self._new_layout(key, module, input, out_data, h_n, c_n)
+            layout, out_tag, h_n_tag, c_n_tag = cached
+            try:
+                versions = (out_data._version, h_n._version, 0 if c_n is None else c_n._version)
+            except RuntimeError:  # inference tensors keep no version
+                versions = (-1, -1, -1)
+            tagged = (out_data, h_n, c_n)  # what the caller holds: before detaching
+            if self.detach:  # only what holds a graph: under no_grad nothing needs it
+                if input_data.requires_grad:
+                    input = input.detach() if input_data is input else _detached(input)
+                if out_data.requires_grad or h_n.requires_grad:
+                    out = out.detach() if out_data is out else _detached(out)
+                    h_n = h_n.detach()
+                    if c_n is not None:
+                        c_n = c_n.detach()
+                if hx is not None:
+                    hx = _detached_state(hx)
+            entry = [layout, input, out, h_n, c_n, hx]
+            with _LOCK:
+                table = _TAGS
+                table[id(out_data)] = (_ref(out_data), out_tag, versions[0])
+                held = tagged[1]
+                table[id(held)] = (_ref(held), h_n_tag, versions[1])
+                held = tagged[2]
+                if held is not None:
+                    table[id(held)] = (_ref(held), c_n_tag, versions[2])
+                if len(table) >= _registry.sweep_at:
+                    _registry.sweep()
+                self.kept.append(entry)
+                self.calls += 1
+                recorder._last = self
+        except _Skipped:
+            with _LOCK:
+                self.skipped += 1
+        except Exception as exc:  # a hook must never break the forward pass
+            self._failed(module, exc)
+
+    def _unusual(self, module: nn.Module, output: Any) -> None:
+        """Raise `_Skipped` for a traced or fake call, or ValueError for an output not
+        shaped `(out, h_n)` / `(out, (h_n, c_n))`; return for anything else."""
+        if _is_tracing():
+            raise _Skipped
+        if type(output) is tuple and len(output) == 2:
+            state = output[1]
+            h_n = state[0] if type(state) is tuple and state else state
+            if isinstance(h_n, _Tensor):
+                if _is_fake(h_n):
+                    raise _Skipped
+                return  # a tensor subclass: recorded as a tensor
+        raise ValueError(f"{_expected(module)}; got {_structure(output)}")
+
+    def _failed(self, module: nn.Module, exc: Exception) -> None:
+        # the message only: an exception's traceback would keep the call's tensors alive
+        cause = f"{type(exc).__name__}: {exc}"
+        with _LOCK:
+            self.failures += 1
+            self.failure = cause
+        self._warn_once(
+            module,
+            f"bilstm_hooks could not record a call of {who(self.name, module)}: {cause}. "
+            "The forward pass is unaffected; rec[...] names the latest cause.",
+        )
+
+    def _warn_once(self, module: nn.Module, message: str) -> None:
+        with _LOCK:
+            if self.warned:
+                return
+            self.warned = True
+        message += " Later problems of this module are not warned about."
+        # under -W error a warning raises: that must not break the forward pass either
+        with contextlib.suppress(Exception):
+            warnings.warn(message, RuntimeWarning, stacklevel=_callers_level())
+
+    def _take_off(self, module: nn.Module) -> None:
+        with contextlib.suppress(Exception):  # torch iterates over a snapshot of the hooks
+            for hook_id, hook in list(module._forward_hooks.items()):
+                if getattr(hook, "__self__", None) is self:
+                    del module._forward_hooks[hook_id]
+                    module._forward_hooks_with_kwargs.pop(hook_id, None)
+                    module._forward_hooks_always_called.pop(hook_id, None)
+
+    def _new_layout(
+        self,
+        key: tuple[Any, ...],
+        module: nn.Module,
+        input: Any,
+        out: torch.Tensor,
+        h_n: torch.Tensor,
+        c_n: torch.Tensor | None,
+    ) -> tuple[Layout, Tag, Tag, Tag]:
+        layout = Layout.of(module, input, h_n)
+        wrong = _wrong_shapes(layout, out, h_n, c_n)
+        if wrong:
+            self._warn_once(
+                module,
+                f"bilstm_hooks recorded a call of {who(self.name, module)} whose outputs are "
+                f"not laid out as they should be: {_expected(module)}: {wrong}. "
+                "Its annotations cannot be read; rec[...].check() says what differs.",
+            )
+        if len(self.layouts) >= _LAYOUTS_KEPT:
+            self.layouts.clear()  # varying lengths: a small cache, never a growing one
+        origin = label_of(self.name, module)
+        cached = self.layouts[key] = (
+            layout,
+            Tag(layout, "out", f"{origin}.out", packed=layout.packed),
+            Tag(layout, "h_n", f"{origin}.h_n"),
+            Tag(layout, "c_n", f"{origin}.c_n"),
+        )
+        return cached
+
+    # -- reading ---------------------------------------------------------------------
+    def latest(self) -> Record | None:
+        """The latest kept call as a Record, or None."""
+        with _LOCK:
+            entry = self.kept[-1] if self.kept else None
+        return None if entry is None else self._record_of(entry)
+
+    def kept_records(self) -> list[Record]:
+        """Every kept call as a Record, oldest first."""
+        with _LOCK:
+            entries = list(self.kept)
+        return [self._record_of(entry) for entry in entries]
+
+    def _record_of(self, entry: list[Any]) -> Record:
+        """The Record of a kept call: built once, under the lock, then kept with it."""
+        if len(entry) == _RECORD:
+            assert self.recorder is not None  # an inert hook keeps nothing
+            module = self.recorder._modules[self.name]
+            with _LOCK:
+                if len(entry) == _RECORD:
+                    entry.append(Record(self.name, module, *entry))
+        record: Record = entry[_RECORD]
+        return record
+
+    def __reduce__(self) -> tuple[type[Hook], tuple[None, str, int, bool]]:
+        # a copy of a hooked model whose class keeps hooks in its state: inert
+        return (Hook, (None, self.name, 1, self.detach))
+
+
+def _is_fake(tensor: torch.Tensor) -> bool:
+    """A FakeTensor or FunctionalTensor (torch.export, torch.compile), or a meta
+    tensor made while compiling: tensors of a trace, not of a call."""
+    from torch._subclasses.fake_tensor import is_fake
+
+    return bool(is_fake(tensor)) or torch.compiler.is_compiling()
+
+
+def _expected(module: nn.Module) -> str:
+    state = "(h_n, c_n)" if isinstance(module, nn.LSTM) else "h_n"
+    return f"expected the forward to return (out, {state}) as nn.{type(module).__name__} does"
+
+
+def _structure(value: Any) -> str:
+    """`(tensor (2, 6, 8), tensor (2, 2, 4))`: the shape of an output, for messages."""
+    if isinstance(value, torch.Tensor):
+        return f"tensor {tuple(value.shape)}"
+    if isinstance(value, PackedSequence):
+        return f"PackedSequence {tuple(value.data.shape)}"
+    if isinstance(value, tuple | list) and len(value) <= 4:
+        inner = ", ".join(_structure(v) for v in value)
+        return f"({inner}{',' if len(value) == 1 else ''})"
+    return type(value).__qualname__
+
+
+def _wrong_shapes(
+    layout: Layout, out: torch.Tensor, h_n: torch.Tensor, c_n: torch.Tensor | None
+) -> str:
+    """What differs from the layout's shapes in out (`.data` if packed), h_n and c_n, or ""."""
+    out_axes = layout.axes("out")
+    if layout.packed:
+        out_ok = out.dim() == 2 and out.shape[-1] == out_axes.shape[-1]
+    else:
+        out_ok = out_axes.matches(out.shape)
+    wrong = [] if out_ok else [f"out {out_axes.expected()}, got {tuple(out.shape)}"]
+    states = [("h_n", h_n)] + ([("c_n", c_n)] if c_n is not None else [])
+    for role, tensor in states:
+        axes = layout.axes(role)  # type: ignore[arg-type]
+        if not axes.matches(tensor.shape):
+            wrong.append(f"{role} {axes.expected()}, got {tuple(tensor.shape)}")
+    if (c_n is None) == (layout.kind == "LSTM"):
+        wrong.append("c_n " + ("missing" if c_n is None else "unexpected"))
+    return "; ".join(wrong)
+
+
+def _detached(t: PackedSequence) -> PackedSequence:
+    return PackedSequence(t.data.detach(), t.batch_sizes, t.sorted_indices, t.unsorted_indices)
+
+
+def _detached_state(hx: Any) -> Any:
+    """The initial state given to the call, detached where it holds a graph."""
+    if isinstance(hx, torch.Tensor):
+        return hx.detach() if hx.requires_grad else hx
+    if isinstance(hx, tuple):
+        return tuple(_detached_state(part) for part in hx)
+    return hx

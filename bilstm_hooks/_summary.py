@@ -11,8 +11,9 @@ appended as a plain section below it.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -27,18 +28,14 @@ from torchinfo.model_statistics import ModelStatistics
 from ._display import record_text
 from ._layout import RECURRENT_TYPES, Axes, Layout, Role
 from ._record import Record
-from ._recorder import Recorder, attach_hooks
+from ._recorder import Recorder, _Hook, attach_hooks
 
 __all__ = ["Summary", "summary"]
 
 _TITLE = "Named dims"
-_HOOK_DICTS = (
-    "_forward_pre_hooks",
-    "_forward_pre_hooks_with_kwargs",
-    "_forward_hooks",
-    "_forward_hooks_with_kwargs",
-    "_forward_hooks_always_called",
-)
+# a forward hook's id keys its entry in the last three (their values: True)
+_FORWARD_HOOKS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called")
+_HOOK_DICTS = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", *_FORWARD_HOOKS)
 
 
 def summary(
@@ -56,6 +53,11 @@ def summary(
     when the model packs its input inside `forward` (the padded annotation, and
     the lengths) and for unbatched input. Both our hooks and torchinfo's are
     removed afterwards, and every module's train/eval mode is restored.
+
+    Recorders already attached to `model` record nothing of this pass: their
+    records, call counts and `last` stay as they were. Their hooks are taken off
+    for the pass and put back in place afterwards (also when it fails), so calls
+    of `model` made from other threads meanwhile are not recorded by them either.
 
     Args:
         model: any module.
@@ -104,19 +106,19 @@ def summary(
     verbose = torchinfo_kwargs.pop("verbose", None) or 0
     has_recurrent = any(isinstance(m, RECURRENT_TYPES) for m in model.modules())
     modes = {m: m.training for m in model.modules()}
-    hooks_before = {m: _hook_ids(m) for m in model.modules()}
     cache: Any = getattr(torchinfo.torchinfo, "_cached_forward_pass", None)
     cached_before = dict(cache) if isinstance(cache, dict) else {}
     recorder: Recorder | None = None
     order: list[str] = []  # the recurrent calls' module names, in call order
     try:
-        if has_recurrent:
-            recorder = attach_hooks(model, history=sys.maxsize)
-            for name, module in recorder.modules.items():
-                module.register_forward_hook(lambda *_, name=name: order.append(name))
-        stats = torchinfo.summary(
-            model, input_data=input_data, input_size=input_size, verbose=0, **torchinfo_kwargs
-        )
+        with _hooks_kept(model):
+            if has_recurrent:
+                recorder = attach_hooks(model, history=sys.maxsize)
+                for name, module in recorder.modules.items():
+                    module.register_forward_hook(lambda *_, name=name: order.append(name))
+            stats = torchinfo.summary(
+                model, input_data=input_data, input_size=input_size, verbose=0, **torchinfo_kwargs
+            )
     except RuntimeError as exc:  # torchinfo's "See above stack traces" shows none at verbose=0
         cause = exc.__cause__
         if cause is None:
@@ -128,8 +130,6 @@ def summary(
     finally:
         if recorder is not None:
             recorder.remove()
-        for module, ids in hooks_before.items():
-            _remove_hooks_added(module, ids)
         for module, training in modes.items():
             module.training = training
         if isinstance(cache, dict):  # torchinfo keeps every pass (and the model) by class name
@@ -217,17 +217,51 @@ def _holds_packed(data: Any) -> bool:
     return False
 
 
-def _hook_ids(module: nn.Module) -> dict[str, set[int]]:
-    return {name: set(getattr(module, name, {})) for name in _HOOK_DICTS}
+@contextlib.contextmanager
+def _hooks_kept(model: nn.Module) -> Iterator[None]:
+    """Other recorders' hooks off during the block; afterwards every hook dict as it was.
 
-
-def _remove_hooks_added(module: nn.Module, before: dict[str, set[int]]) -> None:
-    """Drop hooks registered since `before`: torchinfo's, if a failure left any behind."""
-    for name, ids in before.items():
-        hooks = getattr(module, name, None)
-        if isinstance(hooks, dict):
-            for key in set(hooks) - ids:
+    Another recorder's hook (a bound `_Hook.record`, whose id keys its entry in
+    each forward-hook dict) would record our pass: it is taken off for the block.
+    Afterwards what was added since goes (our hooks, and torchinfo's if a failure
+    left any), what was taken off comes back in its place (same id, same order),
+    and what was removed meanwhile stays removed. No step leaves a kept hook out,
+    even for a moment: another thread's call of the model still meets it.
+    """
+    dicts = [
+        hooks
+        for module in model.modules()
+        for name in _HOOK_DICTS
+        if isinstance(hooks := getattr(module, name, None), dict)
+    ]
+    saved = [dict(hooks) for hooks in dicts]
+    taken = {
+        key
+        for hooks in dicts
+        for key, hook in hooks.items()
+        if type(getattr(hook, "__self__", None)) is _Hook
+    }
+    for hooks in dicts:
+        for key in taken.intersection(hooks):
+            del hooks[key]
+    try:
+        yield
+    finally:
+        for hooks, before in zip(dicts, saved, strict=True):
+            for key in set(hooks).difference(before):
                 del hooks[key]
+            for key, hook in before.items():  # in the order before: each one to the end
+                if key in taken:
+                    hooks[key] = hook
+                elif key in hooks:
+                    _to_end(hooks, key)
+
+
+def _to_end(hooks: dict[int, Any], key: int) -> None:
+    if isinstance(hooks, OrderedDict):  # as torch makes them: in one step
+        hooks.move_to_end(key)
+    else:
+        hooks[key] = hooks.pop(key)
 
 
 # -- rendering --------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import re
 import sys
@@ -31,6 +32,7 @@ class UsageError(ValueError):
 
 # -- summary --------------------------------------------------------------------------------
 _NAMES_SHOWN = 12  # names listed when a target's attribute is missing
+_MAX_ELEMENTS = 2**31  # in one --input-size tensor: 8 GiB of float32, more than a summary needs
 _COLUMNS = tuple(column.value for column in ColumnSettings)
 
 
@@ -46,16 +48,21 @@ def parse_columns(text: str) -> list[str]:
 
 
 def parse_size(text: Sequence[str]) -> tuple[int, ...]:
-    """`["1", "6", "3"]`, `["1,6,3"]` or `["1x6x3"]` -> `(1, 6, 3)`."""
+    """`["1", "6", "3"]`, `["1,6,3"]` or `["1x6x3"]` -> `(1, 6, 3)`; at most 2**31 elements."""
     joined = " ".join(text).strip()
-    parts = re.split(r"\s*[,x×]\s*|\s+", joined)
-    size = tuple(int(p) for p in parts if re.fullmatch(r"[0-9]+", p))
-    if len(size) != len(parts) or not size or any(n < 1 for n in size):
+    parts = [p.lstrip("0") for p in re.split(r"\s*[,x×]\s*|\s+", joined)]
+    if not all(re.fullmatch(r"[1-9][0-9]*", p) for p in parts):
         raise UsageError(
             f"bad --input-size {joined!r}: expected positive ints like 1,6,3 "
             "(batch, token, feature for a batch-first model)"
         )
-    return size
+    # each is at least 10**(digits - 1): the product of very long ones is never computed
+    if sum(len(p) - 1 for p in parts) > 9 or math.prod(map(int, parts)) > _MAX_ELEMENTS:
+        raise UsageError(
+            f"bad --input-size {joined!r}: more than 2**31 elements in one tensor; "
+            "a summary needs no large input"
+        )
+    return tuple(map(int, parts))
 
 
 def _import_attr(target: str, what: str) -> Any:
@@ -177,8 +184,20 @@ def _summary_command(args: argparse.Namespace, style: Style) -> str:
 
 
 # -- entry point ----------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse, with `-1,6,3` read as a value."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Before Python 3.13 a word is a value if it is a number like -1 or -1.5: `-1,6,3`
+        # is an unknown option, and `--input-size -1,6,3` fails with "expected at least
+        # one argument". Since 3.13 any word that starts -<digit> is a value (while no
+        # option looks like a number, as none of ours does); so it is here, on every version.
+        self._negative_number_matcher = re.compile(r"-\.?\d")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Named dimensions for PyTorch's nn.LSTM, nn.GRU and nn.RNN outputs.",
     )
@@ -208,7 +227,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         nargs="+",
         metavar="N",
-        help="the shape of one forward argument, e.g. 1,6,3 or 1 6 3; repeat for more arguments",
+        help="the shape of one forward argument, e.g. 1,6,3 or 1 6 3, at most 2**31 elements; "
+        "repeat for more arguments",
     )
     sub.add_argument(
         "--input-data",

@@ -238,6 +238,79 @@ def test_errors_are_printed_with_status_2(models: str, capsys: pytest.CaptureFix
         assert captured.out == ""
 
 
+def error_of(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """What `main(argv)` prints on stderr: one line, status 2, nothing on stdout."""
+    try:
+        status = main(argv)
+    except SystemExit as exit_info:  # argparse's own errors
+        status = exit_info.code
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert (status, captured.out, captured.err.count("\n")) == (2, "", 1), captured.err
+    return captured.err
+
+
+POSITIVE = "expected positive ints like 1,6,3 (batch, token, feature for a batch-first model)"
+TOO_BIG = "more than 2**31 elements in one tensor; a summary needs no large input"
+HUGE = "1" + "0" * 5000  # more digits than int() takes
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--input-size", "9223372036854775808,1,3"], f"'9223372036854775808,1,3': {TOO_BIG}"),
+        (["--input-size", "9223372036854775807,1,3"], f"'9223372036854775807,1,3': {TOO_BIG}"),
+        (["--input-size", "100000,100000,3"], f"'100000,100000,3': {TOO_BIG}"),
+        (["--input-size", "2147483649"], f"'2147483649': {TOO_BIG}"),
+        (["--input-size", "1", HUGE], f"'1 {HUGE}': {TOO_BIG}"),
+        (["--input-size", "-1,6,3"], f"'-1,6,3': {POSITIVE}"),
+        (["--input-size=-1,6,3"], f"'-1,6,3': {POSITIVE}"),
+        (["--input-size", "1,6,3", "--input-size", "-2x4"], f"'-2x4': {POSITIVE}"),
+        (["--input-size", "1", "-6", "3"], f"'1 -6 3': {POSITIVE}"),
+    ],
+    ids=[
+        "over-int64",
+        "int64-max",
+        "10**10-elements",
+        "2**31+1",
+        "5001-digits",
+        "negative",
+        "negative-after-=",
+        "negative-second-size",
+        "negative-spaced",
+    ],
+)
+def test_bad_input_sizes_are_one_line(
+    models: str, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = error_of(["summary", f"{models}:lstm", *argv], capsys)
+    assert err == f"bilstm-hooks: error: bad --input-size {message}\n"
+
+
+def test_sizes_up_to_the_limit_pass_the_parser() -> None:
+    assert parse_size(["2147483648"]) == (2**31,)
+    assert parse_size(["0001,0006,0003"]) == (1, 6, 3)
+    with pytest.raises(UsageError, match=r"^bad --input-size '0,6': expected positive ints"):
+        parse_size(["0,6"])
+
+
+def test_a_size_torch_cannot_take_as_a_subprocess(models: str, tmp_path: Path) -> None:
+    argv = ["summary", f"{models}:lstm", "--input-size", "9223372036854775808,1,3"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bilstm_hooks", *argv],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"bilstm-hooks: error: bad --input-size '9223372036854775808,1,3': {TOO_BIG}\n"
+    )
+
+
 def test_bad_column_names_list_the_good_ones(
     models: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,7 +10,7 @@ import re
 import sys
 import types
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 from torch import nn
@@ -166,26 +166,32 @@ def _summary_command(args: argparse.Namespace, style: Style) -> str:
         f"input sizes {', '.join(map(str, sizes))}" if sizes else f"input data {args.input_data}"
     )
     try:
-        result = summary(
-            model,
-            input_data=inputs,
-            input_size=[*sizes] if sizes else None,
-            device="cpu" if sizes else None,
-            **kwargs,
+        return str(
+            summary(
+                model,
+                input_data=inputs,
+                input_size=[*sizes] if sizes else None,
+                device="cpu" if sizes else None,
+                **kwargs,
+            )
         )
-    except RuntimeError as exc:
-        cause = exc.__cause__ or exc
+    except Exception as exc:  # the model's, torchinfo's or ours: one line all the same
+        # a failed forward pass: summary's RuntimeError, the model's own error chained
+        cause = exc.__cause__ if isinstance(exc, RuntimeError) and exc.__cause__ else exc
         raise UsageError(
             f"{args.target} failed on {given}: {type(cause).__name__}: {cause}"
         ) from exc
-    except ValueError as exc:
-        raise UsageError(f"{args.target} with {given}: {exc}") from exc
-    return str(result)
+
+
+def _one_line(text: str) -> str:
+    """A message on one line: torch's C++ frames cut off, the other lines joined."""
+    text = text.split("\nException raised from ", 1)[0]
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 # -- entry point ----------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
-    """argparse, with `-1,6,3` read as a value."""
+    """argparse with our one-line errors, and `-1,6,3` read as a value."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -194,6 +200,24 @@ class _Parser(argparse.ArgumentParser):
         # one argument". Since 3.13 any word that starts -<digit> is a value (while no
         # option looks like a number, as none of ours does); so it is here, on every version.
         self._negative_number_matcher = re.compile(r"-\.?\d")
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{PROG}: error: {message} (see {self.prog} --help)\n")
+
+
+def _at_least(least: int) -> Callable[[str], int]:
+    """An argparse `type=`: an int >= `least`, else a one-line error."""
+
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected an int >= {least}, got {text!r}")
+        return value
+
+    return count
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -239,12 +263,22 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--dtype", help="dtype of the --input-size tensors, e.g. long (comma-separated per input)"
     )
-    sub.add_argument("--depth", type=int, default=3, help="nesting depth shown (default 3)")
+    sub.add_argument(
+        "--depth",
+        type=_at_least(0),
+        default=3,
+        metavar="N",
+        help="nesting depth shown, 0 or more (default 3)",
+    )
     sub.add_argument(
         "--col-names", help="torchinfo columns, e.g. input_size,output_size,num_params"
     )
     sub.add_argument(
-        "--col-width", type=int, default=14, help="width of torchinfo's columns (default 14)"
+        "--col-width",
+        type=_at_least(1),
+        default=14,
+        metavar="N",
+        help="width of torchinfo's columns, 1 or more (default 14)",
     )
     sub.add_argument("--no-color", action="store_true", help="never use ANSI colour")
     return parser
@@ -258,8 +292,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, os.getcwd())  # like `python -m`: the current folder is importable
     try:
         text = demo(style) if args.command == "demo" else _summary_command(args, style)
-    except UsageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+    except Exception as exc:  # a UsageError, or what nothing foresaw: never a traceback
+        what = "" if isinstance(exc, UsageError) else f"{type(exc).__name__}: "
+        print(f"{PROG}: error: {what}{_one_line(str(exc))}", file=sys.stderr)
         return 2
     try:
         print(text, flush=True)

@@ -51,6 +51,26 @@ def models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
             def not_a_model():
                 return 42
+
+            class Oops(Exception):
+                pass
+
+            class KeyFails(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.rnn = nn.GRU(3, 4)
+
+                def forward(self, x):
+                    self.rnn(x)
+                    raise KeyError("no such token")
+
+            class OwnFails(KeyFails):
+                def forward(self, x):
+                    self.rnn(x)
+                    raise Oops("the first line\\n  and the second")
+
+            def packed_batch():
+                return pack_padded_sequence(torch.randn(2, 6, 3), [6, 3], batch_first=True)
             """
         )
     )
@@ -181,7 +201,8 @@ def test_summary_with_input_data_packing_inside(
         (
             f"{MODELS}:missing",
             rf"module '{MODELS}' has no attribute 'missing'; "
-            r"it defines: Packing, batch, broken, build, lstm, not_a_model$",  # not its imports
+            r"it defines: KeyFails, Oops, OwnFails, Packing, batch, broken, build, lstm, "
+            r"not_a_model, packed_batch$",  # not its imports
         ),
         (f"{MODELS}:broken", r"calling it failed: RuntimeError: no weights here"),
         (f"{MODELS}:not_a_model", r"got int, expected an nn\.Module or a function or class"),
@@ -294,6 +315,94 @@ def test_sizes_up_to_the_limit_pass_the_parser() -> None:
         parse_size(["0,6"])
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--depth", "-5", "an int >= 0"),
+        ("--depth", "deep", "an int >= 0"),
+        ("--col-width", "0", "an int >= 1"),
+        ("--col-width", "-3", "an int >= 1"),
+        ("--col-width", "1.5", "an int >= 1"),
+    ],
+)
+def test_bad_depth_and_column_width_are_one_line(
+    models: str, option: str, value: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = error_of(["summary", f"{models}:lstm", "--input-size", "1,6,3", option, value], capsys)
+    assert err == (
+        f"bilstm-hooks: error: argument {option}: expected {expected}, got {value!r} "
+        "(see bilstm-hooks summary --help)\n"
+    )
+
+
+def test_depth_zero_is_the_model_alone(models: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summary", f"{models}:lstm", "--input-size", "1,6,3", "--depth", "0"]) == 0
+    assert "batch=1 token=6 (direction=2 hidden=4)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("target", "inputs", "message"),
+    [
+        (
+            "KeyFails",
+            ["--input-size", "6,1,3"],
+            "KeyFails failed on input sizes (6, 1, 3): KeyError: 'no such token'",
+        ),
+        (
+            "OwnFails",  # an exception class of its own, with a message of two lines
+            ["--input-size", "6,1,3"],
+            "OwnFails failed on input sizes (6, 1, 3): Oops: the first line and the second",
+        ),
+        (
+            "lstm",  # bh.summary refuses it with a TypeError
+            ["--input-data", f"{MODELS}:packed_batch"],
+            f"lstm failed on input data {MODELS}:packed_batch: TypeError: torchinfo cannot "
+            "take a PackedSequence as input_data; pass the padded batch and the lengths, "
+            "and pack inside the model's forward",
+        ),
+    ],
+    ids=["KeyError", "own-exception-of-two-lines", "TypeError-of-summary"],
+)
+def test_any_failure_of_the_model_is_one_line(
+    models: str,
+    target: str,
+    inputs: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    err = error_of(["summary", f"{models}:{target}", *inputs], capsys)
+    assert err == f"bilstm-hooks: error: {models}:{message}\n"
+
+
+@pytest.mark.parametrize(
+    ("raised", "said"),
+    [
+        (ZeroDivisionError("boom"), "ZeroDivisionError: boom"),
+        (
+            RuntimeError(
+                "Storage size calculation overflowed\nException raised from computeStorageNbytes"
+                " at aten/src/ATen/EmptyTensor.cpp:51 (most recent call first):\nframe #0: c10"
+            ),
+            "RuntimeError: Storage size calculation overflowed",  # not torch's C++ frames
+        ),
+    ],
+    ids=["ZeroDivisionError", "torch-cpp-frames"],
+)
+def test_an_unforeseen_failure_is_one_line(
+    models: str,
+    raised: Exception,
+    said: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def fails(*args: object, **kwargs: object) -> None:
+        raise raised
+
+    monkeypatch.setattr("bilstm_hooks._cli.summary", fails)
+    err = error_of(["summary", f"{models}:lstm", "--input-size", "1,6,3"], capsys)
+    assert err == f"bilstm-hooks: error: {models}:lstm failed on input sizes (1, 6, 3): {said}\n"
+
+
 def test_a_size_torch_cannot_take_as_a_subprocess(models: str, tmp_path: Path) -> None:
     argv = ["summary", f"{models}:lstm", "--input-size", "9223372036854775808,1,3"]
     done = subprocess.run(
@@ -308,6 +417,13 @@ def test_a_size_torch_cannot_take_as_a_subprocess(models: str, tmp_path: Path) -
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (
         f"bilstm-hooks: error: bad --input-size '9223372036854775808,1,3': {TOO_BIG}\n"
+    )
+
+
+def test_argparse_errors_are_one_line_too(capsys: pytest.CaptureFixture[str]) -> None:
+    err = error_of(["summary", "a:b", "--input-size", "1", "--colour"], capsys)
+    assert err == (
+        "bilstm-hooks: error: unrecognized arguments: --colour (see bilstm-hooks --help)\n"
     )
 
 
@@ -347,7 +463,7 @@ def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
 
 
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main([])
-    assert exit_info.value.code == 2
-    assert "the following arguments are required: COMMAND" in capsys.readouterr().err
+    assert error_of([], capsys) == (
+        "bilstm-hooks: error: the following arguments are required: COMMAND "
+        "(see bilstm-hooks --help)\n"
+    )

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import bilstm_hooks as bh
-from bilstm_hooks import _summary
+from bilstm_hooks import _summary_table
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -330,7 +330,7 @@ def test_falls_back_when_torchinfo_internals_change(monkeypatch: pytest.MonkeyPa
     def changed(*args: Any, **kwargs: Any) -> str:
         raise AttributeError("'LayerInfo' object has no attribute 'module'")
 
-    monkeypatch.setattr(_summary._NamedDimsFormatting, "layer_info_to_row", changed)
+    monkeypatch.setattr(_summary_table._NamedDimsFormatting, "layer_info_to_row", changed)
     text = str(bh.summary(seed_lstm(), input_size=(1, 6, 3)))
     plain = str(torchinfo.summary(seed_lstm(), input_size=(1, 6, 3), verbose=0))
     table, section = text.split("Named dims of recurrent calls not shown in the table above:\n")

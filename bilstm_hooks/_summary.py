@@ -236,13 +236,13 @@ def _hooks_kept(model: nn.Module) -> Iterator[None]:
     }
     for hooks in dicts:
         for key in taken.intersection(hooks):
-            del hooks[key]
+            hooks.pop(key, None)  # pop: another thread may remove a hook meanwhile
     try:
         yield
     finally:
         for hooks, before in zip(dicts, saved, strict=True):
             for key in set(hooks).difference(before):
-                del hooks[key]
+                hooks.pop(key, None)
             for key, hook in before.items():  # in the order before: each one to the end
                 if key in taken:
                     hooks[key] = hook

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import re
 import sys
 import types
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torchinfo.enums import ColumnSettings
 
 from . import __version__
-from ._helpers import last_outputs
-from ._recorder import attach_hooks
+from ._demo import demo
+from ._style import Style
 from ._summary import summary
 
 __all__ = ["UsageError", "load_inputs", "load_model", "main", "parse_size"]
@@ -30,244 +30,9 @@ class UsageError(ValueError):
     """A bad command line: printed as `bilstm-hooks: error: ...`, exit status 2."""
 
 
-_ASCII = str.maketrans({"·": ".", "×": "x", "→": "->", "←": "<-"})
-
-
-# -- output style ---------------------------------------------------------------------------
-class _Style:
-    """ANSI colour only on a terminal (and no NO_COLOR, no --no-color); ASCII if need be."""
-
-    def __init__(self, stream: TextIO, *, no_color: bool) -> None:
-        isatty = getattr(stream, "isatty", None)
-        self.color = not no_color and not os.environ.get("NO_COLOR") and bool(isatty and isatty())
-        encoding = getattr(stream, "encoding", None)  # None: a text buffer, anything goes
-        try:
-            "✓✗├─│└·×→←".encode(encoding or "utf-8")
-            self.unicode = True
-        except (UnicodeEncodeError, LookupError):
-            self.unicode = False
-
-    def _sgr(self, code: str, text: str) -> str:
-        return f"\033[{code}m{text}\033[0m" if self.color else text
-
-    def heading(self, text: str) -> str:
-        return self._sgr("1;36", text)
-
-    def code(self, text: str) -> str:
-        return self._sgr("33", text)
-
-    def dim(self, text: str) -> str:
-        return self._sgr("2", text)
-
-    def ok(self, text: str = "") -> str:
-        return self._sgr("32", ("✓" if self.unicode else "ok") + (f" {text}" if text else ""))
-
-    def bad(self, text: str = "") -> str:
-        return self._sgr("31", ("✗" if self.unicode else "X ") + (f" {text}" if text else ""))
-
-    def plain(self, text: str) -> str:
-        if self.unicode:
-            return text
-        return text.translate(_ASCII)
-
-
-# -- demo -----------------------------------------------------------------------------------
-class Encoder(nn.Module):
-    """The demo's model: packs a padded batch inside `forward`, as real models do."""
-
-    def __init__(self, lstm: nn.LSTM) -> None:
-        super().__init__()
-        self.lstm = lstm
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        _, (h_n, _) = self.lstm(packed)
-        return torch.cat([h_n[-2], h_n[-1]], dim=-1)
-
-
-_ENCODER_SOURCE = (
-    "class Encoder(nn.Module):",
-    "    def __init__(self, lstm):",
-    "        super().__init__()",
-    "        self.lstm = lstm",
-    "",
-    "    def forward(self, x, lengths):",
-    "        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)",
-    "        _, (h_n, _) = self.lstm(packed)",
-    "        return torch.cat([h_n[-2], h_n[-1]], dim=-1)",
-)
-
-
-def _seed_model() -> nn.LSTM:
-    torch.manual_seed(0)
-    return nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True).eval()
-
-
-def _diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).abs().max())
-
-
-def demo(style: _Style) -> str:
-    """The walk-through, as text."""
-    s = style
-    lines: list[str] = []
-    add = lines.append
-
-    def check(holds: bool, text: str) -> None:
-        add(f"  {s.ok() if holds else s.bad()} {text}")
-
-    lstm = _seed_model()
-    x = torch.randn(1, 6, 3, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad(), attach_hooks(lstm) as rec:
-        out, (h_n, c_n) = lstm(x)
-    r = rec[lstm]
-    add(s.heading("bilstm-hooks demo: what a bidirectional nn.LSTM returns, with named dims"))
-    add("")
-    add(s.code("  lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)"))
-    add(s.code("  x = torch.randn(1, 6, 3)") + s.dim("      # batch=1 token=6 feature=3"))
-    add(s.code("  out, (h_n, c_n) = lstm(x)"))
-    add("")
-
-    add(s.heading("1. out: the last layer's output at every token"))
-    add(f"  out  {tuple(out.shape)}  {r.out.pattern:<31} {r.out.axes.described()}")
-    add("  The last axis is (direction hidden): forward, then backward.")
-    add(f"    {s.code('out[..., :4]')}  forward:  token t has read tokens 0..t")
-    add(f"    {s.code('out[..., 4:]')}  backward: token t has read tokens t..5")
-    fwd = r.out.split_directions()[0]
-    add(f"    {s.code('fwd, bwd = rec[lstm].out.split_directions()')}  {s.dim(f'# {fwd!r}')}")
-    add("")
-
-    add(s.heading("2. h_n and c_n: every layer's state after its last step"))
-    add(f"  h_n  {tuple(h_n.shape)}  {r.h_n.pattern:<31} {r.h_n.axes.described()}")
-    assert r.c_n is not None
-    add(f"  c_n  {tuple(c_n.shape)}  {r.c_n.pattern:<31} {r.c_n.axes.described()}")
-    add("  batch_first=True does not apply to h_n and c_n: batch is their second axis.")
-    add("  Rows are layer-major, direction-minor:")
-    last = r.layout.layers - 1
-    for row in range(h_n.shape[0]):
-        layer, d = divmod(row, 2)
-        where = "token 5 (the last)" if d == 0 else "token 0 (where it ends)"
-        same = ""
-        if layer == last:
-            same = "== out[:, -1, :4]" if d == 0 else "== out[:, 0, 4:]"
-        direction = "forward " if d == 0 else "backward"
-        add(f"    h_n[{row}]  layer {layer} {direction}  at {where:<24}{s.dim(same)}".rstrip())
-    add(f"  {s.code('h_n[-1]')} alone is the BACKWARD direction of the last layer only.")
-    add("")
-
-    add(s.heading("3. The identities, checked on these tensors"))
-    final = torch.cat([h_n[-2], h_n[-1]], dim=-1)
-    check(
-        torch.allclose(out[:, -1, :4], h_n[-2]),
-        "out[:, -1, :4] == h_n[-2]   forward half at the last token",
-    )
-    check(
-        torch.allclose(out[:, 0, 4:], h_n[-1]),
-        "out[:, 0, 4:]  == h_n[-1]   backward half at token 0",
-    )
-    check(
-        torch.allclose(r.final(), final),
-        "rec[lstm].final() == torch.cat([h_n[-2], h_n[-1]], dim=-1)",
-    )
-    r.check()
-    check(True, "rec[lstm].check(): every identity holds")
-    wrong = _diff(out[:, -1], final)
-    add(
-        f"  {s.bad()} out[:, -1] != the final state: its backward half has read one token "
-        f"(max |difference| {wrong:.2f})"
-    )
-    add("")
-
-    lengths = torch.tensor([4, 6, 2])
-    xb = torch.randn(3, 6, 3, generator=torch.Generator().manual_seed(2))
-    for b, n in enumerate(lengths.tolist()):
-        xb[b, n:] = 0.0
-    packed_in = pack_padded_sequence(xb, lengths, batch_first=True, enforce_sorted=False)
-    with torch.no_grad(), attach_hooks(lstm) as rec:
-        packed_out, (h_n, c_n) = lstm(packed_in)
-    r = rec[lstm]
-    out, _ = pad_packed_sequence(packed_out, batch_first=True)
-    add(s.heading("4. A padded batch packed with unequal lengths"))
-    add(s.code("  lengths = torch.tensor([4, 6, 2])") + s.dim("   # x: (3, 6, 3), zero-padded"))
-    add(
-        s.code(
-            "  packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)"
-        )
-    )
-    add(s.code("  out, (h_n, c_n) = lstm(packed)"))
-    add(s.code("  out, _ = pad_packed_sequence(out, batch_first=True)"))
-    add(f"  out  {tuple(out.shape)}  {r.out.pattern:<31} {r.out.axes.described()}, padded")
-    add(f"  h_n  {tuple(h_n.shape)}  {r.h_n.pattern:<31} in the original batch order")
-    add("  Each sequence's last valid token is lengths[b] - 1 = " + str((lengths - 1).tolist()))
-    add("")
-    add(
-        "  The right final state: "
-        + s.code("torch.cat([h_n[-2], h_n[-1]], dim=-1)")
-        + ", or rec[lstm].final()"
-    )
-    final = torch.cat([h_n[-2], h_n[-1]], dim=-1)
-    for b, n in enumerate(lengths.tolist()):
-        fwd_ok = torch.allclose(out[b, n - 1, :4], h_n[-2, b])
-        bwd_ok = torch.allclose(out[b, 0, 4:], h_n[-1, b])
-        add(
-            f"    sequence {b} (length {n}):  "
-            f"{s.ok() if fwd_ok else s.bad()} forward  == out[{b}, {n - 1}, :4]   "
-            f"{s.ok() if bwd_ok else s.bad()} backward == out[{b}, 0, 4:]"
-        )
-    check(torch.allclose(r.final(), final), "rec[lstm].final() gives it for every sequence")
-    from_out = last_outputs(out, lengths, module=lstm)
-    check(
-        torch.allclose(from_out, final),
-        "bh.last_outputs(out, lengths, module=lstm): the same, from out",
-    )
-    r.check()
-    check(True, "rec[lstm].check(): every identity holds, per sequence")
-    add("")
-    add("  The wrong final state: " + s.code("out[:, -1]"))
-    for b, n in enumerate(lengths.tolist()):
-        if n < out.shape[1]:
-            zero = bool((out[b, -1] == 0).all())
-            why = "padding, all zeros" if zero else "padding"
-        else:
-            why = "its backward half has read one token"
-        add(
-            f"    sequence {b} (length {n}):  {s.bad()} {why:<37} "
-            f"max |difference| {_diff(out[b, -1], final[b]):.2f}"
-        )
-    add("")
-
-    add(s.heading("5. The summary: torchinfo's table plus out, h_n and c_n"))
-    add("  A model that packs inside forward, as real ones do:")
-    for line in _ENCODER_SOURCE:
-        add(s.code(f"    {line}") if line else "")
-    add(
-        s.code(
-            "  print(bh.summary(Encoder(lstm), input_data=(x, lengths), col_names=['output_size']))"
-        )
-    )
-    rows = () if s.unicode else ("depth", "ascii_only")
-    table = summary(
-        Encoder(lstm),
-        input_data=(xb, lengths),
-        col_names=["output_size"],
-        col_width=14,
-        **({"row_settings": rows} if rows else {}),
-    )
-    lines += str(table).splitlines()
-    add("")
-    add(s.heading("Next"))
-    add("  In Jupyter, rec[lstm] shows these tables and a diagram of the unrolled layers;")
-    add("  " + s.code('rec[lstm].diagram().save("lstm.svg")') + " saves the diagram.")
-    add(
-        "  "
-        + s.code(f"{PROG} summary PACKAGE.MODULE:FACTORY --input-size 1,6,3")
-        + " annotates your model."
-    )
-    return "\n".join(s.plain(line) if not s.unicode else line for line in lines)
-
-
 # -- summary --------------------------------------------------------------------------------
 _NAMES_SHOWN = 12  # names listed when a target's attribute is missing
+_MAX_ELEMENTS = 2**31  # in one --input-size tensor: 8 GiB of float32, more than a summary needs
 _COLUMNS = tuple(column.value for column in ColumnSettings)
 
 
@@ -283,16 +48,21 @@ def parse_columns(text: str) -> list[str]:
 
 
 def parse_size(text: Sequence[str]) -> tuple[int, ...]:
-    """`["1", "6", "3"]`, `["1,6,3"]` or `["1x6x3"]` -> `(1, 6, 3)`."""
+    """`["1", "6", "3"]`, `["1,6,3"]` or `["1x6x3"]` -> `(1, 6, 3)`; at most 2**31 elements."""
     joined = " ".join(text).strip()
-    parts = re.split(r"\s*[,x×]\s*|\s+", joined)
-    size = tuple(int(p) for p in parts if re.fullmatch(r"[0-9]+", p))
-    if len(size) != len(parts) or not size or any(n < 1 for n in size):
+    parts = [p.lstrip("0") for p in re.split(r"\s*[,x×]\s*|\s+", joined)]
+    if not all(re.fullmatch(r"[1-9][0-9]*", p) for p in parts):
         raise UsageError(
             f"bad --input-size {joined!r}: expected positive ints like 1,6,3 "
             "(batch, token, feature for a batch-first model)"
         )
-    return size
+    # each is at least 10**(digits - 1): the product of very long ones is never computed
+    if sum(len(p) - 1 for p in parts) > 9 or math.prod(map(int, parts)) > _MAX_ELEMENTS:
+        raise UsageError(
+            f"bad --input-size {joined!r}: more than 2**31 elements in one tensor; "
+            "a summary needs no large input"
+        )
+    return tuple(map(int, parts))
 
 
 def _import_attr(target: str, what: str) -> Any:
@@ -378,7 +148,7 @@ def _dtypes(text: str | None, count: int) -> list[torch.dtype] | None:
     return dtypes
 
 
-def _summary_command(args: argparse.Namespace, style: _Style) -> str:
+def _summary_command(args: argparse.Namespace, style: Style) -> str:
     if args.input_size and args.input_data:
         raise UsageError("give --input-size or --input-data, not both")
     sizes = [parse_size(size) for size in args.input_size or ()]
@@ -396,26 +166,62 @@ def _summary_command(args: argparse.Namespace, style: _Style) -> str:
         f"input sizes {', '.join(map(str, sizes))}" if sizes else f"input data {args.input_data}"
     )
     try:
-        result = summary(
-            model,
-            input_data=inputs,
-            input_size=[*sizes] if sizes else None,
-            device="cpu" if sizes else None,
-            **kwargs,
+        return str(
+            summary(
+                model,
+                input_data=inputs,
+                input_size=[*sizes] if sizes else None,
+                device="cpu" if sizes else None,
+                **kwargs,
+            )
         )
-    except RuntimeError as exc:
-        cause = exc.__cause__ or exc
+    except Exception as exc:  # the model's, torchinfo's or ours: one line all the same
+        # a failed forward pass: summary's RuntimeError, the model's own error chained
+        cause = exc.__cause__ if isinstance(exc, RuntimeError) and exc.__cause__ else exc
         raise UsageError(
             f"{args.target} failed on {given}: {type(cause).__name__}: {cause}"
         ) from exc
-    except ValueError as exc:
-        raise UsageError(f"{args.target} with {given}: {exc}") from exc
-    return str(result)
+
+
+def _one_line(text: str) -> str:
+    """A message on one line: torch's C++ frames cut off, the other lines joined."""
+    text = text.split("\nException raised from ", 1)[0]
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 # -- entry point ----------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse with our one-line errors, and `-1,6,3` read as a value."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Before Python 3.13 a word is a value if it is a number like -1 or -1.5: `-1,6,3`
+        # is an unknown option, and `--input-size -1,6,3` fails with "expected at least
+        # one argument". Since 3.13 any word that starts -<digit> is a value (while no
+        # option looks like a number, as none of ours does); so it is here, on every version.
+        self._negative_number_matcher = re.compile(r"-\.?\d")
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{PROG}: error: {message} (see {self.prog} --help)\n")
+
+
+def _at_least(least: int) -> Callable[[str], int]:
+    """An argparse `type=`: an int >= `least`, else a one-line error."""
+
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected an int >= {least}, got {text!r}")
+        return value
+
+    return count
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Named dimensions for PyTorch's nn.LSTM, nn.GRU and nn.RNN outputs.",
     )
@@ -445,7 +251,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         nargs="+",
         metavar="N",
-        help="the shape of one forward argument, e.g. 1,6,3 or 1 6 3; repeat for more arguments",
+        help="the shape of one forward argument, e.g. 1,6,3 or 1 6 3, at most 2**31 elements; "
+        "repeat for more arguments",
     )
     sub.add_argument(
         "--input-data",
@@ -456,12 +263,22 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--dtype", help="dtype of the --input-size tensors, e.g. long (comma-separated per input)"
     )
-    sub.add_argument("--depth", type=int, default=3, help="nesting depth shown (default 3)")
+    sub.add_argument(
+        "--depth",
+        type=_at_least(0),
+        default=3,
+        metavar="N",
+        help="nesting depth shown, 0 or more (default 3)",
+    )
     sub.add_argument(
         "--col-names", help="torchinfo columns, e.g. input_size,output_size,num_params"
     )
     sub.add_argument(
-        "--col-width", type=int, default=14, help="width of torchinfo's columns (default 14)"
+        "--col-width",
+        type=_at_least(1),
+        default=14,
+        metavar="N",
+        help="width of torchinfo's columns, 1 or more (default 14)",
     )
     sub.add_argument("--no-color", action="store_true", help="never use ANSI colour")
     return parser
@@ -470,13 +287,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `bilstm-hooks`; returns the exit status."""
     args = _parser().parse_args(argv)
-    style = _Style(sys.stdout, no_color=args.no_color)
+    style = Style(sys.stdout, no_color=args.no_color)
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # like `python -m`: the current folder is importable
     try:
         text = demo(style) if args.command == "demo" else _summary_command(args, style)
-    except UsageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+    except Exception as exc:  # a UsageError, or what nothing foresaw: never a traceback
+        what = "" if isinstance(exc, UsageError) else f"{type(exc).__name__}: "
+        print(f"{PROG}: error: {what}{_one_line(str(exc))}", file=sys.stderr)
         return 2
     try:
         print(text, flush=True)

@@ -51,6 +51,26 @@ def models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
             def not_a_model():
                 return 42
+
+            class Oops(Exception):
+                pass
+
+            class KeyFails(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.rnn = nn.GRU(3, 4)
+
+                def forward(self, x):
+                    self.rnn(x)
+                    raise KeyError("no such token")
+
+            class OwnFails(KeyFails):
+                def forward(self, x):
+                    self.rnn(x)
+                    raise Oops("the first line\\n  and the second")
+
+            def packed_batch():
+                return pack_padded_sequence(torch.randn(2, 6, 3), [6, 3], batch_first=True)
             """
         )
     )
@@ -181,7 +201,8 @@ def test_summary_with_input_data_packing_inside(
         (
             f"{MODELS}:missing",
             rf"module '{MODELS}' has no attribute 'missing'; "
-            r"it defines: Packing, batch, broken, build, lstm, not_a_model$",  # not its imports
+            r"it defines: KeyFails, Oops, OwnFails, Packing, batch, broken, build, lstm, "
+            r"not_a_model, packed_batch$",  # not its imports
         ),
         (f"{MODELS}:broken", r"calling it failed: RuntimeError: no weights here"),
         (f"{MODELS}:not_a_model", r"got int, expected an nn\.Module or a function or class"),
@@ -238,6 +259,174 @@ def test_errors_are_printed_with_status_2(models: str, capsys: pytest.CaptureFix
         assert captured.out == ""
 
 
+def error_of(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """What `main(argv)` prints on stderr: one line, status 2, nothing on stdout."""
+    try:
+        status = main(argv)
+    except SystemExit as exit_info:  # argparse's own errors
+        status = exit_info.code
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert (status, captured.out, captured.err.count("\n")) == (2, "", 1), captured.err
+    return captured.err
+
+
+POSITIVE = "expected positive ints like 1,6,3 (batch, token, feature for a batch-first model)"
+TOO_BIG = "more than 2**31 elements in one tensor; a summary needs no large input"
+HUGE = "1" + "0" * 5000  # more digits than int() takes
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--input-size", "9223372036854775808,1,3"], f"'9223372036854775808,1,3': {TOO_BIG}"),
+        (["--input-size", "9223372036854775807,1,3"], f"'9223372036854775807,1,3': {TOO_BIG}"),
+        (["--input-size", "100000,100000,3"], f"'100000,100000,3': {TOO_BIG}"),
+        (["--input-size", "2147483649"], f"'2147483649': {TOO_BIG}"),
+        (["--input-size", "1", HUGE], f"'1 {HUGE}': {TOO_BIG}"),
+        (["--input-size", "-1,6,3"], f"'-1,6,3': {POSITIVE}"),
+        (["--input-size=-1,6,3"], f"'-1,6,3': {POSITIVE}"),
+        (["--input-size", "1,6,3", "--input-size", "-2x4"], f"'-2x4': {POSITIVE}"),
+        (["--input-size", "1", "-6", "3"], f"'1 -6 3': {POSITIVE}"),
+    ],
+    ids=[
+        "over-int64",
+        "int64-max",
+        "10**10-elements",
+        "2**31+1",
+        "5001-digits",
+        "negative",
+        "negative-after-=",
+        "negative-second-size",
+        "negative-spaced",
+    ],
+)
+def test_bad_input_sizes_are_one_line(
+    models: str, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = error_of(["summary", f"{models}:lstm", *argv], capsys)
+    assert err == f"bilstm-hooks: error: bad --input-size {message}\n"
+
+
+def test_sizes_up_to_the_limit_pass_the_parser() -> None:
+    assert parse_size(["2147483648"]) == (2**31,)
+    assert parse_size(["0001,0006,0003"]) == (1, 6, 3)
+    with pytest.raises(UsageError, match=r"^bad --input-size '0,6': expected positive ints"):
+        parse_size(["0,6"])
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--depth", "-5", "an int >= 0"),
+        ("--depth", "deep", "an int >= 0"),
+        ("--col-width", "0", "an int >= 1"),
+        ("--col-width", "-3", "an int >= 1"),
+        ("--col-width", "1.5", "an int >= 1"),
+    ],
+)
+def test_bad_depth_and_column_width_are_one_line(
+    models: str, option: str, value: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = error_of(["summary", f"{models}:lstm", "--input-size", "1,6,3", option, value], capsys)
+    assert err == (
+        f"bilstm-hooks: error: argument {option}: expected {expected}, got {value!r} "
+        "(see bilstm-hooks summary --help)\n"
+    )
+
+
+def test_depth_zero_is_the_model_alone(models: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summary", f"{models}:lstm", "--input-size", "1,6,3", "--depth", "0"]) == 0
+    assert "batch=1 token=6 (direction=2 hidden=4)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("target", "inputs", "message"),
+    [
+        (
+            "KeyFails",
+            ["--input-size", "6,1,3"],
+            "KeyFails failed on input sizes (6, 1, 3): KeyError: 'no such token'",
+        ),
+        (
+            "OwnFails",  # an exception class of its own, with a message of two lines
+            ["--input-size", "6,1,3"],
+            "OwnFails failed on input sizes (6, 1, 3): Oops: the first line and the second",
+        ),
+        (
+            "lstm",  # bh.summary refuses it with a TypeError
+            ["--input-data", f"{MODELS}:packed_batch"],
+            f"lstm failed on input data {MODELS}:packed_batch: TypeError: torchinfo cannot "
+            "take a PackedSequence as input_data; pass the padded batch and the lengths, "
+            "and pack inside the model's forward",
+        ),
+    ],
+    ids=["KeyError", "own-exception-of-two-lines", "TypeError-of-summary"],
+)
+def test_any_failure_of_the_model_is_one_line(
+    models: str,
+    target: str,
+    inputs: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    err = error_of(["summary", f"{models}:{target}", *inputs], capsys)
+    assert err == f"bilstm-hooks: error: {models}:{message}\n"
+
+
+@pytest.mark.parametrize(
+    ("raised", "said"),
+    [
+        (ZeroDivisionError("boom"), "ZeroDivisionError: boom"),
+        (
+            RuntimeError(
+                "Storage size calculation overflowed\nException raised from computeStorageNbytes"
+                " at aten/src/ATen/EmptyTensor.cpp:51 (most recent call first):\nframe #0: c10"
+            ),
+            "RuntimeError: Storage size calculation overflowed",  # not torch's C++ frames
+        ),
+    ],
+    ids=["ZeroDivisionError", "torch-cpp-frames"],
+)
+def test_an_unforeseen_failure_is_one_line(
+    models: str,
+    raised: Exception,
+    said: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def fails(*args: object, **kwargs: object) -> None:
+        raise raised
+
+    monkeypatch.setattr("bilstm_hooks._cli.summary", fails)
+    err = error_of(["summary", f"{models}:lstm", "--input-size", "1,6,3"], capsys)
+    assert err == f"bilstm-hooks: error: {models}:lstm failed on input sizes (1, 6, 3): {said}\n"
+
+
+def test_a_size_torch_cannot_take_as_a_subprocess(models: str, tmp_path: Path) -> None:
+    argv = ["summary", f"{models}:lstm", "--input-size", "9223372036854775808,1,3"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bilstm_hooks", *argv],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"bilstm-hooks: error: bad --input-size '9223372036854775808,1,3': {TOO_BIG}\n"
+    )
+
+
+def test_argparse_errors_are_one_line_too(capsys: pytest.CaptureFixture[str]) -> None:
+    err = error_of(["summary", "a:b", "--input-size", "1", "--colour"], capsys)
+    assert err == (
+        "bilstm-hooks: error: unrecognized arguments: --colour (see bilstm-hooks --help)\n"
+    )
+
+
 def test_bad_column_names_list_the_good_ones(
     models: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -274,7 +463,7 @@ def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
 
 
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main([])
-    assert exit_info.value.code == 2
-    assert "the following arguments are required: COMMAND" in capsys.readouterr().err
+    assert error_of([], capsys) == (
+        "bilstm-hooks: error: the following arguments are required: COMMAND "
+        "(see bilstm-hooks --help)\n"
+    )

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import bilstm_hooks as bh
-from bilstm_hooks import _summary
+from bilstm_hooks import _summary_table
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -235,6 +235,84 @@ def test_records_are_in_call_order_even_where_the_table_is_not() -> None:
     assert [record.name for record in result] == ["inner.0", "top"]
 
 
+# -- other recorders: untouched -------------------------------------------------------------
+def hook_dicts(model: nn.Module) -> list[list[tuple[int, Any]]]:
+    """Every forward-hook dict of every module, as (id, hook) in order."""
+    names = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called")
+    return [list(getattr(m, name).items()) for m in model.modules() for name in names]
+
+
+def annotations(*tensors: torch.Tensor) -> list[tuple[str, str, dict[str, int]] | None]:
+    found = [bh.annotation_of(t) for t in tensors]
+    return [None if a is None else (repr(a), a.origin, a.sizes) for a in found]
+
+
+@pytest.mark.parametrize("history", [1, 3])
+@pytest.mark.parametrize("forward_fails", [False, True], ids=["runs", "fails"])
+def test_summary_leaves_other_recorders_alone(history: int, forward_fails: bool) -> None:
+    model = Encoder()
+    first = model.lstm.register_forward_hook(lambda *args: None)  # a user's own, before and
+    rec = bh.attach_hooks(model, history=history)
+    last = model.lstm.register_forward_hook(lambda *args: None)  # after the recorder's
+    x, lengths = encoder_inputs()
+    logits = model(x, lengths)  # the LSTM twice, then the GRU
+    out, (h_n, c_n) = model.lstm(x)  # tensors the user holds
+    calls = {name: rec.calls(name) for name in rec.names}
+    records = {name: rec.records(name) for name in rec.names}
+    latest = rec.last
+    held = annotations(out, h_n, c_n)
+    hooks = hook_dicts(model)
+    if forward_fails:  # after the recurrent calls ran: the head takes 7 features, not 8
+        model.head = nn.Linear(7, 2)
+        hooks = hook_dicts(model)
+        with pytest.raises(RuntimeError, match=r"^Encoder's forward pass failed under torchinfo"):
+            bh.summary(model, input_data=encoder_inputs())
+    else:
+        result = bh.summary(model, input_data=encoder_inputs())
+        assert [record.name for record in result] == ["lstm", "lstm", "gru"]  # its own: kept
+    assert {name: rec.calls(name) for name in rec.names} == calls
+    assert {name: rec.records(name) for name in rec.names} == records  # the same objects
+    assert rec.last is latest
+    assert annotations(out, h_n, c_n) == held
+    assert hook_dicts(model) == hooks  # same ids, same hooks, same order
+    if not forward_fails:  # and the user's hooks still record the next call
+        model(x, lengths)
+        assert rec.calls("lstm") == calls["lstm"] + 2
+        assert rec.calls("gru") == calls["gru"] + 1
+        assert rec.last is rec["gru"] is not latest
+        assert len(rec.records("lstm")) == min(history, calls["lstm"] + 2)
+    assert logits.shape == (3, 2)
+    first.remove()
+    last.remove()
+    rec.remove()
+
+
+def test_two_other_recorders_are_left_alone() -> None:
+    lstm = seed_lstm()
+    one, two = bh.attach_hooks(lstm), bh.attach_hooks(lstm, history=2)
+    lstm(torch.randn(1, 6, 3))
+    before = hook_dicts(lstm)
+    result = bh.summary(lstm, input_size=(2, 6, 3))
+    assert result[lstm].out.sizes["batch"] == 2
+    assert (one.calls(lstm), two.calls(lstm)) == (1, 1)
+    assert one[lstm].out.sizes["batch"] == two.last.out.sizes["batch"] == 1
+    assert hook_dicts(lstm) == before
+
+
+def test_a_hook_that_removes_itself_during_the_pass_stays_removed() -> None:
+    lstm = seed_lstm()
+    rec = bh.attach_hooks(lstm)
+    handles = []
+
+    def once(*args: Any) -> None:
+        handles[0].remove()
+
+    handles.append(lstm.register_forward_hook(once))
+    bh.summary(lstm, input_size=(1, 6, 3))
+    key = rec._handles[0].id
+    assert hook_dicts(lstm) == [[(key, rec._hooks[""].record)], [(key, True)], []]
+
+
 # -- fallback: what the table cannot hold goes below it -------------------------------------
 def test_rows_deeper_than_depth_go_into_the_section() -> None:
     text = str(bh.summary(Encoder(), input_data=encoder_inputs(), depth=0))
@@ -252,7 +330,7 @@ def test_falls_back_when_torchinfo_internals_change(monkeypatch: pytest.MonkeyPa
     def changed(*args: Any, **kwargs: Any) -> str:
         raise AttributeError("'LayerInfo' object has no attribute 'module'")
 
-    monkeypatch.setattr(_summary._NamedDimsFormatting, "layer_info_to_row", changed)
+    monkeypatch.setattr(_summary_table._NamedDimsFormatting, "layer_info_to_row", changed)
     text = str(bh.summary(seed_lstm(), input_size=(1, 6, 3)))
     plain = str(torchinfo.summary(seed_lstm(), input_size=(1, 6, 3), verbose=0))
     table, section = text.split("Named dims of recurrent calls not shown in the table above:\n")

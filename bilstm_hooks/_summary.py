@@ -19,9 +19,10 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 from torchinfo.model_statistics import ModelStatistics
 
+from ._artifacts import is_ours
 from ._layout import RECURRENT_TYPES
 from ._record import Record
-from ._recorder import Recorder, _Hook, attach_hooks
+from ._recorder import Recorder, attach_hooks
 from ._summary_table import render
 
 __all__ = ["Summary", "summary"]
@@ -214,7 +215,7 @@ def _holds_packed(data: Any) -> bool:
 def _hooks_kept(model: nn.Module) -> Iterator[None]:
     """Other recorders' hooks off during the block; afterwards every hook dict as it was.
 
-    Another recorder's hook (a bound `_Hook.record`, whose id keys its entry in
+    Another recorder's hook (a bound `Hook.record`, whose id keys its entry in
     each forward-hook dict) would record our pass: it is taken off for the block.
     Afterwards what was added since goes (our hooks, and torchinfo's if a failure
     left any), what was taken off comes back in its place (same id, same order),
@@ -228,12 +229,7 @@ def _hooks_kept(model: nn.Module) -> Iterator[None]:
         if isinstance(hooks := getattr(module, name, None), dict)
     ]
     saved = [dict(hooks) for hooks in dicts]
-    taken = {
-        key
-        for hooks in dicts
-        for key, hook in hooks.items()
-        if type(getattr(hook, "__self__", None)) is _Hook
-    }
+    taken = {key for hooks in dicts for key, hook in hooks.items() if is_ours(hook)}
     for hooks in dicts:
         for key in taken.intersection(hooks):
             hooks.pop(key, None)  # pop: another thread may remove a hook meanwhile

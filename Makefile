@@ -8,7 +8,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: demo example test lint bench docs clean FORCE
+.PHONY: demo example test lint wheel-check bench docs clean FORCE
 
 # Rewritten only when TORCH or PIP_EXTRA_INDEX_URL differ from the last install's,
 # so that `make test TORCH=...` on an existing .venv installs what it says.
@@ -35,6 +35,11 @@ lint: $(VENV)/.installed
 
 test: lint
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory wheel-check
+
+# the built wheel in a fresh venv holding only torch: what a plain `pip install` gets
+wheel-check: $(VENV)/.installed
+	scripts/check_wheel.sh $(BIN)/python $(PYTHON) "$(TORCH)"
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/overhead.py

@@ -15,8 +15,6 @@ place, so that reading never moves entries that another thread appends.
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 import warnings
 import weakref
 from collections import deque
@@ -27,14 +25,24 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
 from . import _registry
-from ._layout import Layout, label_of, quoted_label_of
+from ._call_reading import (
+    callers_level,
+    detached,
+    detached_state,
+    expected,
+    is_fake,
+    structure,
+    who,
+    wrong_shapes,
+)
+from ._layout import Layout, label_of
 from ._record import Record
 from ._registry import Tag
 
 if TYPE_CHECKING:
     from ._recorder import Recorder
 
-__all__ = ["Hook", "who"]
+__all__ = ["Hook"]
 
 _TAGS = _registry.TAGS
 _LOCK = _registry.LOCK
@@ -45,24 +53,6 @@ _LAYOUTS_KEPT = 32  # distinct call shapes whose layout is cached, per module
 # the layer's settings a layout is derived from, besides the call's shape
 _SETTINGS = ("batch_first", "hidden_size", "num_layers", "bidirectional", "input_size", "proj_size")
 _RECORD = 6  # where a kept call holds its Record once read: after the Record() arguments
-
-
-def who(name: str, module: nn.Module) -> str:
-    """`'encoder' (LSTM)`, or `<LSTM>` for a hooked root module: for messages."""
-    label = quoted_label_of(name, module)
-    return f"{label} ({type(module).__name__})" if name else label
-
-
-_INTERNAL = (os.path.dirname(__file__), os.path.dirname(nn.Module.__call__.__code__.co_filename))
-
-
-def _callers_level() -> int:
-    """The `stacklevel` of the first frame outside bilstm_hooks and torch.nn's modules:
-    the line of user code that called the model."""
-    frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_INTERNAL):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 class _Skipped(Exception):
@@ -154,14 +144,14 @@ class Hook:
             tagged = (out_data, h_n, c_n)  # what the caller holds: before detaching
             if self.detach:  # only what holds a graph: under no_grad nothing needs it
                 if input_data.requires_grad:
-                    input = input.detach() if input_data is input else _detached(input)
+                    input = input.detach() if input_data is input else detached(input)
                 if out_data.requires_grad or h_n.requires_grad:
-                    out = out.detach() if out_data is out else _detached(out)
+                    out = out.detach() if out_data is out else detached(out)
                     h_n = h_n.detach()
                     if c_n is not None:
                         c_n = c_n.detach()
                 if hx is not None:
-                    hx = _detached_state(hx)
+                    hx = detached_state(hx)
             entry = [layout, input, out, h_n, c_n, hx]
             with _LOCK:
                 table = _TAGS
@@ -191,10 +181,10 @@ class Hook:
             state = output[1]
             h_n = state[0] if type(state) is tuple and state else state
             if isinstance(h_n, _Tensor):
-                if _is_fake(h_n):
+                if is_fake(h_n):
                     raise _Skipped
                 return  # a tensor subclass: recorded as a tensor
-        raise ValueError(f"{_expected(module)}; got {_structure(output)}")
+        raise ValueError(f"{expected(module)}; got {structure(output)}")
 
     def _failed(self, module: nn.Module, exc: Exception) -> None:
         # the message only: an exception's traceback would keep the call's tensors alive
@@ -216,7 +206,7 @@ class Hook:
         message += " Later problems of this module are not warned about."
         # under -W error a warning raises: that must not break the forward pass either
         with contextlib.suppress(Exception):
-            warnings.warn(message, RuntimeWarning, stacklevel=_callers_level())
+            warnings.warn(message, RuntimeWarning, stacklevel=callers_level())
 
     def _take_off(self, module: nn.Module) -> None:
         with contextlib.suppress(Exception):  # torch iterates over a snapshot of the hooks
@@ -236,12 +226,12 @@ class Hook:
         c_n: torch.Tensor | None,
     ) -> tuple[Layout, Tag, Tag, Tag]:
         layout = Layout.of(module, input, h_n)
-        wrong = _wrong_shapes(layout, out, h_n, c_n)
+        wrong = wrong_shapes(layout, out, h_n, c_n)
         if wrong:
             self._warn_once(
                 module,
                 f"bilstm_hooks recorded a call of {who(self.name, module)} whose outputs are "
-                f"not laid out as they should be: {_expected(module)}: {wrong}. "
+                f"not laid out as they should be: {expected(module)}: {wrong}. "
                 "Its annotations cannot be read; rec[...].check() says what differs.",
             )
         if len(self.layouts) >= _LAYOUTS_KEPT:
@@ -282,61 +272,3 @@ class Hook:
     def __reduce__(self) -> tuple[type[Hook], tuple[None, str, int, bool]]:
         # a copy of a hooked model whose class keeps hooks in its state: inert
         return (Hook, (None, self.name, 1, self.detach))
-
-
-def _is_fake(tensor: torch.Tensor) -> bool:
-    """A FakeTensor or FunctionalTensor (torch.export, torch.compile), or a meta
-    tensor made while compiling: tensors of a trace, not of a call."""
-    from torch._subclasses.fake_tensor import is_fake
-
-    return bool(is_fake(tensor)) or torch.compiler.is_compiling()
-
-
-def _expected(module: nn.Module) -> str:
-    state = "(h_n, c_n)" if isinstance(module, nn.LSTM) else "h_n"
-    return f"expected the forward to return (out, {state}) as nn.{type(module).__name__} does"
-
-
-def _structure(value: Any) -> str:
-    """`(tensor (2, 6, 8), tensor (2, 2, 4))`: the shape of an output, for messages."""
-    if isinstance(value, torch.Tensor):
-        return f"tensor {tuple(value.shape)}"
-    if isinstance(value, PackedSequence):
-        return f"PackedSequence {tuple(value.data.shape)}"
-    if isinstance(value, tuple | list) and len(value) <= 4:
-        inner = ", ".join(_structure(v) for v in value)
-        return f"({inner}{',' if len(value) == 1 else ''})"
-    return type(value).__qualname__
-
-
-def _wrong_shapes(
-    layout: Layout, out: torch.Tensor, h_n: torch.Tensor, c_n: torch.Tensor | None
-) -> str:
-    """What differs from the layout's shapes in out (`.data` if packed), h_n and c_n, or ""."""
-    out_axes = layout.axes("out")
-    if layout.packed:
-        out_ok = out.dim() == 2 and out.shape[-1] == out_axes.shape[-1]
-    else:
-        out_ok = out_axes.matches(out.shape)
-    wrong = [] if out_ok else [f"out {out_axes.expected()}, got {tuple(out.shape)}"]
-    states = [("h_n", h_n)] + ([("c_n", c_n)] if c_n is not None else [])
-    for role, tensor in states:
-        axes = layout.axes(role)  # type: ignore[arg-type]
-        if not axes.matches(tensor.shape):
-            wrong.append(f"{role} {axes.expected()}, got {tuple(tensor.shape)}")
-    if (c_n is None) == (layout.kind == "LSTM"):
-        wrong.append("c_n " + ("missing" if c_n is None else "unexpected"))
-    return "; ".join(wrong)
-
-
-def _detached(t: PackedSequence) -> PackedSequence:
-    return PackedSequence(t.data.detach(), t.batch_sizes, t.sorted_indices, t.unsorted_indices)
-
-
-def _detached_state(hx: Any) -> Any:
-    """The initial state given to the call, detached where it holds a graph."""
-    if isinstance(hx, torch.Tensor):
-        return hx.detach() if hx.requires_grad else hx
-    if isinstance(hx, tuple):
-        return tuple(_detached_state(part) for part in hx)
-    return hx

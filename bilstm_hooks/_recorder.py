@@ -12,7 +12,8 @@ from torch.utils.hooks import RemovableHandle
 
 from . import _artifacts, _registry
 from ._annotated import AnnotatedTensor
-from ._hook import Hook, who
+from ._call_reading import who
+from ._hook import Hook
 from ._layout import RECURRENT_TYPES, label_of
 from ._record import Record
 

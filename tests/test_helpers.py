@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import bilstm_hooks as bh
 
@@ -161,14 +161,16 @@ SPLIT_DIRECTIONS_ERRORS = [
         "no-sizes",
         lambda out, m: bh.split_directions(out),
         TypeError,
-        r"^split_directions needs to know directions: pass module=<the recurrent layer> or "
-        r"directions=\.\.\.$",
+        r"^split_directions needs to know directions: expected module=<the recurrent layer> "
+        r"or directions=\.\.\., got neither$",
     ),
     (
         "disagrees",
         lambda out, m: bh.split_directions(out, module=m, directions=1),
         ValueError,
-        r"^split_directions: directions=1 disagrees with the module, which has directions=2$",
+        r"^split_directions: directions=1 disagrees with the module: expected directions=2 "
+        r"for LSTM\(3, 4, num_layers=2, batch_first=True, bidirectional=True\); leave "
+        r"directions out to read it from the module$",
     ),
     (
         "zero",
@@ -186,7 +188,8 @@ SPLIT_DIRECTIONS_ERRORS = [
         "not-recurrent",
         lambda out, m: bh.split_directions(out, module=nn.Linear(8, 8)),
         TypeError,
-        r"^expected an nn\.LSTM, nn\.GRU or nn\.RNN, got Linear$",
+        r"^split_directions: expected module= to be an nn\.LSTM, nn\.GRU or nn\.RNN, got "
+        r"Linear; pass the recurrent layer itself$",
     ),
     (
         "not-a-tensor",
@@ -216,14 +219,14 @@ SPLIT_LAYERS_ERRORS = [
         lambda h, m: bh.split_layers(h.transpose(0, 1), module=m),
         ValueError,
         r"^cannot split layers: expected \(layer direction\) batch hidden = \(\(2 2\), batch, "
-        r"hidden\) \(or unbatched \(layer direction\) hidden\), got shape \(3, 4, 4\)\. "
+        r"4\) \(or unbatched \(layer direction\) hidden\), got shape \(3, 4, 4\)\. "
         r"Note batch_first never applies to h_n and c_n\.$",
     ),
     (
         "too-few-rows",
         lambda h, m: bh.split_layers(h[:3], module=m),
         ValueError,
-        r"= \(\(2 2\), batch, hidden\) .*got shape \(3, 3, 4\)",
+        r"= \(\(2 2\), batch, 4\) .*got shape \(3, 3, 4\)",
     ),
     (
         "4-d",
@@ -241,7 +244,8 @@ SPLIT_LAYERS_ERRORS = [
         "missing-layers",
         lambda h, m: bh.split_layers(h, directions=2),
         TypeError,
-        r"^split_layers needs to know layers: pass module=<the recurrent layer> or layers=\.\.\.$",
+        r"^split_layers needs to know layers: expected module=<the recurrent layer> or "
+        r"layers=\.\.\., got neither$",
     ),
     (
         "missing-directions",
@@ -253,7 +257,8 @@ SPLIT_LAYERS_ERRORS = [
         "disagrees",
         lambda h, m: bh.split_layers(h, module=m, layers=4),
         ValueError,
-        r"^split_layers: layers=4 disagrees with the module, which has layers=2$",
+        r"^split_layers: layers=4 disagrees with the module: expected layers=2 for LSTM\(.*\); "
+        r"leave layers out to read it from the module$",
     ),
     (
         "negative",
@@ -264,8 +269,9 @@ SPLIT_LAYERS_ERRORS = [
     (
         "float",
         lambda h, m: bh.split_layers(h, layers=2.0, directions=2),
-        ValueError,
-        r"^split_layers: expected layers to be a positive int, got 2\.0$",
+        TypeError,
+        r"^split_layers: expected an int for layers \(the layer's num_layers\), got 2\.0 "
+        r"\(a float\)$",
     ),
     (
         "not-a-tensor",
@@ -283,15 +289,15 @@ SPLIT_LAYERS_ERRORS = [
         "final-missing-sizes",
         lambda h, m: bh.final_representation(h),
         TypeError,
-        r"^final_representation needs to know layers: pass module=<the recurrent layer> or "
-        r"layers=\.\.\.$",
+        r"^final_representation needs to know layers: expected module=<the recurrent layer> "
+        r"or layers=\.\.\., got neither$",
     ),
     (
         "final-disagrees",
         lambda h, m: bh.final_representation(h, module=m, directions=1),
         ValueError,
-        r"^final_representation: directions=1 disagrees with the module, which has "
-        r"directions=2$",
+        r"^final_representation: directions=1 disagrees with the module: expected "
+        r"directions=2 for LSTM\(.*\); leave directions out to read it from the module$",
     ),
     (
         "final-not-a-tensor",
@@ -403,21 +409,14 @@ LAST_OUTPUTS_ERRORS = [
         "missing-batch-first",
         lambda out, p, m: bh.last_outputs(out, directions=2),
         TypeError,
-        r"^last_outputs needs to know batch_first: pass module=<the recurrent layer> or "
-        r"batch_first=\.\.\.$",
+        r"^last_outputs needs to know batch_first: expected module=<the recurrent layer> or "
+        r"batch_first=True/False, got neither$",
     ),
     (
         "missing-directions",
         lambda out, p, m: bh.last_outputs(p),
         TypeError,
         r"^last_outputs needs to know directions",
-    ),
-    (
-        "batch-first-disagrees",
-        lambda out, p, m: bh.last_outputs(out, module=m, batch_first=False),
-        ValueError,
-        r"^last_outputs: batch_first=False disagrees with the module, which has "
-        r"batch_first=True$",
     ),
     (
         "not-a-tensor",
@@ -442,3 +441,179 @@ def test_last_outputs_errors(
         packed, _ = bi_lstm(pack_padded_sequence(x, [5, 3, 2], batch_first=True))
     with pytest.raises(error, match=message):
         call(out, packed, bi_lstm)
+
+
+# -- issue 9: validate, never guess ------------------------------------------------------------
+
+
+BOOL_COUNTS = [
+    (
+        "last_outputs-directions",
+        lambda o, h: bh.last_outputs(o, [5, 3], directions=True, batch_first=True),
+        "directions",
+    ),
+    (
+        "split_directions-directions",
+        lambda o, h: bh.split_directions(o, directions=True),
+        "directions",
+    ),
+    (
+        "split_directions-hidden",
+        lambda o, h: bh.split_directions(o, directions=2, hidden=True),
+        "hidden",
+    ),
+    ("split_layers-layers", lambda o, h: bh.split_layers(h, layers=True, directions=2), "layers"),
+    (
+        "split_layers-directions",
+        lambda o, h: bh.split_layers(h, layers=2, directions=False),
+        "directions",
+    ),
+    ("final-layers", lambda o, h: bh.final_representation(h, layers=True, directions=1), "layers"),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "name"), [c[1:] for c in BOOL_COUNTS], ids=[c[0] for c in BOOL_COUNTS]
+)
+def test_bools_are_never_counts(bi_lstm: nn.LSTM, call: Any, name: str) -> None:
+    out, (h_n, _) = bi_lstm(torch.randn(2, 5, 3))
+    with pytest.raises(
+        TypeError,
+        match=rf": expected an int for {name} \(.*\), got (True|False) "
+        r"\(a bool\)$",
+    ):
+        call(out, h_n)
+
+
+def test_a_bool_count_is_refused_even_where_it_equals_the_module(bi_lstm: nn.LSTM) -> None:
+    uni = nn.GRU(3, 4)
+    out, h_n = uni(torch.randn(5, 2, 3))
+    with pytest.raises(TypeError, match=r"^split_directions: expected an int for directions"):
+        bh.split_directions(out, module=uni, directions=True)  # True == 1 == the module's
+    with pytest.raises(TypeError, match=r"^split_layers: expected an int for layers"):
+        bh.split_layers(h_n, module=uni, layers=True)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("2", r"'2' \(a str\)"),
+        (2.0, r"2\.0 \(a float\)"),
+        (
+            torch.tensor(2),
+            r"a torch\.int64 "
+            r"tensor of shape \(\)",
+        ),
+        ([2], r"\[2\] \(a list\)"),
+    ],
+    ids=["str", "float", "tensor", "list"],
+)
+def test_counts_must_be_ints(value: object, shown: str) -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"^split_directions: expected an int for directions \(2 for a bidirectional "
+        rf"layer, 1 otherwise\), got {shown}$",
+    ):
+        bh.split_directions(torch.zeros(2, 8), directions=value)  # type: ignore[arg-type]
+
+
+def test_integer_like_counts_are_ints() -> None:
+    np = pytest.importorskip("numpy")
+    fwd, bwd = bh.split_directions(torch.zeros(2, 8), directions=np.int64(2))
+    assert fwd.shape == bwd.shape == (2, 4)
+
+
+def test_explicit_hidden_is_checked_against_the_module(bi_lstm: nn.LSTM) -> None:
+    out, _ = bi_lstm(torch.randn(2, 5, 3))
+    with pytest.raises(
+        ValueError,
+        match=r"^split_directions: hidden=2 disagrees with the module: expected hidden=4 for "
+        r"LSTM\(3, 4, .*\); leave hidden out to read it from the module$",
+    ):
+        bh.split_directions(out, module=bi_lstm, hidden=2)
+    assert len(bh.split_directions(out, module=bi_lstm, hidden=4)) == 2
+    proj = nn.LSTM(3, 4, proj_size=2, bidirectional=True)
+    out, _ = proj(torch.randn(5, 3))
+    assert len(bh.split_directions(out, module=proj, hidden=2)) == 2  # proj_size is hidden
+    with pytest.raises(ValueError, match=r"hidden=4 disagrees .*expected hidden=2 "):
+        bh.split_directions(out, module=proj, hidden=4)
+
+
+@pytest.mark.parametrize("value", ["False", 0, 1, None.__class__, torch.tensor(True)])
+def test_batch_first_must_be_a_bool(value: object) -> None:
+    out = labelled_out(2, 3, 2, 2)
+    with pytest.raises(
+        TypeError, match=r"^last_outputs: expected batch_first to be True or False, got "
+    ):
+        bh.last_outputs(out, batch_first=value, directions=2)  # type: ignore[arg-type]
+
+
+def test_explicit_batch_first_overrides_the_module(bi_lstm: nn.LSTM) -> None:
+    x = torch.randn(3, 5, 3)
+    packed = pack_padded_sequence(x, [5, 3, 2], batch_first=True)
+    packed_out, (h_n, _) = bi_lstm(packed)
+    final = bh.final_representation(h_n, module=bi_lstm)
+    time_major, lengths = pad_packed_sequence(packed_out)  # token batch: not the module's
+    got = bh.last_outputs(time_major, lengths, module=bi_lstm, batch_first=False)
+    assert torch.equal(got, final)
+    full, _ = bi_lstm(x)
+    assert torch.equal(
+        bh.last_outputs(full.transpose(0, 1), module=bi_lstm, batch_first=False),
+        bh.last_outputs(full, module=bi_lstm),
+    )
+
+
+UNKNOWN_KEYWORDS = [
+    (
+        lambda o, h: bh.last_outputs(o, num_directions=2),
+        r"^last_outputs\(\) got an unexpected keyword argument 'num_directions'; it accepts: "
+        r"lengths, module, batch_first, directions; did you mean 'directions'\?$",
+    ),
+    (
+        lambda o, h: bh.split_directions(o, hidden_size=4),
+        r"^split_directions\(\) got an unexpected keyword argument 'hidden_size'; it accepts: "
+        r"module, directions, hidden; did you mean 'hidden'\?$",
+    ),
+    (
+        lambda o, h: bh.split_layers(h, num_layers=2, bidirectional=True),
+        r"^split_layers\(\) got unexpected keyword arguments 'num_layers', 'bidirectional'; it "
+        r"accepts: module, layers, directions; did you mean 'layers' for 'num_layers', "
+        r"'directions' for 'bidirectional'\?$",
+    ),
+    (
+        lambda o, h: bh.final_representation(h_n=h, lstm=None),
+        r"^final_representation\(\) got an unexpected keyword argument 'lstm'; it accepts: h_n, "
+        r"module, layers, directions$",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    UNKNOWN_KEYWORDS,
+    ids=["last_outputs", "split_directions", "split_layers-two", "final_representation"],
+)
+def test_unknown_keywords_are_named_with_the_accepted_ones(
+    bi_lstm: nn.LSTM, call: Any, message: str
+) -> None:
+    out, (h_n, _) = bi_lstm(torch.randn(2, 5, 3))
+    with pytest.raises(TypeError, match=message):
+        call(out, h_n)
+
+
+def test_helpers_keep_their_signatures() -> None:
+    import inspect
+
+    assert str(inspect.signature(bh.last_outputs)) == (
+        "(out: 'torch.Tensor | PackedSequence', lengths: 'torch.Tensor | Sequence[int] | None' "
+        "= None, *, module: 'nn.Module | None' = None, batch_first: 'bool | None' = None, "
+        "directions: 'int | None' = None) -> 'torch.Tensor'"
+    )
+    for helper in (bh.split_directions, bh.split_layers, bh.final_representation):
+        assert helper.__module__ == "bilstm_hooks._helpers"
+        assert ">>>" in (helper.__doc__ or "")
+
+
+def test_a_type_error_inside_a_helper_is_not_rewritten() -> None:
+    with pytest.raises(TypeError, match=r"^split_layers expected a tensor, got str$"):
+        bh.split_layers("h_n", layers=1, directions=1)  # type: ignore[arg-type]

@@ -13,7 +13,8 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from ._keywords import checked_keywords
-from ._sizes import as_tensor, module_sizes, resolve, value_text
+from ._lengths import as_lengths, batch_first_of, check_batch_first, check_lengths
+from ._sizes import as_tensor, module_sizes, resolve
 
 __all__ = ["final_representation", "last_outputs", "split_directions", "split_layers"]
 
@@ -198,38 +199,36 @@ def last_outputs(
     plain = as_tensor(what, out, "a tensor or PackedSequence")
     known = module_sizes(what, module)
     d = int(resolve(what, module, known, directions=directions)["directions"] or 0)
-    if batch_first is not None and not isinstance(batch_first, bool):
-        raise TypeError(
-            f"{what}: expected batch_first to be True or False, got {value_text(batch_first)}"
-        )
+    explicit_first = check_batch_first(what, batch_first)
+    given = None if lengths is None else as_lengths(what, lengths)
     unbatched = False
     if isinstance(out, PackedSequence):
-        padded, packed_lengths = pad_packed_sequence(out, batch_first=True)
-        if lengths is not None:
-            given = _lengths_tensor(lengths, padded.shape[0], padded.shape[1])
-            if not torch.equal(given.cpu(), packed_lengths):
+        data, packed_lengths = _unpack(out)
+        if given is not None:
+            check_lengths(what, given, data.shape[0], data.shape[1], _shape(data))
+            if not torch.equal(given.cpu(), packed_lengths.to(torch.int64)):
                 raise ValueError(
-                    f"lengths {given.tolist()} disagree with the PackedSequence's "
-                    f"{packed_lengths.tolist()}; leave lengths out for packed input"
+                    f"{what}: expected lengths to match the PackedSequence's "
+                    f"{packed_lengths.tolist()}, got {given.tolist()}; leave lengths out "
+                    "for packed input"
                 )
-        data, lengths = padded, packed_lengths
+        given = packed_lengths
     elif plain.dim() == 2:  # unbatched: token (direction hidden)
-        if lengths is not None:
+        if given is not None:
             raise ValueError(
-                f"got lengths for an unbatched out of shape {_shape(plain)}; "
-                "lengths apply to batched (3-D) outputs only"
+                f"{what}: expected no lengths for an unbatched out (token (direction hidden)), "
+                f"got lengths for shape {_shape(plain)}; lengths apply to batched (3-D) "
+                "outputs only"
             )
         data, unbatched = plain.unsqueeze(0), True
     elif plain.dim() == 3:
-        # an explicit batch_first wins: a padded tensor's layout is its own
-        first = batch_first
-        if first is None and isinstance(module, nn.RNNBase):
-            first = bool(module.batch_first)
-        if first is None:
-            raise TypeError(
-                f"{what} needs to know batch_first: expected module=<the recurrent layer> "
-                "or batch_first=True/False, got neither"
-            )
+        first = batch_first_of(
+            what,
+            plain,
+            given,
+            explicit_first,
+            bool(module.batch_first) if isinstance(module, nn.RNNBase) else None,
+        )
         data = plain if first else plain.transpose(0, 1)
     else:
         raise ValueError(
@@ -247,35 +246,26 @@ def last_outputs(
             + (" Is it h_n? final_representation() reads h_n." if h_n_like else "")
         )
     if tokens == 0:
-        raise ValueError(f"expected at least one token, got shape {_shape(plain)}")
+        raise ValueError(f"{what}: expected at least one token, got shape {_shape(plain)}")
     per_dir = einops.rearrange(data, "b t (direction h) -> b t direction h", direction=d)
-    if lengths is None:
+    if given is None:
         forward = per_dir[:, -1, 0]
     else:
-        index = _lengths_tensor(lengths, batch, tokens).to(device=data.device, dtype=torch.long) - 1
+        check_lengths(what, given, batch, tokens, _shape(plain))
+        index = given.to(device=data.device) - 1
         forward = per_dir[torch.arange(batch, device=data.device), index, 0]
     halves = [forward] if d == 1 else [forward, per_dir[:, 0, 1]]
     result = torch.cat(halves, dim=-1)
     return result[0] if unbatched else result
 
 
-def _lengths_tensor(lengths: torch.Tensor | Sequence[int], batch: int, tokens: int) -> torch.Tensor:
-    if not isinstance(lengths, torch.Tensor):
-        try:
-            lengths = torch.as_tensor(lengths)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(
-                "expected lengths as a 1-D int tensor or a list of ints, "
-                f"got {type(lengths).__qualname__}"
-            ) from exc
-    if lengths.dim() != 1 or lengths.shape[0] != batch or lengths.is_floating_point():
+def _unpack(out: PackedSequence) -> tuple[torch.Tensor, torch.Tensor]:
+    """A PackedSequence padded batch-first, and its lengths."""
+    try:
+        padded, lengths = pad_packed_sequence(out, batch_first=True)
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
         raise ValueError(
-            f"expected lengths as {batch} ints (one per batch row), got "
-            f"{lengths.dtype} of shape {_shape(lengths)}"
-        )
-    if batch and (int(lengths.min()) < 1 or int(lengths.max()) > tokens):
-        raise ValueError(
-            f"expected every length in [1, {tokens}] (the token axis), got "
-            f"min {int(lengths.min())}, max {int(lengths.max())}"
-        )
-    return lengths
+            "last_outputs: expected a PackedSequence as pack_padded_sequence makes it, got "
+            f"one that pad_packed_sequence cannot unpack ({exc})"
+        ) from exc
+    return padded, lengths

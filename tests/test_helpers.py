@@ -326,51 +326,57 @@ LAST_OUTPUTS_ERRORS = [
         "lengths-wrong-size",
         lambda out, p, m: bh.last_outputs(out, [5, 3], module=m),
         ValueError,
-        r"^expected lengths as 3 ints \(one per batch row\), got torch\.int64 of shape \(2,\)$",
+        r"^last_outputs: expected one length per batch row, got 2 lengths for out of shape "
+        r"\(3, 5, 8\): neither axis 0 \(batch_first=True\) nor axis 1 \(batch_first=False\) "
+        r"has size 2$",
     ),
     (
         "lengths-2-d",
         lambda out, p, m: bh.last_outputs(out, torch.ones(3, 1, dtype=torch.long), module=m),
         ValueError,
-        r"^expected lengths as 3 ints \(one per batch row\), got torch\.int64 of shape \(3, 1\)$",
+        r"^last_outputs: expected lengths as a 1-D tensor \(one int per batch row\), got "
+        r"shape \(3, 1\); a \(batch, token\) padding mask gives lengths as mask\.sum\(1\) "
+        r"\(True or 1 at valid tokens\)$",
     ),
     (
         "lengths-float",
         lambda out, p, m: bh.last_outputs(out, [5.0, 3.0, 2.0], module=m),
         ValueError,
-        r"^expected lengths as 3 ints \(one per batch row\), got torch\.float32 of shape \(3,\)$",
+        r"^last_outputs: expected lengths as ints, one per batch row, got torch\.float32 of "
+        r"shape \(3,\); pass lengths\.long\(\) if they hold whole numbers$",
     ),
     (
         "length-zero",
         lambda out, p, m: bh.last_outputs(out, [5, 0, 2], module=m),
         ValueError,
-        r"^expected every length in \[1, 5\] \(the token axis\), got min 0, max 5$",
+        r"^last_outputs: expected every length in \[1, 5\] \(the token axis\), got min 0, max 5$",
     ),
     (
         "length-too-long",
         lambda out, p, m: bh.last_outputs(out, torch.tensor([6, 3, 2]), module=m),
         ValueError,
-        r"^expected every length in \[1, 5\] \(the token axis\), got min 2, max 6$",
+        r"^last_outputs: expected every length in \[1, 5\] \(the token axis\), got min 2, max 6$",
     ),
     (
         "lengths-not-numbers",
         lambda out, p, m: bh.last_outputs(out, ["5", "3", "2"], module=m),
         TypeError,
-        r"^expected lengths as a 1-D int tensor or a list of ints, got list$",
+        r"^last_outputs: expected lengths as a 1-D int tensor or a sequence of ints, got "
+        r"\['5', '3', '2'\] \(a list\)$",
     ),
     (
         "lengths-disagree-with-packed",
         lambda out, p, m: bh.last_outputs(p, [5, 3, 3], module=m),
         ValueError,
-        r"^lengths \[5, 3, 3\] disagree with the PackedSequence's \[5, 3, 2\]; "
-        r"leave lengths out for packed input$",
+        r"^last_outputs: expected lengths to match the PackedSequence's \[5, 3, 2\], got "
+        r"\[5, 3, 3\]; leave lengths out for packed input$",
     ),
     (
         "lengths-for-unbatched",
         lambda out, p, m: bh.last_outputs(out[0], [5], module=m),
         ValueError,
-        r"^got lengths for an unbatched out of shape \(5, 8\); "
-        r"lengths apply to batched \(3-D\) outputs only$",
+        r"^last_outputs: expected no lengths for an unbatched out \(token \(direction hidden\)\), "
+        r"got lengths for shape \(5, 8\); lengths apply to batched \(3-D\) outputs only$",
     ),
     (
         "4-d",
@@ -403,7 +409,7 @@ LAST_OUTPUTS_ERRORS = [
         "no-tokens",
         lambda out, p, m: bh.last_outputs(out[:, :0], module=m),
         ValueError,
-        r"^expected at least one token, got shape \(3, 0, 8\)$",
+        r"^last_outputs: expected at least one token, got shape \(3, 0, 8\)$",
     ),
     (
         "missing-batch-first",
@@ -523,6 +529,36 @@ def test_integer_like_counts_are_ints() -> None:
     assert fwd.shape == bwd.shape == (2, 4)
 
 
+@pytest.mark.parametrize(
+    "mask",
+    [
+        torch.tensor([[True, True, False], [True, False, False]]),
+        torch.tensor([True, False]),
+        [True, True],
+        [3, True],
+    ],
+    ids=["2-d-bool", "1-d-bool", "list-of-bools", "int-and-bool"],
+)
+def test_a_mask_is_not_lengths(mask: object) -> None:
+    out = labelled_out(2, 3, 2, 2)
+    with pytest.raises(
+        ValueError,
+        match=r"^last_outputs: expected lengths as ints, one per batch row, got .*"
+        r"which looks? like a mask; a \(batch, token\) padding mask gives lengths as "
+        r"mask\.sum\(1\) \(True or 1 at valid tokens\)$",
+    ):
+        bh.last_outputs(out, mask, batch_first=True, directions=2)  # type: ignore[arg-type]
+
+
+def test_an_int_mask_is_not_lengths_either() -> None:
+    out = labelled_out(2, 3, 2, 2)
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    with pytest.raises(ValueError, match=r"got shape \(2, 3\); .*mask\.sum\(1\)"):
+        bh.last_outputs(out, mask, batch_first=True, directions=2)
+    got = bh.last_outputs(out, mask.sum(1), batch_first=True, directions=2)
+    assert got[:, 0].tolist() == [100, 1000]
+
+
 def test_explicit_hidden_is_checked_against_the_module(bi_lstm: nn.LSTM) -> None:
     out, _ = bi_lstm(torch.randn(2, 5, 3))
     with pytest.raises(
@@ -561,6 +597,159 @@ def test_explicit_batch_first_overrides_the_module(bi_lstm: nn.LSTM) -> None:
         bh.last_outputs(full.transpose(0, 1), module=bi_lstm, batch_first=False),
         bh.last_outputs(full, module=bi_lstm),
     )
+
+
+def test_lengths_pin_the_batch_axis_of_a_time_major_padded_out(bi_lstm: nn.LSTM) -> None:
+    """The classic: a batch-first layer, then pad_packed_sequence's time-major default."""
+    packed = pack_padded_sequence(
+        torch.randn(3, 5, 3), [2, 5, 4], batch_first=True, enforce_sorted=False
+    )
+    packed_out, (h_n, _) = bi_lstm(packed)
+    final = bh.final_representation(h_n, module=bi_lstm)
+    padded, lengths = pad_packed_sequence(packed_out)  # (token=5, batch=3, 8)
+    assert torch.equal(bh.last_outputs(padded, lengths, module=bi_lstm), final)
+    assert torch.equal(bh.last_outputs(padded, lengths.tolist(), directions=2), final)
+    padded_bf, _ = pad_packed_sequence(packed_out, batch_first=True)
+    assert torch.equal(bh.last_outputs(padded_bf, lengths, directions=2), final)
+
+
+def test_a_square_padded_out_is_ambiguous_without_batch_first(bi_lstm: nn.LSTM) -> None:
+    """tokens == batch: neither the lengths nor the module's batch_first can tell."""
+    packed = pack_padded_sequence(
+        torch.randn(3, 3, 3), [3, 1, 2], batch_first=True, enforce_sorted=False
+    )
+    packed_out, (h_n, _) = bi_lstm(packed)
+    final = bh.final_representation(h_n, module=bi_lstm)
+    padded, lengths = pad_packed_sequence(packed_out)  # (token=3, batch=3, 8)
+    with pytest.raises(
+        ValueError,
+        match=r"^last_outputs: the layout of out of shape \(3, 3, 8\) is ambiguous with 3 "
+        r"lengths: expected batch_first=True \(batch token \.\.\.\) or batch_first=False "
+        r"\(token batch \.\.\.\); pass batch_first= to say which \(pad_packed_sequence returns "
+        r"token batch \.\.\. unless told batch_first=True, whatever the module's\)$",
+    ):
+        bh.last_outputs(padded, lengths, module=bi_lstm)
+    assert torch.equal(bh.last_outputs(padded, lengths, module=bi_lstm, batch_first=False), final)
+    padded_bf, _ = pad_packed_sequence(packed_out, batch_first=True)
+    assert torch.equal(bh.last_outputs(padded_bf, lengths, module=bi_lstm, batch_first=True), final)
+
+
+def test_a_square_out_the_registry_knows_needs_no_batch_first() -> None:
+    for batch_first in (True, False):
+        gru = nn.GRU(2, 3, bidirectional=True, batch_first=batch_first)
+        with bh.attach_hooks(gru):
+            out, h_n = gru(torch.randn(4, 4, 2))
+        final = bh.final_representation(h_n, module=gru)
+        assert torch.equal(bh.last_outputs(out, [4] * 4, directions=2), final)
+        assert torch.equal(bh.last_outputs(out, [4] * 4, module=gru), final)
+
+
+def test_lengths_that_fit_the_other_axis_of_an_annotated_out_are_refused() -> None:
+    gru = nn.GRU(2, 3, batch_first=True)
+    with bh.attach_hooks(gru):
+        out, _ = gru(torch.randn(2, 4, 2))  # batch token hidden, annotated
+    with pytest.raises(
+        ValueError,
+        match=r"^last_outputs: expected 2 lengths \(one per batch row: out is annotated batch "
+        r"token \.\.\.\), got 4$",
+    ):
+        bh.last_outputs(out, [1, 2, 2, 1], module=gru)
+
+
+LENGTHS_ERRORS = [
+    (
+        "complex",
+        torch.tensor([3, 2], dtype=torch.complex64),
+        ValueError,
+        r"^last_outputs: expected lengths as ints, one per batch row, got torch\.complex64 of "
+        r"shape \(2,\)$",
+    ),
+    (
+        "meta",
+        torch.tensor([3, 2], device="meta"),
+        ValueError,
+        r"^last_outputs: expected lengths with values, got lengths on the meta device, which "
+        r"have none; pass them on the cpu or on the tensor's device$",
+    ),
+    (
+        "bfloat16",
+        torch.tensor([3, 2], dtype=torch.bfloat16),
+        ValueError,
+        r"got torch\.bfloat16 of shape \(2,\); pass lengths\.long\(\)",
+    ),
+    ("scalar", torch.tensor(3), ValueError, r"expected lengths as a 1-D tensor .*got shape \(\)$"),
+    ("string", "32", TypeError, r"sequence of ints, got '32' \(a str\)$"),
+    ("object", object(), TypeError, r"sequence of ints, got <object object at .*> \(an object\)$"),
+    ("huge", [2**70, 1], TypeError, r"sequence of ints, got \[1180591620717411303424, 1\]"),
+    (
+        "sparse",
+        torch.tensor([3, 2]).to_sparse(),
+        TypeError,
+        r"dense tensor, got a "
+        r"torch\.sparse_coo tensor; pass lengths\.to_dense\(\)$",
+    ),
+    (
+        "wrong-count",
+        [3, 2, 1],
+        ValueError,
+        r"^last_outputs: expected 2 lengths \(one per batch row of out of shape \(2, 3, 4\)\), "
+        r"got 3$",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("lengths", "error", "message"),
+    [c[1:] for c in LENGTHS_ERRORS],
+    ids=[c[0] for c in LENGTHS_ERRORS],
+)
+def test_lengths_errors(lengths: object, error: type[Exception], message: str) -> None:
+    out = labelled_out(2, 3, 2, 2)
+    with pytest.raises(error, match=message):
+        bh.last_outputs(out, lengths, batch_first=True, directions=2)  # type: ignore[arg-type]
+
+
+def test_lengths_of_any_int_dtype_and_sequence_type() -> None:
+    out = labelled_out(2, 3, 2, 2)
+    expected = bh.last_outputs(out, [2, 3], batch_first=True, directions=2)
+    assert expected[:, 0].tolist() == [100, 1200]
+    for lengths in (
+        (2, 3),
+        range(2, 4),
+        torch.tensor([2, 3], dtype=torch.int32),
+        torch.tensor([2, 3], dtype=torch.uint8),
+        [torch.tensor(2), torch.tensor(3)],
+    ):
+        got = bh.last_outputs(out, lengths, batch_first=True, directions=2)  # type: ignore[arg-type]
+        assert torch.equal(got, expected), lengths
+
+
+def test_empty_batch() -> None:
+    out = torch.zeros(0, 3, 4)
+    assert bh.last_outputs(out, [], batch_first=True, directions=2).shape == (0, 4)
+    assert bh.last_outputs(out, batch_first=True, directions=2).shape == (0, 4)
+
+
+def test_meta_out_with_real_lengths_gives_a_meta_result() -> None:
+    out = torch.empty(3, 5, 8, device="meta")
+    got = bh.last_outputs(out, [5, 2, 1], batch_first=True, directions=2)
+    assert got.device.type == "meta"
+    assert got.shape == (3, 8)
+    with pytest.raises(ValueError, match=r"expected every length in \[1, 5\]"):
+        bh.last_outputs(out, [6, 2, 1], batch_first=True, directions=2)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_lengths_and_out_on_different_devices() -> None:
+    out = labelled_out(2, 3, 2, 2)
+    expected = bh.last_outputs(out, [2, 3], batch_first=True, directions=2)
+    cuda_lengths = torch.tensor([2, 3], device="cuda")
+    assert torch.equal(bh.last_outputs(out, cuda_lengths, batch_first=True, directions=2), expected)
+    got = bh.last_outputs(out.cuda(), [2, 3], batch_first=True, directions=2)
+    assert got.device.type == "cuda"
+    assert torch.equal(got.cpu(), expected)
+    with pytest.raises(ValueError, match=r"expected every length in \[1, 3\]"):
+        bh.last_outputs(out, torch.tensor([4, 3], device="cuda"), batch_first=True, directions=2)
 
 
 UNKNOWN_KEYWORDS = [
@@ -617,3 +806,30 @@ def test_helpers_keep_their_signatures() -> None:
 def test_a_type_error_inside_a_helper_is_not_rewritten() -> None:
     with pytest.raises(TypeError, match=r"^split_layers expected a tensor, got str$"):
         bh.split_layers("h_n", layers=1, directions=1)  # type: ignore[arg-type]
+
+
+def test_time_major_padded_out_across_the_matrix(layout_matrix: list[Any], run: Any) -> None:
+    """Every batched call of the matrix, its out padded time-major (pad_packed_sequence's
+    default) and batch-major, whatever the layer's batch_first: the h_n oracle holds."""
+    checked = 0
+    for cfg in layout_matrix:
+        if not cfg.batched:
+            continue
+        case = run(cfg, hooked=False)
+        layer = case.layer
+        final = torch.cat(list(case.h_n[-cfg.directions :]), dim=-1)
+        if cfg.packed:
+            time_major, lengths = pad_packed_sequence(case.out)
+            batch_major, _ = pad_packed_sequence(case.out, batch_first=True)
+        else:
+            batch_major = case.out if cfg.batch_first else case.out.transpose(0, 1)
+            time_major, lengths = batch_major.transpose(0, 1), torch.full((cfg.batch,), cfg.tokens)
+        assert cfg.batch != time_major.shape[0], cfg.id  # the lengths pin the batch axis
+        for padded, first in ((time_major, False), (batch_major, True)):
+            for kwargs in ({"module": layer}, {"directions": cfg.directions}):
+                got = bh.last_outputs(padded, lengths, **kwargs)
+                assert torch.equal(got, final), (cfg.id, first, kwargs)
+                got = bh.last_outputs(padded, lengths.tolist(), batch_first=first, **kwargs)
+                assert torch.equal(got, final), (cfg.id, first, kwargs)
+        checked += 1
+    assert checked > 200

@@ -12,51 +12,18 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
-from ._layout import kind_of
+from ._keywords import checked_keywords
+from ._lengths import as_lengths, batch_first_of, check_batch_first, check_lengths
+from ._sizes import as_tensor, module_sizes, resolve
 
 __all__ = ["final_representation", "last_outputs", "split_directions", "split_layers"]
-
-
-def _resolve(
-    what: str, module: nn.Module | None, **given: int | bool | None
-) -> dict[str, int | bool]:
-    """Fill the sizes a helper needs from `module`, checking explicit ones agree."""
-    if module is not None:
-        kind_of(module)  # TypeError for anything but a recurrent module
-        proj = getattr(module, "proj_size", 0) or 0
-        from_module: dict[str, int | bool] = {
-            "directions": 2 if module.bidirectional else 1,
-            "layers": module.num_layers,  # type: ignore[dict-item]
-            "hidden": proj if proj > 0 else module.hidden_size,  # type: ignore[dict-item]
-            "batch_first": bool(module.batch_first),
-        }
-    else:
-        from_module = {}
-    resolved: dict[str, int | bool] = {}
-    for name, value in given.items():
-        known = from_module.get(name)
-        if value is not None and known is not None and value != known:
-            raise ValueError(
-                f"{what}: {name}={value} disagrees with the module, which has {name}={known}"
-            )
-        if value is None:
-            value = known
-        if value is None:
-            raise TypeError(
-                f"{what} needs to know {name}: pass module=<the recurrent layer> or {name}=..."
-            )
-        if name == "directions" and value not in (1, 2):
-            raise ValueError(f"{what}: expected directions to be 1 or 2, got {value!r}")
-        if name != "batch_first" and (not isinstance(value, int) or value < 1):
-            raise ValueError(f"{what}: expected {name} to be a positive int, got {value!r}")
-        resolved[name] = value
-    return resolved
 
 
 def _shape(t: torch.Tensor) -> tuple[int, ...]:
     return tuple(t.shape)
 
 
+@checked_keywords
 def split_directions(
     out: torch.Tensor | PackedSequence,
     *,
@@ -75,6 +42,8 @@ def split_directions(
         directions: 1 or 2, when no module is given.
         hidden: the per-direction size (`proj_size` if set), to validate the shape.
 
+    Explicit sizes are checked against `module`'s; bools are not sizes.
+
     Returns:
         `(forward, backward)`, or `(forward,)` for a unidirectional layer.
 
@@ -86,27 +55,25 @@ def split_directions(
         >>> fwd.shape, bwd.shape
         (torch.Size([2, 6, 4]), torch.Size([2, 6, 4]))
     """
-    data = out.data if isinstance(out, PackedSequence) else out
-    if not isinstance(data, torch.Tensor):
-        raise TypeError(
-            f"split_directions expected a tensor or PackedSequence, got {type(out).__qualname__}"
-        )
-    sizes = _resolve("split_directions", module, directions=directions)
-    d = int(sizes["directions"])
-    if hidden is None and module is not None:
-        hidden = int(_resolve("split_directions", module, hidden=None)["hidden"])
+    what = "split_directions"
+    data = as_tensor(what, out, "a tensor or PackedSequence")
+    known = module_sizes(what, module)
+    sizes = resolve(what, module, known, optional="hidden", directions=directions, hidden=hidden)
+    d, h = int(sizes["directions"] or 0), sizes["hidden"]
     last = data.shape[-1] if data.dim() else 0
-    h = hidden if hidden is not None else (last // d if last % d == 0 else None)
-    if data.dim() < 1 or h is None or last != d * h:
-        hint = " Was the tensor already split?" if hidden is not None and last == hidden else ""
+    if h is None and last % d == 0:
+        h = last // d
+    if data.dim() < 1 or not h or last != d * h:
+        hint = " Was the tensor already split?" if h is not None and last == h else ""
         raise ValueError(
             "cannot split directions: expected ... (direction hidden) = "
-            f"(..., ({d} {h if h is not None else '?'})), got shape {_shape(data)}.{hint}"
+            f"(..., ({d} {h or '?'})), got shape {_shape(data)}.{hint}"
         )
     halves = einops.rearrange(data, "... (direction hidden) -> direction ... hidden", direction=d)
     return tuple(halves.unbind(0))
 
 
+@checked_keywords
 def split_layers(
     h_n: torch.Tensor,
     *,
@@ -117,7 +84,8 @@ def split_layers(
     """`h_n` or `c_n`, `(layer direction) [batch] hidden`, as `layer direction [batch] hidden`.
 
     Rows of `h_n` are layer-major: layer 0 forward, layer 0 backward, layer 1 forward...
-    and `batch_first` never applies to them. The result is a view.
+    and `batch_first` never applies to them. The result is a view. Explicit sizes are
+    checked against `module`'s; bools are not sizes.
 
     Example:
         >>> import torch, bilstm_hooks as bh
@@ -133,27 +101,34 @@ def split_layers(
 
 
 def _split_layers(
-    what: str,
-    h_n: torch.Tensor,
-    module: nn.Module | None,
-    layers: int | None,
-    directions: int | None,
+    what: str, h_n: object, module: object, layers: object, directions: object
 ) -> torch.Tensor:
-    if not isinstance(h_n, torch.Tensor):
-        raise TypeError(f"{what} expected a tensor, got {type(h_n).__qualname__}")
-    sizes = _resolve(what, module, layers=layers, directions=directions)
-    n_layers, d = int(sizes["layers"]), int(sizes["directions"])
-    if h_n.dim() not in (2, 3) or h_n.shape[0] != n_layers * d:
+    data = as_tensor(what, h_n, "a tensor")
+    if isinstance(h_n, PackedSequence):
+        raise TypeError(f"{what} expected a tensor (h_n or c_n), got PackedSequence")
+    known = module_sizes(what, module)
+    sizes = resolve(what, module, known, layers=layers, directions=directions)
+    n_layers, d = int(sizes["layers"] or 0), int(sizes["directions"] or 0)
+    widths = sorted({known["hidden"], known["cell"]}) if known else []
+    last = data.shape[-1] if data.dim() else 0
+    if (
+        data.dim() not in (2, 3)
+        or data.shape[0] != n_layers * d
+        or last < 1
+        or (widths and last not in widths)
+    ):
+        hidden = " or ".join(map(str, widths)) if widths else "hidden"
         raise ValueError(
             "cannot split layers: expected (layer direction) batch hidden = "
-            f"(({n_layers} {d}), batch, hidden) (or unbatched (layer direction) hidden), "
-            f"got shape {_shape(h_n)}. Note batch_first never applies to h_n and c_n."
+            f"(({n_layers} {d}), batch, {hidden}) (or unbatched (layer direction) hidden), "
+            f"got shape {_shape(data)}. Note batch_first never applies to h_n and c_n."
         )
     return einops.rearrange(
-        h_n, "(layer direction) ... -> layer direction ...", layer=n_layers, direction=d
+        data, "(layer direction) ... -> layer direction ...", layer=n_layers, direction=d
     )
 
 
+@checked_keywords
 def final_representation(
     h_n: torch.Tensor,
     *,
@@ -179,28 +154,7 @@ def final_representation(
     return einops.rearrange(last, "direction ... hidden -> ... (direction hidden)")
 
 
-def _lengths_tensor(lengths: torch.Tensor | Sequence[int], batch: int, tokens: int) -> torch.Tensor:
-    if not isinstance(lengths, torch.Tensor):
-        try:
-            lengths = torch.as_tensor(lengths)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(
-                "expected lengths as a 1-D int tensor or a list of ints, "
-                f"got {type(lengths).__qualname__}"
-            ) from exc
-    if lengths.dim() != 1 or lengths.shape[0] != batch or lengths.is_floating_point():
-        raise ValueError(
-            f"expected lengths as {batch} ints (one per batch row), got "
-            f"{lengths.dtype} of shape {_shape(lengths)}"
-        )
-    if batch and (int(lengths.min()) < 1 or int(lengths.max()) > tokens):
-        raise ValueError(
-            f"expected every length in [1, {tokens}] (the token axis), got "
-            f"min {int(lengths.min())}, max {int(lengths.max())}"
-        )
-    return lengths
-
-
+@checked_keywords
 def last_outputs(
     out: torch.Tensor | PackedSequence,
     lengths: torch.Tensor | Sequence[int] | None = None,
@@ -219,14 +173,17 @@ def last_outputs(
     Args:
         out: the first output of the layer: a padded tensor or a PackedSequence
             (whose lengths are then read from it).
-        lengths: valid tokens per sequence, in batch order; None means all full.
-        module: the layer, to read `batch_first` and `directions` from.
-        batch_first: the layout of a padded `out`, when no module is given.
+        lengths: valid tokens per sequence, in batch order (an int tensor on any
+            device, or a sequence of ints; not a mask); None means all full.
+        module: the layer, to read `directions` (and `batch_first`) from.
+        batch_first: the layout of a padded `out`. Given, it wins over the module's:
+            a padded tensor's layout is its own (`pad_packed_sequence` is time-major
+            by default). Left out, the lengths pin the batch axis, else the module's.
         directions: 1 or 2, when no module is given.
 
     Example:
         >>> import torch, bilstm_hooks as bh
-        >>> from torch.nn.utils.rnn import pack_padded_sequence
+        >>> from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
         >>> lstm = torch.nn.LSTM(3, 4, bidirectional=True, batch_first=True)
         >>> x = torch.randn(3, 6, 3)
         >>> packed = pack_padded_sequence(x, [6, 2, 4], batch_first=True, enforce_sorted=False)
@@ -234,48 +191,54 @@ def last_outputs(
         >>> final = bh.final_representation(h_n, module=lstm)
         >>> torch.equal(bh.last_outputs(out, module=lstm), final)
         True
+        >>> padded, lengths = pad_packed_sequence(out)  # token batch (direction hidden)
+        >>> torch.equal(bh.last_outputs(padded, lengths, module=lstm, batch_first=False), final)
+        True
     """
+    what = "last_outputs"
+    plain = as_tensor(what, out, "a tensor or PackedSequence")
+    known = module_sizes(what, module)
+    d = int(resolve(what, module, known, directions=directions)["directions"] or 0)
+    explicit_first = check_batch_first(what, batch_first)
+    given = None if lengths is None else as_lengths(what, lengths)
     unbatched = False
     if isinstance(out, PackedSequence):
-        sizes = _resolve("last_outputs", module, directions=directions)
-        padded, packed_lengths = pad_packed_sequence(out, batch_first=True)
-        if lengths is not None:
-            given = _lengths_tensor(lengths, padded.shape[0], padded.shape[1])
-            if not torch.equal(given.cpu(), packed_lengths):
+        data, packed_lengths = _unpack(out)
+        if given is not None:
+            check_lengths(what, given, data.shape[0], data.shape[1], _shape(data))
+            if not torch.equal(given.cpu(), packed_lengths.to(torch.int64)):
                 raise ValueError(
-                    f"lengths {given.tolist()} disagree with the PackedSequence's "
-                    f"{packed_lengths.tolist()}; leave lengths out for packed input"
+                    f"{what}: expected lengths to match the PackedSequence's "
+                    f"{packed_lengths.tolist()}, got {given.tolist()}; leave lengths out "
+                    "for packed input"
                 )
-        data, lengths, first = padded, packed_lengths, True
-    elif isinstance(out, torch.Tensor):
-        sizes = _resolve("last_outputs", module, directions=directions)
-        if out.dim() == 2:  # unbatched: token (direction hidden)
-            if lengths is not None:
-                raise ValueError(
-                    f"got lengths for an unbatched out of shape {_shape(out)}; "
-                    "lengths apply to batched (3-D) outputs only"
-                )
-            data, first, unbatched = out.unsqueeze(0), True, True
-        elif out.dim() == 3:
-            first = bool(_resolve("last_outputs", module, batch_first=batch_first)["batch_first"])
-            data = out
-        else:
+        given = packed_lengths
+    elif plain.dim() == 2:  # unbatched: token (direction hidden)
+        if given is not None:
             raise ValueError(
-                "last_outputs expected out as batch token (direction hidden), "
-                "token batch (direction hidden) or unbatched token (direction hidden), "
-                f"got shape {_shape(out)}"
+                f"{what}: expected no lengths for an unbatched out (token (direction hidden)), "
+                f"got lengths for shape {_shape(plain)}; lengths apply to batched (3-D) "
+                "outputs only"
             )
-    else:
-        raise TypeError(
-            f"last_outputs expected a tensor or PackedSequence, got {type(out).__qualname__}"
+        data, unbatched = plain.unsqueeze(0), True
+    elif plain.dim() == 3:
+        first = batch_first_of(
+            what,
+            plain,
+            given,
+            explicit_first,
+            bool(module.batch_first) if isinstance(module, nn.RNNBase) else None,
         )
-    if not first:
-        data = data.transpose(0, 1)
-    batch, tokens = data.shape[0], data.shape[1]
-    d = int(sizes["directions"])
-    hidden = int(_resolve("last_outputs", module, hidden=None)["hidden"]) if module else None
-    if data.shape[-1] % d or (hidden is not None and data.shape[-1] != d * hidden):
-        plain = out.data if isinstance(out, PackedSequence) else out
+        data = plain if first else plain.transpose(0, 1)
+    else:
+        raise ValueError(
+            f"{what} expected out as batch token (direction hidden), "
+            "token batch (direction hidden) or unbatched token (direction hidden), "
+            f"got shape {_shape(plain)}"
+        )
+    batch, tokens, width = data.shape
+    hidden = known.get("hidden")
+    if width % d or width < d or (hidden is not None and width != d * hidden):
         h_n_like = hidden is not None and plain.dim() == 3 and plain.shape[-1] == hidden
         raise ValueError(
             "cannot split directions: expected ... (direction hidden) = "
@@ -283,13 +246,26 @@ def last_outputs(
             + (" Is it h_n? final_representation() reads h_n." if h_n_like else "")
         )
     if tokens == 0:
-        raise ValueError(f"expected at least one token, got shape {_shape(data)}")
+        raise ValueError(f"{what}: expected at least one token, got shape {_shape(plain)}")
     per_dir = einops.rearrange(data, "b t (direction h) -> b t direction h", direction=d)
-    if lengths is None:
+    if given is None:
         forward = per_dir[:, -1, 0]
     else:
-        index = _lengths_tensor(lengths, batch, tokens).to(device=data.device, dtype=torch.long) - 1
+        check_lengths(what, given, batch, tokens, _shape(plain))
+        index = given.to(device=data.device) - 1
         forward = per_dir[torch.arange(batch, device=data.device), index, 0]
     halves = [forward] if d == 1 else [forward, per_dir[:, 0, 1]]
     result = torch.cat(halves, dim=-1)
     return result[0] if unbatched else result
+
+
+def _unpack(out: PackedSequence) -> tuple[torch.Tensor, torch.Tensor]:
+    """A PackedSequence padded batch-first, and its lengths."""
+    try:
+        padded, lengths = pad_packed_sequence(out, batch_first=True)
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        raise ValueError(
+            "last_outputs: expected a PackedSequence as pack_padded_sequence makes it, got "
+            f"one that pad_packed_sequence cannot unpack ({exc})"
+        ) from exc
+    return padded, lengths

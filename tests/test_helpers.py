@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import bilstm_hooks as bh
 
@@ -161,14 +161,16 @@ SPLIT_DIRECTIONS_ERRORS = [
         "no-sizes",
         lambda out, m: bh.split_directions(out),
         TypeError,
-        r"^split_directions needs to know directions: pass module=<the recurrent layer> or "
-        r"directions=\.\.\.$",
+        r"^split_directions needs to know directions: expected module=<the recurrent layer> "
+        r"or directions=\.\.\., got neither$",
     ),
     (
         "disagrees",
         lambda out, m: bh.split_directions(out, module=m, directions=1),
         ValueError,
-        r"^split_directions: directions=1 disagrees with the module, which has directions=2$",
+        r"^split_directions: directions=1 disagrees with the module: expected directions=2 "
+        r"for LSTM\(3, 4, num_layers=2, batch_first=True, bidirectional=True\); leave "
+        r"directions out to read it from the module$",
     ),
     (
         "zero",
@@ -186,7 +188,8 @@ SPLIT_DIRECTIONS_ERRORS = [
         "not-recurrent",
         lambda out, m: bh.split_directions(out, module=nn.Linear(8, 8)),
         TypeError,
-        r"^expected an nn\.LSTM, nn\.GRU or nn\.RNN, got Linear$",
+        r"^split_directions: expected module= to be an nn\.LSTM, nn\.GRU or nn\.RNN, got "
+        r"Linear; pass the recurrent layer itself$",
     ),
     (
         "not-a-tensor",
@@ -216,14 +219,14 @@ SPLIT_LAYERS_ERRORS = [
         lambda h, m: bh.split_layers(h.transpose(0, 1), module=m),
         ValueError,
         r"^cannot split layers: expected \(layer direction\) batch hidden = \(\(2 2\), batch, "
-        r"hidden\) \(or unbatched \(layer direction\) hidden\), got shape \(3, 4, 4\)\. "
+        r"4\) \(or unbatched \(layer direction\) hidden\), got shape \(3, 4, 4\)\. "
         r"Note batch_first never applies to h_n and c_n\.$",
     ),
     (
         "too-few-rows",
         lambda h, m: bh.split_layers(h[:3], module=m),
         ValueError,
-        r"= \(\(2 2\), batch, hidden\) .*got shape \(3, 3, 4\)",
+        r"= \(\(2 2\), batch, 4\) .*got shape \(3, 3, 4\)",
     ),
     (
         "4-d",
@@ -241,7 +244,8 @@ SPLIT_LAYERS_ERRORS = [
         "missing-layers",
         lambda h, m: bh.split_layers(h, directions=2),
         TypeError,
-        r"^split_layers needs to know layers: pass module=<the recurrent layer> or layers=\.\.\.$",
+        r"^split_layers needs to know layers: expected module=<the recurrent layer> or "
+        r"layers=\.\.\., got neither$",
     ),
     (
         "missing-directions",
@@ -253,7 +257,8 @@ SPLIT_LAYERS_ERRORS = [
         "disagrees",
         lambda h, m: bh.split_layers(h, module=m, layers=4),
         ValueError,
-        r"^split_layers: layers=4 disagrees with the module, which has layers=2$",
+        r"^split_layers: layers=4 disagrees with the module: expected layers=2 for LSTM\(.*\); "
+        r"leave layers out to read it from the module$",
     ),
     (
         "negative",
@@ -264,8 +269,9 @@ SPLIT_LAYERS_ERRORS = [
     (
         "float",
         lambda h, m: bh.split_layers(h, layers=2.0, directions=2),
-        ValueError,
-        r"^split_layers: expected layers to be a positive int, got 2\.0$",
+        TypeError,
+        r"^split_layers: expected an int for layers \(the layer's num_layers\), got 2\.0 "
+        r"\(a float\)$",
     ),
     (
         "not-a-tensor",
@@ -283,15 +289,15 @@ SPLIT_LAYERS_ERRORS = [
         "final-missing-sizes",
         lambda h, m: bh.final_representation(h),
         TypeError,
-        r"^final_representation needs to know layers: pass module=<the recurrent layer> or "
-        r"layers=\.\.\.$",
+        r"^final_representation needs to know layers: expected module=<the recurrent layer> "
+        r"or layers=\.\.\., got neither$",
     ),
     (
         "final-disagrees",
         lambda h, m: bh.final_representation(h, module=m, directions=1),
         ValueError,
-        r"^final_representation: directions=1 disagrees with the module, which has "
-        r"directions=2$",
+        r"^final_representation: directions=1 disagrees with the module: expected "
+        r"directions=2 for LSTM\(.*\); leave directions out to read it from the module$",
     ),
     (
         "final-not-a-tensor",
@@ -320,51 +326,57 @@ LAST_OUTPUTS_ERRORS = [
         "lengths-wrong-size",
         lambda out, p, m: bh.last_outputs(out, [5, 3], module=m),
         ValueError,
-        r"^expected lengths as 3 ints \(one per batch row\), got torch\.int64 of shape \(2,\)$",
+        r"^last_outputs: expected one length per batch row, got 2 lengths for out of shape "
+        r"\(3, 5, 8\): neither axis 0 \(batch_first=True\) nor axis 1 \(batch_first=False\) "
+        r"has size 2$",
     ),
     (
         "lengths-2-d",
         lambda out, p, m: bh.last_outputs(out, torch.ones(3, 1, dtype=torch.long), module=m),
         ValueError,
-        r"^expected lengths as 3 ints \(one per batch row\), got torch\.int64 of shape \(3, 1\)$",
+        r"^last_outputs: expected lengths as a 1-D tensor \(one int per batch row\), got "
+        r"shape \(3, 1\); a \(batch, token\) padding mask gives lengths as mask\.sum\(1\) "
+        r"\(True or 1 at valid tokens\)$",
     ),
     (
         "lengths-float",
         lambda out, p, m: bh.last_outputs(out, [5.0, 3.0, 2.0], module=m),
         ValueError,
-        r"^expected lengths as 3 ints \(one per batch row\), got torch\.float32 of shape \(3,\)$",
+        r"^last_outputs: expected lengths as ints, one per batch row, got torch\.float32 of "
+        r"shape \(3,\); pass lengths\.long\(\) if they hold whole numbers$",
     ),
     (
         "length-zero",
         lambda out, p, m: bh.last_outputs(out, [5, 0, 2], module=m),
         ValueError,
-        r"^expected every length in \[1, 5\] \(the token axis\), got min 0, max 5$",
+        r"^last_outputs: expected every length in \[1, 5\] \(the token axis\), got min 0, max 5$",
     ),
     (
         "length-too-long",
         lambda out, p, m: bh.last_outputs(out, torch.tensor([6, 3, 2]), module=m),
         ValueError,
-        r"^expected every length in \[1, 5\] \(the token axis\), got min 2, max 6$",
+        r"^last_outputs: expected every length in \[1, 5\] \(the token axis\), got min 2, max 6$",
     ),
     (
         "lengths-not-numbers",
         lambda out, p, m: bh.last_outputs(out, ["5", "3", "2"], module=m),
         TypeError,
-        r"^expected lengths as a 1-D int tensor or a list of ints, got list$",
+        r"^last_outputs: expected lengths as a 1-D int tensor or a sequence of ints, got "
+        r"\['5', '3', '2'\] \(a list\)$",
     ),
     (
         "lengths-disagree-with-packed",
         lambda out, p, m: bh.last_outputs(p, [5, 3, 3], module=m),
         ValueError,
-        r"^lengths \[5, 3, 3\] disagree with the PackedSequence's \[5, 3, 2\]; "
-        r"leave lengths out for packed input$",
+        r"^last_outputs: expected lengths to match the PackedSequence's \[5, 3, 2\], got "
+        r"\[5, 3, 3\]; leave lengths out for packed input$",
     ),
     (
         "lengths-for-unbatched",
         lambda out, p, m: bh.last_outputs(out[0], [5], module=m),
         ValueError,
-        r"^got lengths for an unbatched out of shape \(5, 8\); "
-        r"lengths apply to batched \(3-D\) outputs only$",
+        r"^last_outputs: expected no lengths for an unbatched out \(token \(direction hidden\)\), "
+        r"got lengths for shape \(5, 8\); lengths apply to batched \(3-D\) outputs only$",
     ),
     (
         "4-d",
@@ -397,27 +409,20 @@ LAST_OUTPUTS_ERRORS = [
         "no-tokens",
         lambda out, p, m: bh.last_outputs(out[:, :0], module=m),
         ValueError,
-        r"^expected at least one token, got shape \(3, 0, 8\)$",
+        r"^last_outputs: expected at least one token, got shape \(3, 0, 8\)$",
     ),
     (
         "missing-batch-first",
         lambda out, p, m: bh.last_outputs(out, directions=2),
         TypeError,
-        r"^last_outputs needs to know batch_first: pass module=<the recurrent layer> or "
-        r"batch_first=\.\.\.$",
+        r"^last_outputs needs to know batch_first: expected module=<the recurrent layer> or "
+        r"batch_first=True/False, got neither$",
     ),
     (
         "missing-directions",
         lambda out, p, m: bh.last_outputs(p),
         TypeError,
         r"^last_outputs needs to know directions",
-    ),
-    (
-        "batch-first-disagrees",
-        lambda out, p, m: bh.last_outputs(out, module=m, batch_first=False),
-        ValueError,
-        r"^last_outputs: batch_first=False disagrees with the module, which has "
-        r"batch_first=True$",
     ),
     (
         "not-a-tensor",
@@ -442,3 +447,389 @@ def test_last_outputs_errors(
         packed, _ = bi_lstm(pack_padded_sequence(x, [5, 3, 2], batch_first=True))
     with pytest.raises(error, match=message):
         call(out, packed, bi_lstm)
+
+
+# -- issue 9: validate, never guess ------------------------------------------------------------
+
+
+BOOL_COUNTS = [
+    (
+        "last_outputs-directions",
+        lambda o, h: bh.last_outputs(o, [5, 3], directions=True, batch_first=True),
+        "directions",
+    ),
+    (
+        "split_directions-directions",
+        lambda o, h: bh.split_directions(o, directions=True),
+        "directions",
+    ),
+    (
+        "split_directions-hidden",
+        lambda o, h: bh.split_directions(o, directions=2, hidden=True),
+        "hidden",
+    ),
+    ("split_layers-layers", lambda o, h: bh.split_layers(h, layers=True, directions=2), "layers"),
+    (
+        "split_layers-directions",
+        lambda o, h: bh.split_layers(h, layers=2, directions=False),
+        "directions",
+    ),
+    ("final-layers", lambda o, h: bh.final_representation(h, layers=True, directions=1), "layers"),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "name"), [c[1:] for c in BOOL_COUNTS], ids=[c[0] for c in BOOL_COUNTS]
+)
+def test_bools_are_never_counts(bi_lstm: nn.LSTM, call: Any, name: str) -> None:
+    out, (h_n, _) = bi_lstm(torch.randn(2, 5, 3))
+    with pytest.raises(
+        TypeError,
+        match=rf": expected an int for {name} \(.*\), got (True|False) "
+        r"\(a bool\)$",
+    ):
+        call(out, h_n)
+
+
+def test_a_bool_count_is_refused_even_where_it_equals_the_module(bi_lstm: nn.LSTM) -> None:
+    uni = nn.GRU(3, 4)
+    out, h_n = uni(torch.randn(5, 2, 3))
+    with pytest.raises(TypeError, match=r"^split_directions: expected an int for directions"):
+        bh.split_directions(out, module=uni, directions=True)  # True == 1 == the module's
+    with pytest.raises(TypeError, match=r"^split_layers: expected an int for layers"):
+        bh.split_layers(h_n, module=uni, layers=True)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("2", r"'2' \(a str\)"),
+        (2.0, r"2\.0 \(a float\)"),
+        (
+            torch.tensor(2),
+            r"a torch\.int64 "
+            r"tensor of shape \(\)",
+        ),
+        ([2], r"\[2\] \(a list\)"),
+    ],
+    ids=["str", "float", "tensor", "list"],
+)
+def test_counts_must_be_ints(value: object, shown: str) -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"^split_directions: expected an int for directions \(2 for a bidirectional "
+        rf"layer, 1 otherwise\), got {shown}$",
+    ):
+        bh.split_directions(torch.zeros(2, 8), directions=value)  # type: ignore[arg-type]
+
+
+def test_integer_like_counts_are_ints() -> None:
+    np = pytest.importorskip("numpy")
+    fwd, bwd = bh.split_directions(torch.zeros(2, 8), directions=np.int64(2))
+    assert fwd.shape == bwd.shape == (2, 4)
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        torch.tensor([[True, True, False], [True, False, False]]),
+        torch.tensor([True, False]),
+        [True, True],
+        [3, True],
+    ],
+    ids=["2-d-bool", "1-d-bool", "list-of-bools", "int-and-bool"],
+)
+def test_a_mask_is_not_lengths(mask: object) -> None:
+    out = labelled_out(2, 3, 2, 2)
+    with pytest.raises(
+        ValueError,
+        match=r"^last_outputs: expected lengths as ints, one per batch row, got .*"
+        r"which looks? like a mask; a \(batch, token\) padding mask gives lengths as "
+        r"mask\.sum\(1\) \(True or 1 at valid tokens\)$",
+    ):
+        bh.last_outputs(out, mask, batch_first=True, directions=2)  # type: ignore[arg-type]
+
+
+def test_an_int_mask_is_not_lengths_either() -> None:
+    out = labelled_out(2, 3, 2, 2)
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    with pytest.raises(ValueError, match=r"got shape \(2, 3\); .*mask\.sum\(1\)"):
+        bh.last_outputs(out, mask, batch_first=True, directions=2)
+    got = bh.last_outputs(out, mask.sum(1), batch_first=True, directions=2)
+    assert got[:, 0].tolist() == [100, 1000]
+
+
+def test_explicit_hidden_is_checked_against_the_module(bi_lstm: nn.LSTM) -> None:
+    out, _ = bi_lstm(torch.randn(2, 5, 3))
+    with pytest.raises(
+        ValueError,
+        match=r"^split_directions: hidden=2 disagrees with the module: expected hidden=4 for "
+        r"LSTM\(3, 4, .*\); leave hidden out to read it from the module$",
+    ):
+        bh.split_directions(out, module=bi_lstm, hidden=2)
+    assert len(bh.split_directions(out, module=bi_lstm, hidden=4)) == 2
+    proj = nn.LSTM(3, 4, proj_size=2, bidirectional=True)
+    out, _ = proj(torch.randn(5, 3))
+    assert len(bh.split_directions(out, module=proj, hidden=2)) == 2  # proj_size is hidden
+    with pytest.raises(ValueError, match=r"hidden=4 disagrees .*expected hidden=2 "):
+        bh.split_directions(out, module=proj, hidden=4)
+
+
+@pytest.mark.parametrize("value", ["False", 0, 1, None.__class__, torch.tensor(True)])
+def test_batch_first_must_be_a_bool(value: object) -> None:
+    out = labelled_out(2, 3, 2, 2)
+    with pytest.raises(
+        TypeError, match=r"^last_outputs: expected batch_first to be True or False, got "
+    ):
+        bh.last_outputs(out, batch_first=value, directions=2)  # type: ignore[arg-type]
+
+
+def test_explicit_batch_first_overrides_the_module(bi_lstm: nn.LSTM) -> None:
+    x = torch.randn(3, 5, 3)
+    packed = pack_padded_sequence(x, [5, 3, 2], batch_first=True)
+    packed_out, (h_n, _) = bi_lstm(packed)
+    final = bh.final_representation(h_n, module=bi_lstm)
+    time_major, lengths = pad_packed_sequence(packed_out)  # token batch: not the module's
+    got = bh.last_outputs(time_major, lengths, module=bi_lstm, batch_first=False)
+    assert torch.equal(got, final)
+    full, _ = bi_lstm(x)
+    assert torch.equal(
+        bh.last_outputs(full.transpose(0, 1), module=bi_lstm, batch_first=False),
+        bh.last_outputs(full, module=bi_lstm),
+    )
+
+
+def test_lengths_pin_the_batch_axis_of_a_time_major_padded_out(bi_lstm: nn.LSTM) -> None:
+    """The classic: a batch-first layer, then pad_packed_sequence's time-major default."""
+    packed = pack_padded_sequence(
+        torch.randn(3, 5, 3), [2, 5, 4], batch_first=True, enforce_sorted=False
+    )
+    packed_out, (h_n, _) = bi_lstm(packed)
+    final = bh.final_representation(h_n, module=bi_lstm)
+    padded, lengths = pad_packed_sequence(packed_out)  # (token=5, batch=3, 8)
+    assert torch.equal(bh.last_outputs(padded, lengths, module=bi_lstm), final)
+    assert torch.equal(bh.last_outputs(padded, lengths.tolist(), directions=2), final)
+    padded_bf, _ = pad_packed_sequence(packed_out, batch_first=True)
+    assert torch.equal(bh.last_outputs(padded_bf, lengths, directions=2), final)
+
+
+def test_a_square_padded_out_is_ambiguous_without_batch_first(bi_lstm: nn.LSTM) -> None:
+    """tokens == batch: neither the lengths nor the module's batch_first can tell."""
+    packed = pack_padded_sequence(
+        torch.randn(3, 3, 3), [3, 1, 2], batch_first=True, enforce_sorted=False
+    )
+    packed_out, (h_n, _) = bi_lstm(packed)
+    final = bh.final_representation(h_n, module=bi_lstm)
+    padded, lengths = pad_packed_sequence(packed_out)  # (token=3, batch=3, 8)
+    with pytest.raises(
+        ValueError,
+        match=r"^last_outputs: the layout of out of shape \(3, 3, 8\) is ambiguous with 3 "
+        r"lengths: expected batch_first=True \(batch token \.\.\.\) or batch_first=False "
+        r"\(token batch \.\.\.\); pass batch_first= to say which \(pad_packed_sequence returns "
+        r"token batch \.\.\. unless told batch_first=True, whatever the module's\)$",
+    ):
+        bh.last_outputs(padded, lengths, module=bi_lstm)
+    assert torch.equal(bh.last_outputs(padded, lengths, module=bi_lstm, batch_first=False), final)
+    padded_bf, _ = pad_packed_sequence(packed_out, batch_first=True)
+    assert torch.equal(bh.last_outputs(padded_bf, lengths, module=bi_lstm, batch_first=True), final)
+
+
+def test_a_square_out_the_registry_knows_needs_no_batch_first() -> None:
+    for batch_first in (True, False):
+        gru = nn.GRU(2, 3, bidirectional=True, batch_first=batch_first)
+        with bh.attach_hooks(gru):
+            out, h_n = gru(torch.randn(4, 4, 2))
+        final = bh.final_representation(h_n, module=gru)
+        assert torch.equal(bh.last_outputs(out, [4] * 4, directions=2), final)
+        assert torch.equal(bh.last_outputs(out, [4] * 4, module=gru), final)
+
+
+def test_lengths_that_fit_the_other_axis_of_an_annotated_out_are_refused() -> None:
+    gru = nn.GRU(2, 3, batch_first=True)
+    with bh.attach_hooks(gru):
+        out, _ = gru(torch.randn(2, 4, 2))  # batch token hidden, annotated
+    with pytest.raises(
+        ValueError,
+        match=r"^last_outputs: expected 2 lengths \(one per batch row: out is annotated batch "
+        r"token \.\.\.\), got 4$",
+    ):
+        bh.last_outputs(out, [1, 2, 2, 1], module=gru)
+
+
+LENGTHS_ERRORS = [
+    (
+        "complex",
+        torch.tensor([3, 2], dtype=torch.complex64),
+        ValueError,
+        r"^last_outputs: expected lengths as ints, one per batch row, got torch\.complex64 of "
+        r"shape \(2,\)$",
+    ),
+    (
+        "meta",
+        torch.tensor([3, 2], device="meta"),
+        ValueError,
+        r"^last_outputs: expected lengths with values, got lengths on the meta device, which "
+        r"have none; pass them on the cpu or on the tensor's device$",
+    ),
+    (
+        "bfloat16",
+        torch.tensor([3, 2], dtype=torch.bfloat16),
+        ValueError,
+        r"got torch\.bfloat16 of shape \(2,\); pass lengths\.long\(\)",
+    ),
+    ("scalar", torch.tensor(3), ValueError, r"expected lengths as a 1-D tensor .*got shape \(\)$"),
+    ("string", "32", TypeError, r"sequence of ints, got '32' \(a str\)$"),
+    ("object", object(), TypeError, r"sequence of ints, got <object object at .*> \(an object\)$"),
+    ("huge", [2**70, 1], TypeError, r"sequence of ints, got \[1180591620717411303424, 1\]"),
+    (
+        "sparse",
+        torch.tensor([3, 2]).to_sparse(),
+        TypeError,
+        r"dense tensor, got a "
+        r"torch\.sparse_coo tensor; pass lengths\.to_dense\(\)$",
+    ),
+    (
+        "wrong-count",
+        [3, 2, 1],
+        ValueError,
+        r"^last_outputs: expected 2 lengths \(one per batch row of out of shape \(2, 3, 4\)\), "
+        r"got 3$",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("lengths", "error", "message"),
+    [c[1:] for c in LENGTHS_ERRORS],
+    ids=[c[0] for c in LENGTHS_ERRORS],
+)
+def test_lengths_errors(lengths: object, error: type[Exception], message: str) -> None:
+    out = labelled_out(2, 3, 2, 2)
+    with pytest.raises(error, match=message):
+        bh.last_outputs(out, lengths, batch_first=True, directions=2)  # type: ignore[arg-type]
+
+
+def test_lengths_of_any_int_dtype_and_sequence_type() -> None:
+    out = labelled_out(2, 3, 2, 2)
+    expected = bh.last_outputs(out, [2, 3], batch_first=True, directions=2)
+    assert expected[:, 0].tolist() == [100, 1200]
+    for lengths in (
+        (2, 3),
+        range(2, 4),
+        torch.tensor([2, 3], dtype=torch.int32),
+        torch.tensor([2, 3], dtype=torch.uint8),
+        [torch.tensor(2), torch.tensor(3)],
+    ):
+        got = bh.last_outputs(out, lengths, batch_first=True, directions=2)  # type: ignore[arg-type]
+        assert torch.equal(got, expected), lengths
+
+
+def test_empty_batch() -> None:
+    out = torch.zeros(0, 3, 4)
+    assert bh.last_outputs(out, [], batch_first=True, directions=2).shape == (0, 4)
+    assert bh.last_outputs(out, batch_first=True, directions=2).shape == (0, 4)
+
+
+def test_meta_out_with_real_lengths_gives_a_meta_result() -> None:
+    out = torch.empty(3, 5, 8, device="meta")
+    got = bh.last_outputs(out, [5, 2, 1], batch_first=True, directions=2)
+    assert got.device.type == "meta"
+    assert got.shape == (3, 8)
+    with pytest.raises(ValueError, match=r"expected every length in \[1, 5\]"):
+        bh.last_outputs(out, [6, 2, 1], batch_first=True, directions=2)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_lengths_and_out_on_different_devices() -> None:
+    out = labelled_out(2, 3, 2, 2)
+    expected = bh.last_outputs(out, [2, 3], batch_first=True, directions=2)
+    cuda_lengths = torch.tensor([2, 3], device="cuda")
+    assert torch.equal(bh.last_outputs(out, cuda_lengths, batch_first=True, directions=2), expected)
+    got = bh.last_outputs(out.cuda(), [2, 3], batch_first=True, directions=2)
+    assert got.device.type == "cuda"
+    assert torch.equal(got.cpu(), expected)
+    with pytest.raises(ValueError, match=r"expected every length in \[1, 3\]"):
+        bh.last_outputs(out, torch.tensor([4, 3], device="cuda"), batch_first=True, directions=2)
+
+
+UNKNOWN_KEYWORDS = [
+    (
+        lambda o, h: bh.last_outputs(o, num_directions=2),
+        r"^last_outputs\(\) got an unexpected keyword argument 'num_directions'; it accepts: "
+        r"lengths, module, batch_first, directions; did you mean 'directions'\?$",
+    ),
+    (
+        lambda o, h: bh.split_directions(o, hidden_size=4),
+        r"^split_directions\(\) got an unexpected keyword argument 'hidden_size'; it accepts: "
+        r"module, directions, hidden; did you mean 'hidden'\?$",
+    ),
+    (
+        lambda o, h: bh.split_layers(h, num_layers=2, bidirectional=True),
+        r"^split_layers\(\) got unexpected keyword arguments 'num_layers', 'bidirectional'; it "
+        r"accepts: module, layers, directions; did you mean 'layers' for 'num_layers', "
+        r"'directions' for 'bidirectional'\?$",
+    ),
+    (
+        lambda o, h: bh.final_representation(h_n=h, lstm=None),
+        r"^final_representation\(\) got an unexpected keyword argument 'lstm'; it accepts: h_n, "
+        r"module, layers, directions$",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    UNKNOWN_KEYWORDS,
+    ids=["last_outputs", "split_directions", "split_layers-two", "final_representation"],
+)
+def test_unknown_keywords_are_named_with_the_accepted_ones(
+    bi_lstm: nn.LSTM, call: Any, message: str
+) -> None:
+    out, (h_n, _) = bi_lstm(torch.randn(2, 5, 3))
+    with pytest.raises(TypeError, match=message):
+        call(out, h_n)
+
+
+def test_helpers_keep_their_signatures() -> None:
+    import inspect
+
+    assert str(inspect.signature(bh.last_outputs)) == (
+        "(out: 'torch.Tensor | PackedSequence', lengths: 'torch.Tensor | Sequence[int] | None' "
+        "= None, *, module: 'nn.Module | None' = None, batch_first: 'bool | None' = None, "
+        "directions: 'int | None' = None) -> 'torch.Tensor'"
+    )
+    for helper in (bh.split_directions, bh.split_layers, bh.final_representation):
+        assert helper.__module__ == "bilstm_hooks._helpers"
+        assert ">>>" in (helper.__doc__ or "")
+
+
+def test_a_type_error_inside_a_helper_is_not_rewritten() -> None:
+    with pytest.raises(TypeError, match=r"^split_layers expected a tensor, got str$"):
+        bh.split_layers("h_n", layers=1, directions=1)  # type: ignore[arg-type]
+
+
+def test_time_major_padded_out_across_the_matrix(layout_matrix: list[Any], run: Any) -> None:
+    """Every batched call of the matrix, its out padded time-major (pad_packed_sequence's
+    default) and batch-major, whatever the layer's batch_first: the h_n oracle holds."""
+    checked = 0
+    for cfg in layout_matrix:
+        if not cfg.batched:
+            continue
+        case = run(cfg, hooked=False)
+        layer = case.layer
+        final = torch.cat(list(case.h_n[-cfg.directions :]), dim=-1)
+        if cfg.packed:
+            time_major, lengths = pad_packed_sequence(case.out)
+            batch_major, _ = pad_packed_sequence(case.out, batch_first=True)
+        else:
+            batch_major = case.out if cfg.batch_first else case.out.transpose(0, 1)
+            time_major, lengths = batch_major.transpose(0, 1), torch.full((cfg.batch,), cfg.tokens)
+        assert cfg.batch != time_major.shape[0], cfg.id  # the lengths pin the batch axis
+        for padded, first in ((time_major, False), (batch_major, True)):
+            for kwargs in ({"module": layer}, {"directions": cfg.directions}):
+                got = bh.last_outputs(padded, lengths, **kwargs)
+                assert torch.equal(got, final), (cfg.id, first, kwargs)
+                got = bh.last_outputs(padded, lengths.tolist(), batch_first=first, **kwargs)
+                assert torch.equal(got, final), (cfg.id, first, kwargs)
+        checked += 1
+    assert checked > 200

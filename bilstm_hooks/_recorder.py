@@ -14,12 +14,14 @@ from . import _artifacts, _registry
 from ._annotated import AnnotatedTensor
 from ._call_reading import who
 from ._hook import Hook
+from ._keywords import checked_keywords
 from ._layout import RECURRENT_TYPES, label_of
 from ._record import Record
 
 __all__ = ["Recorder", "annotation_of", "attach_hooks"]
 
 
+@checked_keywords
 def attach_hooks(model: nn.Module, *, history: int = 1, detach: bool = True) -> Recorder:
     """Hook every `nn.LSTM`, `nn.GRU` and `nn.RNN` in `model` and record their calls.
 

@@ -544,3 +544,12 @@ def test_a_root_module_is_named_by_its_class_in_every_text() -> None:
     assert "<GRU>" in repr(rec).splitlines()[2]
     assert bh.describe(rec[gru]).startswith("<GRU>: GRU, 1 layer")
     assert bh.describe(rec[gru].h_n) == "(layer=1 direction=1) hidden=3 · <GRU>.h_n · float32 cpu"
+
+
+def test_an_unknown_keyword_of_attach_hooks_names_the_accepted_ones() -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"^attach_hooks\(\) got an unexpected keyword argument 'histroy'; it accepts: "
+        r"history, detach; did you mean 'history'\?$",
+    ):
+        bh.attach_hooks(nn.LSTM(2, 2), histroy=2)  # type: ignore[call-arg]

@@ -7,9 +7,9 @@ from ._helpers import final_representation as final_representation
 from ._helpers import last_outputs as last_outputs
 from ._helpers import split_directions as split_directions
 from ._helpers import split_layers as split_layers
+from ._identity import annotation_of as annotation_of
 from ._record import Record as Record
 from ._recorder import Recorder as Recorder
-from ._recorder import annotation_of as annotation_of
 from ._recorder import attach_hooks as attach_hooks
 from ._summary import summary as summary
 

@@ -62,9 +62,18 @@ class AnnotatedTensor:
         AnnotatedTensor[batch=1, token=6, hidden=4]
     """
 
-    __slots__ = ("_axes", "_tensor", "origin")
+    __slots__ = ("_axes", "_tensor", "at", "lengths", "notes", "origin")
 
-    def __init__(self, tensor: torch.Tensor, axes: Axes, origin: str = "") -> None:
+    def __init__(
+        self,
+        tensor: torch.Tensor,
+        axes: Axes,
+        origin: str = "",
+        *,
+        at: dict[str, int] | None = None,
+        notes: tuple[str, ...] = (),
+        lengths: tuple[int, ...] | None = None,
+    ) -> None:
         if not axes.matches(tensor.shape):
             raise ValueError(
                 f"expected {axes.expected()}, got shape {tuple(tensor.shape)}"
@@ -73,6 +82,12 @@ class AnnotatedTensor:
         self._tensor = tensor
         self._axes = axes
         self.origin = origin
+        self.at: dict[str, int] = dict(at or {})
+        """Positions of the dims indexed away, e.g. `{"layer": 1, "direction": 1}`."""
+        self.notes = notes
+        """Caveats, e.g. `("backward direction only",)`."""
+        self.lengths = lengths
+        """Valid tokens per batch row of a padded tensor (in its batch order), else None."""
 
     @property
     def tensor(self) -> torch.Tensor:
@@ -156,7 +171,9 @@ class AnnotatedTensor:
         if missing:
             result = result[(0,) * len(missing)]
         axes = Axes(groups, tuple((name, known[name]) for name in names))
-        return AnnotatedTensor(result, axes, self.origin)
+        return AnnotatedTensor(
+            result, axes, self.origin, at=self.at, notes=self.notes, lengths=self.lengths
+        )
 
     def split_directions(self) -> tuple[AnnotatedTensor, ...]:
         """`(forward, backward)` views; a 1-tuple for a unidirectional layer.
@@ -181,7 +198,14 @@ class AnnotatedTensor:
         )
         names = ("forward", "backward")
         return tuple(
-            AnnotatedTensor(stacked[i], rest, f"{self.origin}.{names[i]}" if self.origin else "")
+            AnnotatedTensor(
+                stacked[i],
+                rest,
+                f"{self.origin}.{names[i]}" if self.origin else "",
+                at=self.at,
+                notes=self.notes,
+                lengths=self.lengths,
+            )
             for i in range(stacked.shape[0])
         )
 
@@ -199,10 +223,51 @@ class AnnotatedTensor:
         return annotated_html(self)
 
     def __getitem__(self, index: Any) -> Any:
-        raise TypeError(
-            "an AnnotatedTensor is not indexed itself: index its plain tensor, "
-            f"e.g. .tensor[:, -1], or name the axes first with .rearrange(...) ({self.pattern})"
-        )
+        """Index the tensor: a view comes back as an AnnotatedTensor with derived names.
+
+        Dims indexed away are kept in `.at`. An index that copies (a tensor or list
+        index) gives back the plain tensor: its names are not known.
+
+        Example:
+            >>> import torch, bilstm_hooks as bh
+            >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+            >>> with bh.attach_hooks(lstm) as rec:
+            ...     out, (h_n, c_n) = lstm(torch.randn(6, 5, 3))
+            >>> last = rec[lstm].h_n[-1]
+            >>> last, last.at
+            (AnnotatedTensor[batch=5, hidden=4], {'layer': 1, 'direction': 1})
+        """
+        from ._identity import view_of
+
+        result = self._tensor[index]
+        return view_of(self, result) or result
+
+    def isel(self, **positions: int | str) -> AnnotatedTensor:
+        """Select by name: `isel(layer=-1, direction="backward")`; each dim goes into `.at`.
+
+        Positions are ints (negative counts from the end); `direction` also takes
+        `"forward"` and `"backward"`. A fused axis is split for the selection and the
+        rest of it kept fused (a copy only where torch cannot give a view).
+
+        Example:
+            >>> import torch, bilstm_hooks as bh
+            >>> gru = torch.nn.GRU(3, 4, num_layers=2, bidirectional=True)
+            >>> with bh.attach_hooks(gru) as rec:
+            ...     out, h_n = gru(torch.randn(6, 5, 3))
+            >>> backward = rec[gru].h_n.isel(layer=-1, direction="backward")
+            >>> torch.equal(backward.tensor, h_n[3]), backward.at
+            (True, {'layer': 1, 'direction': 1})
+        """
+        from ._identity import select
+
+        return select(self, positions)
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        """torch functions take an AnnotatedTensor as its plain `.tensor`."""
+        from ._identity import unwrapped
+
+        return func(*unwrapped(args), **unwrapped(kwargs or {}))
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(

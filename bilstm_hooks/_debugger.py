@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -44,9 +43,11 @@ from ._display import (
     role_axes,
     stale_note,
 )
+from ._identity import annotation_of
 from ._layout import Axes, Role
 from ._record import Record, packed_lengths_nosync
 from ._recorder import Recorder
+from ._registry import Named
 
 __all__ = ["Child", "Children", "Deferred", "EvaluateName", "children", "value_text"]
 
@@ -91,47 +92,13 @@ class Deferred:
 
 
 # -- annotations of the views made here ------------------------------------------------
-# A weak, identity-keyed map like `_registry`, for the views and copies handed to a
-# debugger: their axes are not those of a role of a recurrent call.
-
-
-class _Ref(weakref.ref):  # type: ignore[type-arg]
-    __slots__ = ("key",)
-    key: int
-
-
-_views: dict[int, tuple[_Ref, Axes, str]] = {}
-
-
-def _drop(ref: _Ref) -> None:
-    entry = _views.get(ref.key)
-    if entry is not None and entry[0] is ref:
-        del _views[ref.key]
+# Views and copies handed to a debugger are tagged in the registry with their own
+# names (`encoder.out.forward`), so that the one lookup of `_identity` finds them too.
 
 
 def _remember(tensor: torch.Tensor, axes: Axes, origin: str) -> torch.Tensor:
-    ref = _Ref(tensor, _drop)
-    ref.key = id(tensor)
-    _views[ref.key] = (ref, axes, origin)
+    _registry.tag(tensor, Named(axes, origin))
     return tensor
-
-
-def _annotation(tensor: torch.Tensor) -> tuple[Axes, str] | None:
-    """The axes and origin of a tensor a hooked module returned, or of a view made here."""
-    axes: Axes
-    found = _registry.lookup(tensor)
-    if found is not None:
-        if found.packed:  # the .data of a packed output: only the PackedSequence has axes
-            return None
-        axes, origin = role_axes(found.layout, found.role), found.origin
-    else:
-        entry = _views.get(id(tensor))
-        if entry is None or entry[0]() is not tensor:
-            return None
-        _, axes, origin = entry
-    if tuple(tensor.shape) != axes_shape(axes):  # resized in place since: stale
-        return None
-    return axes, origin
 
 
 # -- the two entry points --------------------------------------------------------------
@@ -142,10 +109,10 @@ def value_text(obj: object) -> str | None:
     if isinstance(obj, Deferred):
         return obj.text
     if isinstance(obj, torch.Tensor):
-        found = _annotation(obj)
+        found = annotation_of(obj)
         if found is None:  # changed in place since it was tagged: say so, name nothing
             return describe(obj) if stale_note(obj) else None
-        return annotated_text(*found, obj)
+        return describe(found)
     if isinstance(obj, PackedSequence):
         return None if packed_annotation(obj) is None else describe(obj)
     if isinstance(obj, AnnotatedTensor | Record | Recorder):
@@ -159,13 +126,11 @@ def children(obj: object) -> Children | None:
         value = obj.get()
         return children(value) or Children([], value)
     if isinstance(obj, torch.Tensor):
-        found = _annotation(obj)
+        found = annotation_of(obj)
         if found is None:
             return None
-        plan = _plan(*found, "")
-        return Children(
-            [*_views_of(obj, plan), *plan.dims, ("pattern", found[0].pattern, None)], obj
-        )
+        plan = _plan(found.axes, found.origin, "")
+        return Children([*_views_of(obj, plan), *plan.dims, ("pattern", found.pattern, None)], obj)
     if isinstance(obj, PackedSequence):
         return _packed_children(obj)
     if isinstance(obj, AnnotatedTensor):

@@ -22,6 +22,7 @@ __all__ = [
     "axes_shape",
     "describe",
     "packed_annotation",
+    "positions_text",
     "record_text",
     "recorder_text",
     "role_axes",
@@ -69,10 +70,46 @@ def stale_note(tensor: torch.Tensor) -> str:
     return f" · was {origin}, changed in place since: its names may be stale"
 
 
-def annotated_text(axes: Axes, origin: str, tensor: torch.Tensor) -> str:
-    """`batch=4 token=12 (direction=2 hidden=64) · encoder.out · float32 cpu`."""
+_DIRECTIONS = ("forward", "backward")
+
+
+def positions_text(at: dict[str, int]) -> str:
+    """`layer 1, backward, token 5`: where the dims indexed away were taken."""
+    parts = []
+    for name, position in at.items():
+        if name == "direction":
+            parts.append(_DIRECTIONS[position] if position < 2 else f"direction {position}")
+        elif name == "batch":
+            parts.append(f"sequence {position}")
+        else:
+            parts.append(f"{name} {position}")
+    return ", ".join(parts)
+
+
+def annotated_text(
+    axes: Axes,
+    origin: str,
+    tensor: torch.Tensor,
+    annotated: AnnotatedTensor | None = None,
+) -> str:
+    """`batch=4 token=12 (direction=2 hidden=64) · encoder.out · float32 cpu`, then where a
+    view was taken (`encoder.h_n: layer 1, backward`), its notes and lengths."""
     where = f" · {origin}" if origin else ""
-    return f"{_described(axes)}{where} · {_dtype(tensor)}"
+    tail = ""
+    if annotated is not None:
+        if annotated.at:
+            where += (
+                f": {positions_text(annotated.at)}"
+                if origin
+                else f" · {positions_text(annotated.at)}"
+            )
+        if annotated.notes:
+            tail += f" · {'; '.join(annotated.notes)}"
+        if annotated.lengths is not None:
+            shown = ", ".join(map(str, annotated.lengths[:_MAX_LENGTHS]))
+            more = ", …" if len(annotated.lengths) > _MAX_LENGTHS else ""
+            tail += f" · lengths [{shown}{more}]"
+    return f"{_described(axes)}{where} · {_dtype(tensor)}{tail}"
 
 
 def packed_annotation(packed: PackedSequence) -> tuple[Axes, str] | None:
@@ -106,10 +143,11 @@ def describe(obj: object) -> str:
         >>> bh.describe(out)
         'batch=1 token=6 (direction=2 hidden=4) · encoder.out · float32 cpu'
     """
-    from ._recorder import Recorder, annotation_of
+    from ._identity import annotation_of
+    from ._recorder import Recorder
 
     if isinstance(obj, AnnotatedTensor):
-        return annotated_text(obj.axes, obj.origin, obj.tensor)
+        return annotated_text(obj.axes, obj.origin, obj.tensor, obj)
     if isinstance(obj, PackedSequence):
         # not annotation_of(): it pads, and the order of the lengths may sit on a GPU
         found = packed_annotation(obj)

@@ -155,7 +155,12 @@ class Hook:
             entry = [layout, input, out, h_n, c_n, hx]
             with _LOCK:
                 table = _TAGS
-                table[id(out_data)] = (_ref(out_data), out_tag, versions[0])
+                root = out_data._base  # a batch-first out is a view: key it by its base
+                if root is None:
+                    table[id(out_data)] = (_ref(out_data), out_tag, versions[0])
+                else:  # with its geometry, so that every view of the base finds it
+                    geometry = (out_data.shape, out_data.stride(), out_data.storage_offset())
+                    table[id(root)] = (_ref(root), out_tag, versions[0], geometry)
                 held = tagged[1]
                 table[id(held)] = (_ref(held), h_n_tag, versions[1])
                 held = tagged[2]

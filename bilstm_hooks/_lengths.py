@@ -170,7 +170,7 @@ def batch_first_of(
 
 def _annotated_batch_first(out: torch.Tensor) -> bool | None:
     """True or False when the registry knows `out` as `batch token ...` or `token batch ...`."""
-    from ._recorder import annotation_of  # lazily: _recorder imports the helpers
+    from ._identity import annotation_of  # lazily: _identity imports the record, the helpers
 
     annotation = annotation_of(out)
     if annotation is None or not annotation.dims:

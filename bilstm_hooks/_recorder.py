@@ -5,20 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from types import TracebackType
 
-import torch
 from torch import nn
-from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from torch.utils.hooks import RemovableHandle
 
 from . import _artifacts, _registry
-from ._annotated import AnnotatedTensor
 from ._call_reading import who
 from ._hook import Hook
 from ._keywords import checked_keywords
 from ._layout import RECURRENT_TYPES, label_of
 from ._record import Record
 
-__all__ = ["Recorder", "annotation_of", "attach_hooks"]
+__all__ = ["Recorder", "attach_hooks"]
 
 
 @checked_keywords
@@ -225,39 +222,3 @@ class Recorder:
         from ._notebook import recorder_html
 
         return recorder_html(self)
-
-
-def annotation_of(obj: object) -> AnnotatedTensor | None:
-    """The annotation of a tensor (or PackedSequence) a hooked module returned.
-
-    Looked up by identity in a weak registry: no tensor is kept alive by it.
-    A PackedSequence is annotated in its padded form. Anything else: None.
-
-    Example:
-        >>> import torch, bilstm_hooks as bh
-        >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
-        >>> rec = bh.attach_hooks(lstm)
-        >>> out, (h_n, c_n) = lstm(torch.randn(6, 5, 3))
-        >>> bh.annotation_of(h_n).pattern
-        '(layer direction) batch hidden'
-        >>> bh.annotation_of(torch.zeros(3)) is None
-        True
-    """
-    if isinstance(obj, PackedSequence):
-        found = _registry.lookup(obj.data)
-        if found is None or not found.packed:
-            return None
-        padded, _ = pad_packed_sequence(obj, batch_first=found.layout.batch_first)
-        tensor: torch.Tensor = padded
-    elif isinstance(obj, torch.Tensor):
-        found = _registry.lookup(obj)
-        if found is None or found.packed:
-            # the .data of a packed output has no named layout: the PackedSequence has
-            return None
-        tensor = obj
-    else:
-        return None
-    axes = found.layout.axes(found.role)
-    if not axes.matches(tensor.shape):  # resized in place since: the annotation is stale
-        return None
-    return AnnotatedTensor(tensor, axes, found.origin)

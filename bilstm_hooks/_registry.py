@@ -6,6 +6,12 @@ tensor or its autograd graph alive. Entries of dead tensors are swept in
 batches, when the table has doubled since the last sweep: tagging stays a dict
 store plus a plain weak reference, and the table stays bounded.
 
+A tensor that is a view (a batch-first `out` is a transpose of the layer's own
+buffer) is keyed by its base when that base has no entry yet, with the view's
+geometry: every other view of that base (`out[:, -1]`, which holds the base, not
+`out`) then finds it, even once `out` itself is gone. `find()` returns the
+entry; `_identity` derives the names.
+
 Threads: every write (a tag, a sweep) holds `LOCK`; a read is one `dict.get`,
 atomic under the GIL, so readers never block writers. Each entry also keeps the
 tensor's `_version` when it was tagged: a tensor changed in place since (by
@@ -17,17 +23,20 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
-from ._layout import Layout, Role
+from ._layout import Axes, Layout, Role
 
 __all__ = [
     "LOCK",
     "TAGS",
+    "Named",
     "Tag",
+    "find",
     "lookup",
+    "sharing",
     "size",
     "stale_origin",
     "stored",
@@ -37,6 +46,7 @@ __all__ = [
 ]
 
 _MIN_SWEEP = 256  # entries kept before the first sweep
+Geometry = tuple[tuple[int, ...], tuple[int, ...], int]  # shape, strides, storage offset
 
 
 class Tag(NamedTuple):
@@ -52,10 +62,26 @@ class Tag(NamedTuple):
     packed: bool = False
 
 
-# id(tensor) -> (weak reference, tag, tensor._version when tagged). The hooks write
-# here directly, holding LOCK as `tag()` does, and call `sweep()` once
+class Named(NamedTuple):
+    """Named axes given explicitly: a view, a copy followed through an op, a record's tensor.
+
+    `at` holds the positions of dims indexed away, `notes` caveats, `lengths` the
+    valid tokens per batch row of a padded tensor (in its batch order).
+    """
+
+    axes: Axes
+    origin: str
+    at: tuple[tuple[str, int], ...] = ()
+    notes: tuple[str, ...] = ()
+    lengths: tuple[int, ...] | None = None
+
+
+Value = Tag | Named
+# id(tensor) -> (weak reference, value, tensor._version when tagged[, geometry of the
+# tensor the value describes, when the key is its base]). The hooks write here
+# directly, holding LOCK as `tag()` does, and call `sweep()` once
 # len(TAGS) >= sweep_at: their hot path.
-TAGS: dict[int, tuple[weakref.ref[torch.Tensor], Tag, int]] = {}
+TAGS: dict[int, tuple[Any, ...]] = {}
 # reentrant: a finalizer run by the garbage collector inside a locked section may tag
 LOCK = threading.RLock()
 sweep_at = _MIN_SWEEP
@@ -79,35 +105,125 @@ def version_of(tensor: torch.Tensor) -> int:
         return -1
 
 
-def tag(tensor: torch.Tensor, value: Tag) -> None:
-    """Remember `value` for `tensor` for as long as the tensor lives."""
+def tag(tensor: torch.Tensor, value: Value) -> None:
+    """Remember `value` for `tensor` (and its views) for as long as the tensor lives."""
     with LOCK:
-        TAGS[id(tensor)] = (weakref.ref(tensor), value, version_of(tensor))
+        base = tensor._base
+        if base is not None and _alive(TAGS.get(id(base)), base) is None:
+            geometry = (tuple(tensor.shape), tuple(tensor.stride()), tensor.storage_offset())
+            TAGS[id(base)] = (weakref.ref(base), value, version_of(tensor), geometry)
+        else:
+            TAGS[id(tensor)] = (weakref.ref(tensor), value, version_of(tensor))
         if len(TAGS) >= sweep_at:
             sweep()
 
 
-def _entry(tensor: torch.Tensor) -> tuple[weakref.ref[torch.Tensor], Tag, int] | None:
-    entry = TAGS.get(id(tensor))
-    if entry is None or entry[0]() is not tensor:
+def _alive(entry: tuple[Any, ...] | None, tensor: torch.Tensor) -> tuple[Any, ...] | None:
+    return entry if entry is not None and entry[0]() is tensor else None
+
+
+def find(tensor: torch.Tensor) -> tuple[Value, Geometry | None, bool] | None:
+    """The entry that describes `tensor` or its base: `(value, geometry, direct)`.
+
+    `geometry` is that of the tensor `value` describes when the entry is keyed by
+    its base (None: the keyed tensor itself); `direct` is whether `tensor` is the
+    keyed one. None: no entry, or the tensor changed in place since it was tagged.
+    """
+    entry = _alive(TAGS.get(id(tensor)), tensor)
+    direct = entry is not None
+    if entry is None:
+        base = tensor._base
+        if base is None:
+            return None
+        entry = _alive(TAGS.get(id(base)), base)
+        if entry is None:
+            return None
+    if entry[2] != version_of(tensor):
         return None
-    return entry
+    return entry[1], (entry[3] if len(entry) > 3 else None), direct
+
+
+def sharing(tensor: torch.Tensor) -> list[tuple[Value, Geometry]]:
+    """Entries of other tensors on `tensor`'s storage, with the geometry each describes.
+
+    For what `find` cannot reach: `detach()`, `.data`, a view of a tagged view.
+    Read through an index by storage address, rebuilt when the table has changed;
+    each candidate is checked alive and on the same storage, never assumed.
+    """
+    address = _address(tensor)
+    if not address:
+        return []
+    found = []
+    for key in _index().get(address, ()):
+        entry = TAGS.get(key)
+        if entry is None:
+            continue
+        keyed = entry[0]()
+        if keyed is None or keyed is tensor or _address(keyed) != address:
+            continue
+        if entry[2] != version_of(tensor):
+            continue
+        geometry = entry[3] if len(entry) > 3 else _geometry(keyed)
+        found.append((entry[1], geometry))
+    return found
+
+
+def _address(tensor: torch.Tensor) -> int:
+    """The storage's address; 0 where there is none to compare (meta, fake, sparse)."""
+    try:
+        return int(tensor.untyped_storage().data_ptr())
+    except Exception:
+        return 0
+
+
+def _geometry(tensor: torch.Tensor) -> Geometry:
+    return tuple(tensor.shape), tuple(tensor.stride()), int(tensor.storage_offset())
+
+
+_by_address: dict[int, list[int]] = {}
+_indexed: tuple[int, int | None] = (-1, None)
+
+
+def _index() -> dict[int, list[int]]:
+    global _by_address, _indexed
+    state = (len(TAGS), next(reversed(TAGS), None))
+    if state != _indexed:
+        index: dict[int, list[int]] = {}
+        for key, entry in list(TAGS.items()):
+            keyed = entry[0]()
+            if keyed is not None:
+                address = _address(keyed)
+                if address:
+                    index.setdefault(address, []).append(key)
+        _by_address, _indexed = index, state
+    return _by_address
 
 
 def lookup(tensor: torch.Tensor) -> Tag | None:
-    """The tag of `tensor`, or None: never tagged, or changed in place since."""
-    entry = _entry(tensor)
-    if entry is None or entry[2] != version_of(tensor):
+    """The hook's tag of exactly `tensor` (`out`, `h_n`, `c_n`, packed `.data`), or None."""
+    found = find(tensor)
+    if found is None:
         return None
-    return entry[1]
+    value, geometry, direct = found
+    if not isinstance(value, Tag):
+        return None
+    if geometry is not None:  # keyed by its base: is this tensor the one described?
+        if geometry != (tuple(tensor.shape), tuple(tensor.stride()), tensor.storage_offset()):
+            return None
+    elif not direct:
+        return None
+    return value
 
 
 def stale_origin(tensor: torch.Tensor) -> str | None:
     """The origin of a tagged tensor changed in place since it was tagged, else None."""
-    entry = _entry(tensor)
+    entry = _alive(TAGS.get(id(tensor)), tensor)
+    if entry is None and tensor._base is not None:
+        entry = _alive(TAGS.get(id(tensor._base)), tensor._base)
     if entry is None or entry[2] == version_of(tensor):
         return None
-    return entry[1].origin
+    origin: str = entry[1].origin
+    return origin
 
 
 def size() -> int:

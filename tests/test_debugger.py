@@ -18,7 +18,7 @@ from torch.nn.utils.rnn import PackedSequence
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import bilstm_hooks as bh
-from bilstm_hooks import _debugger
+from bilstm_hooks import _debugger, _registry
 from bilstm_hooks._debugger import Children, Deferred, children, value_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -325,12 +325,12 @@ def test_views_are_weakly_remembered() -> None:
     lstm = torch.nn.LSTM(3, 4, num_layers=3, bidirectional=True)
     bh.attach_hooks(lstm)
     _, (h_n, _) = lstm(torch.randn(5, 2, 3))
-    before = len(_debugger._views)
+    before = _registry.size()
     found = children(h_n)
     assert found is not None
-    assert len(_debugger._views) == before + 6
+    assert _registry.size() == before + 6  # the six rows, tagged with their own names
     del found
-    assert len(_debugger._views) == before
+    assert _registry.size() == before
 
 
 # -- the pydevd plugin -------------------------------------------------------------------------

@@ -1,0 +1,243 @@
+"""The one place that answers "what is this tensor?".
+
+A tensor is annotated when the registry holds its tag (the hook's `out`, `h_n`,
+`c_n`; a record's tensors; a tensor followed through an op), or when it is a
+view of such a tensor: its names are then derived from its shape, strides and
+storage offset (`_derive`), when read, at no cost to the forward pass.
+`annotation_of` gives an `AnnotatedTensor` or None; `describe`, the debugger, the
+REPL, notebooks and the summary all ask it, and none reads the registry itself.
+
+Example:
+    >>> import torch, bilstm_hooks as bh
+    >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    >>> rec = bh.attach_hooks(lstm)
+    >>> out, (h_n, c_n) = lstm(torch.randn(2, 6, 3))
+    >>> bh.annotation_of(out[:, -1]).pattern, bh.annotation_of(out[:, -1]).at
+    ('batch (direction hidden)', {'token': 5})
+    >>> bh.annotation_of(h_n[-1]).notes
+    ('backward direction only',)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
+
+from . import _registry
+from ._annotated import AnnotatedTensor
+from ._derive import Derived, Geometry, derive, geometry_of
+from ._layout import Axes
+from ._registry import Named, Tag
+
+__all__ = ["annotation_of", "named_of", "notes_for", "select", "unwrapped", "view_of"]
+
+_DIRECTIONS = ("forward", "backward")
+
+
+@functools.lru_cache(maxsize=1024)
+def _role_named(tag: Tag) -> Named:
+    return Named(tag.layout.axes(tag.role), tag.origin)
+
+
+def named_of(value: Tag | Named) -> Named:
+    """A registry value as explicit names (a hook's tag gives its role's axes)."""
+    return _role_named(value) if isinstance(value, Tag) else value
+
+
+@functools.lru_cache(maxsize=4096)
+def _derived(axes: Axes, base: Geometry, view: Geometry) -> Derived | None:
+    found = derive(axes, base, view)
+    return found if isinstance(found, Derived) else None
+
+
+def annotation_of(obj: object) -> AnnotatedTensor | None:
+    """The annotation of a tensor (or PackedSequence) from a hooked module, or of a view of one.
+
+    Looked up by identity in a weak registry (no tensor is kept alive by it); a
+    view (`out[:, -1]`, `h_n[-1]`, `out.transpose(0, 1)`) is named from its strides
+    against the tensor it views, with the dims it indexed away in `.at`. A
+    PackedSequence is annotated in its padded form. Anything else: None.
+
+    Example:
+        >>> import torch, bilstm_hooks as bh
+        >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+        >>> rec = bh.attach_hooks(lstm)
+        >>> out, (h_n, c_n) = lstm(torch.randn(6, 5, 3))
+        >>> bh.annotation_of(h_n).pattern
+        '(layer direction) batch hidden'
+        >>> bh.annotation_of(h_n[-2]).at
+        {'layer': 1, 'direction': 0}
+        >>> bh.annotation_of(torch.zeros(3)) is None
+        True
+    """
+    if isinstance(obj, AnnotatedTensor):
+        return obj
+    if isinstance(obj, PackedSequence):
+        return _packed(obj)
+    if not isinstance(obj, torch.Tensor):
+        return None
+    found = _registry.find(obj)
+    if found is not None:
+        value, geometry, direct = found
+        if isinstance(value, Tag) and value.packed:
+            return None  # the .data of a packed output: only the PackedSequence has names
+        named = named_of(value)
+        if direct and geometry is None:
+            if not named.axes.matches(obj.shape):  # resized in place: stale
+                return None
+            return _annotated(obj, named, named.axes, {}, {})
+        if geometry is None:
+            assert obj._base is not None  # found through its base
+            geometry = geometry_of(obj._base)
+        annotated = _derived_annotation(obj, named, geometry)
+        if annotated is not None:
+            return annotated
+    for value, geometry in _registry.sharing(obj):  # detach(), .data, views of views
+        if not (isinstance(value, Tag) and value.packed):
+            annotated = _derived_annotation(obj, named_of(value), geometry)
+            if annotated is not None:
+                return annotated
+    return None
+
+
+def _derived_annotation(
+    tensor: torch.Tensor, named: Named, geometry: Geometry
+) -> AnnotatedTensor | None:
+    derived = _derived(named.axes, geometry, geometry_of(tensor))
+    if derived is None:
+        return None
+    return _annotated(tensor, named, derived.axes, derived.at, derived.sliced)
+
+
+def _packed(packed: PackedSequence) -> AnnotatedTensor | None:
+    found = _registry.lookup(packed.data)
+    if found is None or not found.packed:
+        return None
+    padded, _ = pad_packed_sequence(packed, batch_first=found.layout.batch_first)
+    axes = found.layout.axes(found.role)
+    if not axes.matches(padded.shape):
+        return None
+    return AnnotatedTensor(padded, axes, found.origin)
+
+
+def _annotated(
+    tensor: torch.Tensor,
+    named: Named,
+    axes: Axes,
+    at: Mapping[str, int],
+    sliced: Mapping[str, tuple[int, int, int]],
+) -> AnnotatedTensor:
+    positions = {**dict(named.at), **at}
+    lengths = named.lengths
+    if lengths is not None and ("batch" in at or "batch" in sliced):
+        lengths = None  # rows taken away: the notes say which ones remain
+    sizes = {**dict(named.axes.sizes), **dict(axes.sizes)}
+    notes = named.notes + notes_for(positions, sizes, named.lengths, at, sliced)
+    return AnnotatedTensor(
+        tensor, axes, named.origin, at=positions, notes=tuple(dict.fromkeys(notes)), lengths=lengths
+    )
+
+
+def notes_for(
+    at: Mapping[str, int],
+    sizes: Mapping[str, int],
+    lengths: tuple[int, ...] | None,
+    new: Mapping[str, int],
+    sliced: Mapping[str, tuple[int, int, int]],
+) -> tuple[str, ...]:
+    """Caveats of the positions indexed away: a direction alone, the first layer, padding."""
+    notes = []
+    if "direction" in at and sizes.get("direction", 1) == 2:
+        notes.append(f"{_DIRECTIONS[at['direction']]} direction only")
+    if at.get("layer") == 0 and sizes.get("layer", 1) > 1:
+        notes.append("first layer")
+    if "token" in new and "direction" not in at and sizes.get("direction") == 2:
+        token, last = new["token"], sizes.get("token", 0) - 1
+        if token == last:
+            notes.append("the last token: its backward half has read only this token")
+        elif token == 0:
+            notes.append("token 0: its forward half has read only this token")
+    if "token" in new and lengths is not None and "batch" not in new:
+        token = new["token"]
+        rows = [b for b, n in enumerate(lengths) if n <= token]
+        if rows:
+            listed = ", ".join(map(str, rows))
+            notes.append(f"row{'s' if len(rows) > 1 else ''} {listed} {_are(rows)} padding")
+    for name, (start, stop, step) in sliced.items():
+        notes.append(f"{name} {start}:{stop}" + (f":{step}" if step != 1 else ""))
+    return tuple(notes)
+
+
+def _are(rows: list[int]) -> str:
+    return "are" if len(rows) > 1 else "is"
+
+
+def view_of(annotated: AnnotatedTensor, result: torch.Tensor) -> AnnotatedTensor | None:
+    """`result`, a view of `annotated.tensor`, with derived names; None if not a view."""
+    source = annotated.tensor
+    root = source if source._base is None else source._base
+    if not isinstance(result, torch.Tensor) or result._base is not root:
+        return None
+    derived = _derived(annotated.axes, geometry_of(source), geometry_of(result))
+    if derived is None:
+        return None
+    named = Named(
+        annotated.axes,
+        annotated.origin,
+        tuple(annotated.at.items()),
+        annotated.notes,
+        annotated.lengths,
+    )
+    return _annotated(result, named, derived.axes, derived.at, derived.sliced)
+
+
+def select(annotated: AnnotatedTensor, positions: Mapping[str, int | str]) -> AnnotatedTensor:
+    """`annotated.isel(**positions)`: each named dim taken at one position."""
+    tensor, axes = annotated.tensor, annotated.axes
+    at = dict(annotated.at)
+    for name, given in positions.items():
+        size = axes.size_of
+        if name not in size:
+            raise KeyError(
+                f"cannot select {name!r}: expected one of {', '.join(size)} ({axes.described()})"
+            )
+        index = _position(name, given, size[name])
+        g, group = next((g, group) for g, group in enumerate(axes.groups) if name in group)
+        if len(group) == 1:
+            tensor = tensor.select(g, index)
+        else:
+            k = group.index(name)
+            tensor = tensor.unflatten(g, tuple(size[n] for n in group)).select(g + k, index)  # type: ignore[no-untyped-call]
+            if len(group) > 2:
+                tensor = tensor.flatten(g, g + len(group) - 2)
+        axes = axes.without(name)
+        at[name] = index
+    named = Named(annotated.axes, annotated.origin, (), annotated.notes, annotated.lengths)
+    return _annotated(tensor, named, axes, at, {})
+
+
+def _position(name: str, given: int | str, size: int) -> int:
+    if name == "direction" and isinstance(given, str) and given in _DIRECTIONS[:size]:
+        return _DIRECTIONS.index(given)
+    if isinstance(given, bool) or not isinstance(given, int):
+        names = " or 'forward'/'backward'" if name == "direction" else ""
+        raise TypeError(f"expected {name} as an int position{names}, got {given!r}")
+    if not -size <= given < size:
+        raise IndexError(f"expected {name} in [{-size}, {size - 1}], got {given}")
+    return given % size
+
+
+def unwrapped(value: Any) -> Any:
+    """`value` with every AnnotatedTensor in it (lists, tuples, dicts) as its plain tensor."""
+    if isinstance(value, AnnotatedTensor):
+        return value.tensor
+    if isinstance(value, list | tuple):
+        items = [unwrapped(v) for v in value]
+        return type(value)(items) if type(value) in (list, tuple) else items
+    if isinstance(value, dict):
+        return {k: unwrapped(v) for k, v in value.items()}
+    return value

@@ -3,6 +3,8 @@
 from ._annotated import AnnotatedTensor as AnnotatedTensor
 from ._display import describe as describe
 from ._errors import LayoutError as LayoutError
+from ._errors import LayoutWarning as LayoutWarning
+from ._follow import follow as follow
 from ._helpers import final_representation as final_representation
 from ._helpers import last_outputs as last_outputs
 from ._helpers import split_directions as split_directions
@@ -18,12 +20,14 @@ __version__ = "0.1.0"
 __all__ = [
     "AnnotatedTensor",
     "LayoutError",
+    "LayoutWarning",
     "Record",
     "Recorder",
     "annotation_of",
     "attach_hooks",
     "describe",
     "final_representation",
+    "follow",
     "last_outputs",
     "split_directions",
     "split_layers",

@@ -20,19 +20,30 @@ from torch import nn
 
 __all__ = ["install", "is_ours"]
 
-_HOOK_DICTS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called")
+_HOOK_DICTS = (
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+)
 
 
 def is_ours(hook: object) -> bool:
-    """Whether `hook` (a value of a module's `_forward_hooks`) is one of this library's."""
+    """Whether `hook` (a value of a module's forward hooks) is one of this library's."""
+    from ._follow import FollowHooks
     from ._hook import Hook
 
-    return type(getattr(hook, "__self__", None)) is Hook
+    return type(getattr(hook, "__self__", None)) in (Hook, FollowHooks)
 
 
 def _our_ids(module_dict: dict[str, Any]) -> set[int]:
-    hooks = module_dict.get("_forward_hooks")
-    return {key for key, hook in hooks.items() if is_ours(hook)} if hooks else set()
+    ours: set[int] = set()
+    for name in ("_forward_hooks", "_forward_pre_hooks"):
+        hooks = module_dict.get(name)
+        if hooks:
+            ours.update(key for key, hook in hooks.items() if is_ours(hook))
+    return ours
 
 
 def _without_our_hooks(state: dict[str, Any]) -> dict[str, Any]:
@@ -58,9 +69,20 @@ def _prepare_scriptable(self: nn.Module) -> nn.Module:
     return self
 
 
-def install() -> None:
-    """Patch `nn.RNNBase` once (idempotent): saved, copied and scripted layers carry no hook."""
-    original: Callable[..., dict[str, Any]] = nn.RNNBase.__getstate__
+def install(*, every_module: bool = False) -> None:
+    """Patch `nn.RNNBase` once (idempotent): saved, copied and scripted layers carry no hook.
+
+    `every_module=True` patches `nn.Module.__getstate__` too, for the follow hooks
+    of a model's root, which may be any module.
+    """
+    _wrap_getstate(nn.RNNBase)
+    nn.RNNBase.__prepare_scriptable__ = _prepare_scriptable  # type: ignore[attr-defined]
+    if every_module:
+        _wrap_getstate(nn.Module)
+
+
+def _wrap_getstate(cls: type[nn.Module]) -> None:
+    original: Callable[..., dict[str, Any]] = cls.__getstate__
     if getattr(original, "_bilstm_hooks", False):
         return
 
@@ -69,5 +91,4 @@ def install() -> None:
         return _without_our_hooks(original(self))
 
     __getstate__._bilstm_hooks = True  # type: ignore[attr-defined]
-    nn.RNNBase.__getstate__ = __getstate__  # type: ignore[method-assign]
-    nn.RNNBase.__prepare_scriptable__ = _prepare_scriptable  # type: ignore[attr-defined]
+    cls.__getstate__ = __getstate__  # type: ignore[method-assign]

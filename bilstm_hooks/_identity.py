@@ -54,13 +54,15 @@ def _derived(axes: Axes, base: Geometry, view: Geometry) -> Derived | None:
     return found if isinstance(found, Derived) else None
 
 
-def annotation_of(obj: object) -> AnnotatedTensor | None:
+def annotation_of(obj: object, *, shared: bool = True) -> AnnotatedTensor | None:
     """The annotation of a tensor (or PackedSequence) from a hooked module, or of a view of one.
 
     Looked up by identity in a weak registry (no tensor is kept alive by it); a
     view (`out[:, -1]`, `h_n[-1]`, `out.transpose(0, 1)`) is named from its strides
     against the tensor it views, with the dims it indexed away in `.at`. A
     PackedSequence is annotated in its padded form. Anything else: None.
+    `shared=False` skips the last resort, a look through the tensors on the same
+    storage (what finds `out.detach()`).
 
     Example:
         >>> import torch, bilstm_hooks as bh
@@ -96,7 +98,7 @@ def annotation_of(obj: object) -> AnnotatedTensor | None:
         annotated = _derived_annotation(obj, named, geometry)
         if annotated is not None:
             return annotated
-    for value, geometry in _registry.sharing(obj):  # detach(), .data, views of views
+    for value, geometry in _registry.sharing(obj) if shared else ():  # detach(), .data
         if not (isinstance(value, Tag) and value.packed):
             annotated = _derived_annotation(obj, named_of(value), geometry)
             if annotated is not None:

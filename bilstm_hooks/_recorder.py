@@ -10,6 +10,7 @@ from torch.utils.hooks import RemovableHandle
 
 from . import _artifacts, _registry
 from ._call_reading import who
+from ._follow import FollowHooks
 from ._hook import Hook
 from ._keywords import checked_keywords
 from ._layout import RECURRENT_TYPES, label_of
@@ -19,7 +20,9 @@ __all__ = ["Recorder", "attach_hooks"]
 
 
 @checked_keywords
-def attach_hooks(model: nn.Module, *, history: int = 1, detach: bool = True) -> Recorder:
+def attach_hooks(
+    model: nn.Module, *, history: int = 1, detach: bool = True, follow: bool = False
+) -> Recorder:
     """Hook every `nn.LSTM`, `nn.GRU` and `nn.RNN` in `model` and record their calls.
 
     Hooks never change outputs or gradients. Use the result as a context manager
@@ -31,6 +34,10 @@ def attach_hooks(model: nn.Module, *, history: int = 1, detach: bool = True) -> 
         history: how many calls to keep per module (oldest dropped first).
         detach: keep detached tensors, so that records never hold the autograd
             graph alive. `False` keeps the tensors the layer returned.
+        follow: carry the names through the torch ops of each forward of `model`
+            (`pad_packed_sequence`, `cat`, elementwise ops, reductions, a Linear
+            head) and warn about layout bugs (`bh.LayoutWarning`), as `bh.follow()`
+            does for a block. Off by default: it costs a Python call per torch op.
 
     Returns:
         A [`Recorder`][bilstm_hooks.Recorder]; `rec["encoder"]` is the latest
@@ -58,6 +65,8 @@ def attach_hooks(model: nn.Module, *, history: int = 1, detach: bool = True) -> 
         raise ValueError(f"expected history >= 1 (calls kept per module), got {history}")
     if not isinstance(detach, bool):
         raise TypeError(f"expected detach as a bool, got {detach!r}")
+    if not isinstance(follow, bool):
+        raise TypeError(f"expected follow as a bool, got {follow!r}")
     found = [(name, m) for name, m in model.named_modules() if isinstance(m, RECURRENT_TYPES)]
     if not found:
         looked_for = ", ".join(f"nn.{t.__name__}" for t in RECURRENT_TYPES)
@@ -65,7 +74,11 @@ def attach_hooks(model: nn.Module, *, history: int = 1, detach: bool = True) -> 
             f"{type(model).__qualname__} has no recurrent layer: looked for {looked_for} "
             "among its named_modules()"
         )
-    return Recorder(found, history=history, detach=detach)
+    recorder = Recorder(found, history=history, detach=detach)
+    if follow:
+        _artifacts.install(every_module=True)
+        recorder._follow = FollowHooks(model)
+    return recorder
 
 
 class Recorder:
@@ -81,6 +94,7 @@ class Recorder:
         self._last: Hook | None = None  # the hook of the latest call
         self._history = history
         self._removed = False
+        self._follow: FollowHooks | None = None
         _artifacts.install()
         self._handles: list[RemovableHandle] = [
             module.register_forward_hook(self._hooks[name].record, with_kwargs=True)
@@ -200,6 +214,8 @@ class Recorder:
         """Remove every hook this recorder added. Safe to call twice; records stay."""
         for handle in self._handles:
             handle.remove()
+        if self._follow is not None:
+            self._follow.remove()
         self._removed = True
 
     def __enter__(self) -> Recorder:

@@ -550,6 +550,6 @@ def test_an_unknown_keyword_of_attach_hooks_names_the_accepted_ones() -> None:
     with pytest.raises(
         TypeError,
         match=r"^attach_hooks\(\) got an unexpected keyword argument 'histroy'; it accepts: "
-        r"history, detach; did you mean 'history'\?$",
+        r"history, detach, follow; did you mean 'history'\?$",
     ):
         bh.attach_hooks(nn.LSTM(2, 2), histroy=2)  # type: ignore[call-arg]

@@ -1,0 +1,155 @@
+"""The classic layout bugs, caught at the line that makes them (while following).
+
+Each check sits beside the rule of the op it watches (`_rules`) and warns with
+`bh.LayoutWarning` at the user's line: what happened, to which module's tensor,
+and the fix. Only what is known to be wrong warns; correct forms stay silent:
+`cat([h_n[-2], h_n[-1]], -1)`, `out[:, -1, :H]` on unpadded input,
+`h_n.transpose(0, 1).reshape(B, -1)`, and the library's own helpers.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from ._annotated import AnnotatedTensor
+from ._derive import Derived, derive, logical
+from ._errors import LayoutWarning
+from ._layout import Axes
+from ._registry import Named
+
+__all__ = ["check_index", "check_reduction", "joined", "reshaped", "warn"]
+
+_DIRECTIONS = ("forward", "backward")
+_HERE = os.path.dirname(__file__)
+_TORCH = os.path.dirname(torch.__file__)
+
+
+def _user_level() -> int:
+    """The stacklevel of the first frame outside bilstm_hooks and torch: the user's line."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith((_HERE, _TORCH)):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def warn(message: str) -> None:
+    """A LayoutWarning at the user's line."""
+    warnings.warn(message, LayoutWarning, stacklevel=_user_level())
+
+
+def _who(source: AnnotatedTensor) -> str:
+    return f"{source.origin} ({source.axes.described()})" if source.origin else source.pattern
+
+
+# -- view, reshape ---------------------------------------------------------------------------
+def reshaped(source: AnnotatedTensor, shape: tuple[int, ...]) -> Named | None:
+    """The names of `source` reshaped to `shape`, or None; warns when the reshape mixes
+    `batch` with `(layer direction)` or splits `(direction hidden)` the wrong way round."""
+    found = derive(source.axes, logical(tuple(source.shape)), logical(shape))
+    if isinstance(found, Derived):
+        at = {**source.at, **found.at}
+        return Named(found.axes, source.origin, tuple(at.items()), source.notes, source.lengths)
+    mixes = set(found.mixes)
+    if "batch" in mixes and mixes & {"layer", "direction"}:
+        warn(
+            f"{_who(source)} viewed as {shape} mixes batch with (layer direction): each row "
+            "now holds parts of several sequences. Use h_n.transpose(0, 1).reshape(batch, -1), "
+            "or bh.final_representation(h_n, module=...)"
+        )
+    elif {"direction", "hidden"} <= mixes and "batch" not in mixes and "token" not in mixes:
+        size = source.sizes
+        warn(
+            f"{_who(source)} viewed as {shape} splits (direction hidden) the wrong way round: "
+            "the last axis holds the forward half, then the backward half. View it as "
+            f"(..., {size['direction']}, {size['hidden']}), or use bh.split_directions"
+        )
+    return None
+
+
+# -- indexing --------------------------------------------------------------------------------
+def check_index(source: AnnotatedTensor, index: Any, result: torch.Tensor) -> None:
+    """`out[:, -1]` of a bidirectional output with both halves, or of a padded one."""
+    from ._identity import view_of
+
+    view = view_of(source, result)
+    if view is None:
+        return
+    token = view.at.get("token") if "token" not in source.at else None
+    if token is None:
+        return
+    size = source.sizes
+    if size.get("direction") == 2 and "direction" in view.sizes and token == size["token"] - 1:
+        warn(
+            f"{_who(source)} at its last token, both halves: the backward half there has "
+            "read one token, the forward half may be padding. The final state is "
+            "torch.cat([h_n[-2], h_n[-1]], -1), or bh.last_outputs(out, lengths, module=...)"
+        )
+        return
+    lengths = source.lengths
+    if lengths is not None and "batch" in view.sizes:
+        rows = [b for b, n in enumerate(lengths) if n <= token]
+        if rows:
+            listed = ", ".join(map(str, rows))
+            warn(
+                f"{_who(source)} at token {token}: batch rows {listed} are padding there "
+                f"(lengths {list(lengths)}). Take each sequence's last valid token "
+                "(lengths - 1) with bh.last_outputs(out, lengths, module=...)"
+            )
+
+
+# -- reductions -------------------------------------------------------------------------------
+def check_reduction(source: AnnotatedTensor, name: str, op: str) -> None:
+    """A reduction over the `token` axis of a padded output with unequal lengths."""
+    lengths = source.lengths
+    if name == "token" and lengths is not None and len(set(lengths)) > 1:
+        warn(
+            f"{op} over token of {_who(source)}, padded with unequal lengths "
+            f"{list(lengths)}: the padding is in it. Divide the sum over valid tokens by "
+            "the lengths, or mask the padding first"
+        )
+
+
+# -- cat, stack --------------------------------------------------------------------------------
+def joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> Named | None:
+    """The names of parts joined along `dim`: parts that differ only in one position
+    indexed away (`direction` of `h_n[-2]`, `h_n[-1]`) join into that dim again."""
+    first = parts[0]
+    if any(p.axes != first.axes or p.origin != first.origin for p in parts):
+        return None
+    differing = [k for k in first.at if any(p.at.get(k) != first.at[k] for p in parts)]
+    if len(differing) != 1 or any(set(p.at) != set(first.at) for p in parts):
+        return None
+    name = differing[0]
+    order = [p.at[name] for p in parts]
+    groups = list(first.axes.groups)
+    n = len(groups) + (1 if stack else 0)
+    if not -n <= dim < n:
+        return None
+    axis = dim % n
+    if stack:
+        groups.insert(axis, (name,))
+    else:
+        inner = groups[axis]
+        if name == "direction" and "batch" in inner:
+            warn(
+                f"directions of {first.origin} joined along the batch axis: rows of "
+                "different directions now sit where sequences should. Join them on the "
+                "last axis: torch.cat([h_n[-2], h_n[-1]], -1)"
+            )
+        groups[axis] = (name, *inner)
+    at = {k: v for k, v in first.at.items() if k != name}
+    notes = tuple(note for note in first.notes if name not in note and "only" not in note)
+    if order != sorted(order):
+        shown = ", ".join(_DIRECTIONS[i] if name == "direction" else str(i) for i in order)
+        notes += (f"{name} order: {shown} (bh.final_representation gives them in order)",)
+    elif name == "direction":
+        notes += ("both directions",)
+    sizes = {**first.sizes, name: len(parts)}
+    axes = Axes(tuple(groups), tuple((k, sizes[k]) for g in groups for k in g))
+    return Named(axes, first.origin, tuple(at.items()), notes, first.lengths)

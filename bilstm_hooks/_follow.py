@@ -15,10 +15,13 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils.hooks import RemovableHandle
 
+from . import _registry
+from ._annotated import AnnotatedTensor
 from ._errors import LayoutWarning
 from ._rules import RULES
 
@@ -35,7 +38,7 @@ class _Follow(TorchFunctionMode):
             kwargs = {}
         result = func(*args, **kwargs)
         rule = RULES.get(func)
-        if rule is not None:
+        if rule is not None and _any_tagged(args):
             try:
                 rule(func, args, kwargs, result)
             except LayoutWarning:
@@ -43,6 +46,25 @@ class _Follow(TorchFunctionMode):
             except Exception:  # a rule must never break the user's code
                 pass
         return result
+
+
+_TAGS = _registry.TAGS
+_Tensor = torch.Tensor
+
+
+def _any_tagged(args: tuple[Any, ...]) -> bool:
+    """Whether a tensor argument (or one in a list: cat's) may have names: a cheap
+    look at the registry's keys before any rule runs."""
+    for arg in args:
+        if isinstance(arg, _Tensor):
+            if id(arg) in _TAGS or (arg._base is not None and id(arg._base) in _TAGS):
+                return True
+        elif isinstance(arg, list | tuple):
+            if _any_tagged(tuple(arg)):
+                return True
+        elif isinstance(arg, AnnotatedTensor):
+            return True
+    return False
 
 
 @contextlib.contextmanager

@@ -49,6 +49,8 @@ _LOCK = _registry.LOCK
 _ref = weakref.ref
 _Tensor = torch.Tensor
 _is_tracing = torch._C._is_tracing
+_modes_on = torch._C._is_torch_function_mode_enabled
+_no_torch_function = torch._C.DisableTorchFunction
 _LAYOUTS_KEPT = 32  # distinct call shapes whose layout is cached, per module
 # the layer's settings a layout is derived from, besides the call's shape
 _SETTINGS = ("batch_first", "hidden_size", "num_layers", "bidirectional", "input_size", "proj_size")
@@ -103,6 +105,9 @@ class Hook:
         if recorder is None:
             self._take_off(module)
             return
+        if _modes_on():  # following (or the user's own mode): our own ops are not theirs
+            with _no_torch_function():
+                return self.record(module, args, kwargs, output)
         try:
             if type(output) is not tuple or len(output) != 2 or _is_tracing():
                 self._unusual(module, output)

@@ -7,6 +7,7 @@ tensor the call takes or returns. Everything else reads annotations from here.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -66,14 +67,7 @@ class Axes:
     @property
     def shape(self) -> tuple[int, ...]:
         """The tensor shape these axes describe."""
-        size = self.size_of
-        out = []
-        for group in self.groups:
-            n = 1
-            for name in group:
-                n *= size[name]
-            out.append(n)
-        return tuple(out)
+        return _shape_of(self)
 
     def described(self) -> str:
         """`batch=4 token=12 (direction=2 hidden=64)`: names with sizes."""
@@ -102,6 +96,18 @@ class Axes:
 
     def matches(self, shape: tuple[int, ...] | torch.Size) -> bool:
         return tuple(shape) == self.shape
+
+
+@functools.lru_cache(maxsize=4096)
+def _shape_of(axes: Axes) -> tuple[int, ...]:
+    size = axes.size_of
+    out = []
+    for group in axes.groups:
+        n = 1
+        for name in group:
+            n *= size[name]
+        out.append(n)
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,157 @@
+"""What following names costs (`attach_hooks(model, follow=True)`). A report, not a test.
+
+- per torch op: a loop of cheap ops (`x.add(1)`, `x[0]`, `torch.cat`) inside
+  `bh.follow()` against the same loop bare, in µs per op;
+- per forward call: hooked+follow against the bare model, on the tiny model (the
+  seed's LSTM inside a small classifier that pads, indexes, concatenates and
+  applies a head, as real models do) and on the realistic one (input 256,
+  hidden 512, 2 layers, bidirectional, 32 x 128, the same head).
+
+Two harnesses, as the targets sit near the noise: alternating single calls
+(bare, followed, bare, ...) and alternating blocks of calls. Each gives the median
+ratio and a 95% confidence interval of it (`overhead.py`'s method).
+
+    python benchmarks/follow_overhead.py          # about a minute on 2 cores
+    python benchmarks/follow_overhead.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from overhead import median_ci
+
+import bilstm_hooks as bh
+
+TARGETS = {"tiny": 1.30, "realistic": 1.01}
+
+
+class Classifier(nn.Module):
+    """Packs, encodes, pads, takes the final state two ways and applies a head."""
+
+    def __init__(self, features: int, hidden: int) -> None:
+        super().__init__()
+        self.encoder = nn.LSTM(features, hidden, num_layers=2, bidirectional=True, batch_first=True)
+        self.head = nn.Linear(2 * hidden, 3)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, (h_n, _) = self.encoder(packed)
+        padded, _ = pad_packed_sequence(out, batch_first=True)
+        final = torch.cat([h_n[-2], h_n[-1]], dim=-1)
+        return self.head(torch.dropout(final, 0.1, False)) + padded[:, 0].sum()
+
+
+def per_op(loops: int) -> list[tuple[str, float, float]]:
+    x = torch.randn(4, 6, 8)
+    parts = [x[0], x[1]]
+    ops: list[tuple[str, Callable[[], object]]] = [
+        ("x.add(1)", lambda: x.add(1)),
+        ("x[0]", lambda: x[0]),
+        ("torch.cat", lambda: torch.cat(parts, -1)),
+    ]
+    rows = []
+    for name, op in ops:
+        bare, followed = [], []
+        for _ in range(7):
+            t0 = time.perf_counter()
+            for _ in range(loops):
+                op()
+            bare.append((time.perf_counter() - t0) / loops)
+            with bh.follow():
+                t0 = time.perf_counter()
+                for _ in range(loops):
+                    op()
+                followed.append((time.perf_counter() - t0) / loops)
+        rows.append((name, statistics.median(bare) * 1e6, statistics.median(followed) * 1e6))
+    return rows
+
+
+def forward_ratios(
+    model: nn.Module, inputs: tuple[torch.Tensor, ...], rounds: int, block: int
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """(single-call ratios CI, block ratios CI) of followed / bare."""
+    rec = bh.attach_hooks(model, follow=True)
+    rec.remove()
+
+    def call(follow: bool) -> float:
+        if follow:
+            r = bh.attach_hooks(model, follow=True)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            model(*inputs)
+        elapsed = time.perf_counter() - t0
+        if follow:
+            r.remove()
+        return elapsed
+
+    for _ in range(3):
+        call(False), call(True)
+    singles = []
+    for i in range(rounds):
+        order = (False, True) if i % 2 else (True, False)
+        times = {f: call(f) for f in order}
+        singles.append(times[True] / times[False])
+    blocks = []
+    for i in range(max(3, rounds // block)):
+        times = {}
+        for follow in (False, True) if i % 2 else (True, False):
+            r = bh.attach_hooks(model, follow=follow)
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                for _ in range(block):
+                    model(*inputs)
+            times[follow] = time.perf_counter() - t0
+            r.remove()
+        blocks.append(times[True] / times[False])
+    return median_ci(singles), median_ci(blocks)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    quick = parser.parse_args().quick
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
+    print("per op (µs)          bare  followed   extra")
+    for name, bare, followed in per_op(200 if quick else 2000):
+        print(f"  {name:<16} {bare:7.2f} {followed:9.2f} {followed - bare:+7.2f}")
+    cases = {
+        "tiny": (Classifier(3, 4), (torch.randn(3, 6, 3), torch.tensor([4, 6, 2])), 200, 20),
+        "realistic": (
+            Classifier(256, 512),
+            (torch.randn(32, 128, 256), torch.randint(64, 129, (32,))),
+            8 if quick else 24,
+            2,
+        ),
+    }
+    print("\nhooked+follow / bare   harness   median  95% CI            target")
+    for name, (model, inputs, rounds, block) in cases.items():
+        model.eval()
+        if quick:
+            rounds = max(8, rounds // 4)
+        singles, blocks = forward_ratios(model, inputs, rounds, block)
+        for harness, (low, median, high) in (("single", singles), ("blocks", blocks)):
+            verdict = (
+                "met" if high <= TARGETS[name] else "missed" if low > TARGETS[name] else "unclear"
+            )
+            print(
+                f"  {name:<20} {harness:<8} {median:7.3f}  [{low:.3f}, {high:.3f}]"
+                f"  <= {TARGETS[name]} {verdict}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -158,6 +158,7 @@ def test_a_call_on_fake_tensors_is_not_recorded() -> None:
 
 # torch's own: dynamo reads .grad of the tensors it traces, under -W error that raises in dynamo
 @pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
+@pytest.mark.filterwarnings("ignore:Dynamo detected a call to a `functools.lru_cache`")
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated")
 def test_a_compiled_model_records_its_real_calls() -> None:
     lstm = nn.LSTM(3, 4, bidirectional=True)

@@ -19,6 +19,8 @@ from ._record import Record
 from ._replay import GATE_NAMES, Replayed, replay, where_of
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from ._saturation import Saturation
 
 __all__ = ["TOLERANCE", "Unrolled", "unrolled_text"]
@@ -165,6 +167,30 @@ class Unrolled:
         from ._saturation import saturation
 
         return saturation(self)
+
+    def plot(self, *, sequence: int = 0, state: str = "out") -> Figure:
+        """Heatmaps (token x hidden) per layer and direction of one sequence, padding grey.
+
+        `state` is `"out"` (h), `"c"` (LSTM) or a gate name (`"forget"`). Needs
+        matplotlib: `pip install bilstm-hooks[plot]`. Returns a matplotlib Figure
+        (shown inline by Jupyter; `.savefig("unroll.png")`).
+
+        Raises:
+            ImportError: matplotlib is not installed.
+            ValueError: an unknown `state` or `sequence`.
+
+        Example:
+            >>> import torch, bilstm_hooks as bh
+            >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+            >>> with bh.attach_hooks(lstm) as rec:
+            ...     out, _ = lstm(torch.randn(6, 2, 3))
+            >>> figure = rec[lstm].unroll().plot(sequence=1, state="forget")
+            >>> [ax.get_title() for ax in figure.axes[:2]]
+            ['layer 1 forward →', 'layer 1 backward ←']
+        """
+        from ._plot import plot
+
+        return plot(self, sequence=sequence, state=state)
 
     def __repr__(self) -> str:
         from ._unroll_text import unrolled_repr

@@ -11,6 +11,7 @@ from ._replay import where_of
 from ._unroll import unroll_axes
 
 if TYPE_CHECKING:
+    from ._debugger import Child
     from ._unroll import Unrolled
 
 __all__ = ["screen", "unrolled_html", "unrolled_repr"]
@@ -119,3 +120,46 @@ def screen(unrolled: Unrolled, *, sequence: int = 0) -> str:
     if unrolled.gate_names:
         lines += ["", repr(unrolled.saturation())]
     return "\n".join(lines)
+
+
+# -- debuggers ---------------------------------------------------------------------------
+def unrolled_value(unrolled: Unrolled) -> str:
+    """The debugger's value line: `<LSTM>.unroll(): layer=2 direction=2 ... · float32 cpu`."""
+    out = unrolled._replayed.out
+    axes = unroll_axes(unrolled.layout, unrolled.layout.h_out)
+    dtype = str(out.dtype).removeprefix("torch.")
+    return f"{unrolled.record.label}.unroll(): {axes.described()} · {dtype} {out.device}"
+
+
+def unrolled_children(unrolled: Unrolled) -> list[Child]:
+    """One child per layer and direction (views of `.out`), then c, gates, mask, record.
+
+    Listed, never the object's attributes: reading `.gates` may replay the call.
+    """
+    from ._annotated import AnnotatedTensor
+    from ._debugger import Deferred
+
+    layout = unrolled.layout
+    out = unrolled.out
+    rest = out.axes.without("layer").without("direction")
+    items: list[Child] = []
+    for layer in range(layout.layers):
+        for d in range(layout.directions):
+            name = f"layer {layer} {_DIRECTIONS[d]}" if layout.directions == 2 else f"layer {layer}"
+            view = AnnotatedTensor(out.tensor[layer, d], rest, f"{out.origin}[{name}]")
+            items.append((name, view, f".out.tensor[{layer}, {d}]"))
+    items += [("out", out, ".out")]
+    if unrolled.c is not None:
+        items.append(("c", unrolled.c, ".c"))
+    if unrolled.gate_names:
+        gates: object
+        if _gates_ready(unrolled):
+            gates = unrolled.gates
+        else:
+            axes = unroll_axes(layout, layout.hidden, len(unrolled.gate_names))
+            text = f"{axes.described()} · replayed when expanded"
+            gates = Deferred(text, lambda: unrolled.gates)
+        items.append(("gates", gates, ".gates"))
+        items.append(("gate_names", unrolled.gate_names, ".gate_names"))
+    items += [("mask", unrolled.mask, ".mask"), ("record", unrolled.record, ".record")]
+    return items

@@ -190,3 +190,54 @@ def test_docs_diagram_with_values_is_current_and_renders(
     if overwrite_golden:
         shutil.copyfile(png, IMG / "diagram-values.png")
     assert (IMG / "diagram-values.png").exists()
+
+
+# -- debuggers ----------------------------------------------------------------------------
+def test_the_debugger_replays_only_when_layers_is_expanded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bilstm_hooks import _unroll
+    from bilstm_hooks._debugger import Deferred, children, value_text
+
+    record = seed_record([4, 6, 2])
+    calls: list[bool] = []
+    original = _unroll.replay
+    monkeypatch.setattr(_unroll, "replay", lambda r, **kw: calls.append(True) or original(r, **kw))
+    found = children(record)
+    assert found is not None
+    items = {name: (value, expr) for name, value, expr in found.items}
+    layers, expr = items["layers"]
+    assert expr == ".unroll()"
+    assert isinstance(layers, Deferred)
+    assert value_text(layers) == "2 layers × 2 directions at every token · replayed when expanded"
+    assert calls == []  # shown, not made
+    unrolled = layers.get()
+    assert len(calls) == 1
+    assert value_text(unrolled) == (
+        "encoder.unroll(): layer=2 direction=2 batch=3 token=6 hidden=4 · float32 cpu"
+    )
+    expanded = children(layers)
+    assert expanded is not None
+    assert expanded.rest is None  # listed: reading attributes could replay
+    names = [name for name, _, _ in expanded.items]
+    assert names == ["layer 0 forward", "layer 0 backward", "layer 1 forward", "layer 1 backward",
+                     "out", "c", "gates", "gate_names", "mask", "record"]  # fmt: skip
+    shown = {name: (value, expr) for name, value, expr in expanded.items}
+    view, expr = shown["layer 0 backward"]
+    assert value_text(view) == (
+        "batch=3 token=6 hidden=4 · encoder.unroll().out[layer 0 backward] · float32 cpu"
+    )
+    assert torch.equal(eval("u" + expr, {"u": unrolled}), view.tensor)
+    gates, _ = shown["gates"]
+    assert isinstance(gates, Deferred)
+    assert len(calls) == 1  # the gates wait for their own expansion
+    assert gates.get() is unrolled.gates
+    assert len(calls) == 2
+
+
+def test_the_debugger_says_why_a_call_cannot_be_unrolled(make_config: Any, run: Any) -> None:
+    from bilstm_hooks._debugger import children
+
+    found = children(run(make_config(layers=2, train=True)).record)
+    assert found is not None
+    layers = next(value for name, value, _ in found.items if name == "layers")
+    assert isinstance(layers, str)
+    assert "masks were drawn inside the fused kernel" in layers

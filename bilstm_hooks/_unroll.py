@@ -185,8 +185,8 @@ class Unrolled:
             >>> with bh.attach_hooks(lstm) as rec:
             ...     out, _ = lstm(torch.randn(6, 2, 3))
             >>> figure = rec[lstm].unroll().plot(sequence=1, state="forget")
-            >>> [ax.get_title() for ax in figure.axes[:2]]
-            ['layer 1 forward →', 'layer 1 backward ←']
+            >>> figure.axes[0].get_title()  # the last layer on top, forward on the left
+            'layer 1 forward →'
         """
         from ._plot import plot
 

@@ -165,88 +165,114 @@ def _replay(record: Record, with_gates: bool) -> Replayed:
     dtype = data.dtype if data.dtype in _COMPUTED else torch.float32
     L, D, H, P, B = layout.layers, layout.directions, layout.hidden, layout.h_out, steps.batch
     G = len(GATE_NAMES[kind])
-    n = data.shape[0]
+    n, T = data.shape[0], steps.tokens
 
     def empty(*shape: int) -> torch.Tensor:
-        return torch.empty(shape, device=data.device, dtype=dtype)
+        made = torch.empty(shape, device=data.device, dtype=dtype)
+        return made.zero_() if steps.packed is not None else made  # padding: zeros
 
     def initial(state: torch.Tensor | None, size: int) -> torch.Tensor:
         if state is None:
-            return empty(L * D, B, size).zero_()
+            return torch.zeros(L * D, B, size, device=data.device, dtype=dtype)
         state = state.unsqueeze(1) if not layout.batched else state
         return steps.sorted_state(state.to(dtype))
 
     h0 = initial(record.h_0, P)
     c0 = initial(record.c_0, H) if kind == "LSTM" else None
-    nonlinearity = torch.relu if getattr(module, "mode", "") == "RNN_RELU" else torch.tanh
-    outs, cells, gated = [], [], []
+
+    # the results, and one layer's steps (step-major, as packed data): reused by every layer
+    def steps_of(*shape: int) -> torch.Tensor:
+        return torch.empty(n, D, *shape, device=data.device, dtype=dtype)
+
+    out_all, out_steps = empty(L, D, B, T, P), (steps_of(P), steps_of(P))
+    c_all = empty(L, D, B, T, H) if c0 is not None else None
+    c_steps = steps_of(H) if c0 is not None else None
+    keep_gates = with_gates and G > 0
+    gates_all = empty(L, D, G, B, T, H) if keep_gates else None
+    g_steps = steps_of(G, H) if keep_gates else None
     layer_input = data.to(dtype)
     for k in range(L):
-        out = empty(n, D, P)
-        cell = empty(n, D, H) if c0 is not None else None
-        gate = empty(n, D, G, H) if with_gates and G else None
+        out = out_steps[k % 2]  # the other one holds this layer's input
         for d in range(D):
-            w = _weights(module, k, d, dtype, data)
-            w_ih, w_hh, b_ih, b_hh = w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"]
-            assert w_ih is not None
-            assert w_hh is not None
-            bias = b_ih
-            if b_hh is not None and kind != "GRU":  # GRU's b_hn sits inside r * (...)
-                bias = b_hh if bias is None else bias + b_hh
-            xw = (
-                layer_input @ w_ih.t() if bias is None else torch.addmm(bias, layer_input, w_ih.t())
+            weights = _weights(module, k, d, dtype, data)
+            state = (h0[k * D + d].clone(), None if c0 is None else c0[k * D + d].clone())
+            _direction(
+                kind, module, H, steps, d, layer_input, weights, state, out, c_steps, g_steps
             )
-            w_hh_t, w_hr_t = w_hh.t(), None if w["weight_hr"] is None else w["weight_hr"].t()
-            h = h0[k * D + d].clone()
-            c = c0[k * D + d].clone() if c0 is not None else None
-            order = range(steps.tokens) if d == 0 else reversed(range(steps.tokens))
-            for t in order:
-                bs, at = steps.batch_sizes[t], steps.offsets[t]
-                x_t, h_prev = xw[at : at + bs], h[:bs]
-                if kind == "LSTM":
-                    assert c is not None
-                    assert cell is not None
-                    g = torch.addmm(x_t, h_prev, w_hh_t)
-                    g[:, : 2 * H].sigmoid_()
-                    g[:, 2 * H : 3 * H].tanh_()
-                    g[:, 3 * H :].sigmoid_()
-                    c_new = torch.addcmul(g[:, H : 2 * H] * c[:bs], g[:, :H], g[:, 2 * H : 3 * H])
-                    h_new = g[:, 3 * H :] * c_new.tanh()
-                    if w_hr_t is not None:
-                        h_new = h_new @ w_hr_t
-                    c[:bs] = c_new
-                    cell[at : at + bs, d] = c_new
-                elif kind == "GRU":
-                    gh = h_prev @ w_hh_t if b_hh is None else torch.addmm(b_hh, h_prev, w_hh_t)
-                    rz = torch.sigmoid(x_t[:, : 2 * H] + gh[:, : 2 * H])
-                    n_t = torch.tanh(torch.addcmul(x_t[:, 2 * H :], rz[:, :H], gh[:, 2 * H :]))
-                    h_new = torch.addcmul(n_t, rz[:, H:], h_prev - n_t)  # (1 - z) n + z h
-                    if gate is not None:
-                        g = torch.cat((rz, n_t), 1)
-                else:
-                    h_new = nonlinearity(torch.addmm(x_t, h_prev, w_hh_t))
-                h[:bs] = h_new
-                out[at : at + bs, d] = h_new
-                if gate is not None:
-                    gate[at : at + bs, d] = g.view(bs, G, H)
-        outs.append(out)
-        if cell is not None:
-            cells.append(cell)
-        if gate is not None:
-            gated.append(gate)
+        _store(steps, out, out_all[k])
+        if c_all is not None:
+            assert c_steps is not None
+            _store(steps, c_steps, c_all[k])
+        if gates_all is not None:
+            assert g_steps is not None
+            _store(steps, g_steps, gates_all[k])
         layer_input = out.view(n, D * P)
-
-    def stacked(per_layer: list[torch.Tensor]) -> torch.Tensor:
-        """(steps, direction, [gate,] hidden) per layer -> layer direction [gate] batch token
-        hidden."""
-        padded = steps.padded(torch.stack(per_layer, 1))  # token batch layer direction ...
-        last = padded.dim() - 1
-        return padded.permute(*range(2, last), 1, 0, last).contiguous()
-
     ones = torch.ones(n, dtype=torch.uint8, device=data.device)
-    return Replayed(
-        out=stacked(outs),
-        c=stacked(cells) if cells else None,
-        gates=stacked(gated) if gated else None,
-        mask=steps.padded(ones).t().bool(),
-    )
+    return Replayed(out=out_all, c=c_all, gates=gates_all, mask=steps.padded(ones).t().bool())
+
+
+def _store(steps: _Steps, data: torch.Tensor, into: torch.Tensor) -> None:
+    """One layer's step-major `data` (steps, direction, [gate,] hidden) into its results,
+    direction [gate] batch token hidden."""
+    padded = steps.padded(data)  # token batch direction [gate] hidden
+    last = padded.dim() - 1
+    into.copy_(padded.permute(*range(2, last), 1, 0, last))
+
+
+def _direction(
+    kind: str,
+    module: nn.Module,
+    H: int,
+    steps: _Steps,
+    d: int,
+    x: torch.Tensor,
+    w: dict[str, torch.Tensor | None],
+    state: tuple[torch.Tensor, torch.Tensor | None],
+    out: torch.Tensor,
+    cell: torch.Tensor | None,
+    gate: torch.Tensor | None,
+) -> None:
+    """Run direction `d` of one layer over every step of `x`, writing h (and c, the gates)
+    of each step into `out` (`cell`, `gate`) at its rows."""
+    w_ih, w_hh, b_ih, b_hh = w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"]
+    assert w_ih is not None
+    assert w_hh is not None
+    bias = b_ih
+    if b_hh is not None and kind != "GRU":  # GRU's b_hn sits inside r * (...)
+        bias = b_hh if bias is None else bias + b_hh
+    xw = x @ w_ih.t() if bias is None else torch.addmm(bias, x, w_ih.t())  # every step at once
+    w_hh_t, w_hr_t = w_hh.t(), None if w["weight_hr"] is None else w["weight_hr"].t()
+    G = w_hh.shape[0] // H
+    nonlinearity = torch.relu if getattr(module, "mode", "") == "RNN_RELU" else torch.tanh
+    h, c = state
+    g = None
+    for t in range(steps.tokens) if d == 0 else reversed(range(steps.tokens)):
+        bs, at = steps.batch_sizes[t], steps.offsets[t]  # the first `bs` sequences are active
+        x_t, h_prev = xw[at : at + bs], h[:bs]
+        if kind == "LSTM":
+            assert c is not None
+            assert cell is not None
+            g = torch.addmm(x_t, h_prev, w_hh_t)  # i f g o
+            g[:, : 2 * H].sigmoid_()
+            g[:, 2 * H : 3 * H].tanh_()
+            g[:, 3 * H :].sigmoid_()
+            c_new = torch.addcmul(g[:, H : 2 * H] * c[:bs], g[:, :H], g[:, 2 * H : 3 * H])
+            h_new = g[:, 3 * H :] * c_new.tanh()
+            if w_hr_t is not None:
+                h_new = h_new @ w_hr_t
+            c[:bs] = c_new
+            cell[at : at + bs, d] = c_new
+        elif kind == "GRU":
+            gh = h_prev @ w_hh_t if b_hh is None else torch.addmm(b_hh, h_prev, w_hh_t)
+            rz = torch.sigmoid(x_t[:, : 2 * H] + gh[:, : 2 * H])
+            n_t = torch.tanh(torch.addcmul(x_t[:, 2 * H :], rz[:, :H], gh[:, 2 * H :]))
+            h_new = torch.addcmul(n_t, rz[:, H:], h_prev - n_t)  # (1 - z) n + z h
+            if gate is not None:
+                g = torch.cat((rz, n_t), 1)
+        else:
+            h_new = nonlinearity(torch.addmm(x_t, h_prev, w_hh_t))
+        h[:bs] = h_new
+        out[at : at + bs, d] = h_new
+        if gate is not None:
+            assert g is not None
+            gate[at : at + bs, d] = g.view(bs, G, H)

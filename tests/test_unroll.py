@@ -9,6 +9,7 @@ tokens. The replay is held against it and against the fused call (`check()`).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -166,7 +167,7 @@ def test_replay_for_drawn_configs(data: st.DataObject, config_strategy: Any, run
 def test_the_given_initial_state_is_used(make_config: Any, run: Any) -> None:
     for kind in ("LSTM", "GRU", "RNN_TANH"):
         cfg = make_config(kind=kind, layers=2, bidirectional=True, form="packed_unsorted")
-        with_state = run(cfg.__class__(**{**cfg.__dict__, "given_state": True}))
+        with_state = run(replace(cfg, given_state=True))
         without = run(cfg)
         assert with_state.record.h_0 is not None
         replayed = with_state.record.unroll(gates=True)

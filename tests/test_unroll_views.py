@@ -107,9 +107,13 @@ def test_unrolled_text_of_packed_long_and_gateless_calls() -> None:
 def test_diagram_without_values_is_the_same_picture(
     run: Any, make_config: Any, kind: str, form: str
 ) -> None:
-    record = run(make_config(kind=kind, layers=2, bidirectional=True, form=form)).record
+    cfg = make_config(kind=kind, layers=2, bidirectional=True, form=form)
+    record = run(cfg).record
     assert record.diagram(values=False).svg == record.diagram().svg
     assert "<title>layer" not in record.diagram().svg
+    shaded = cells(record.diagram(values=True).svg)
+    tips = [c for c in shaded if c.find(f"{SVG}title") is not None]
+    assert len(tips) == sum(cfg.valid_lengths) * 2 * 2  # every valid cell has its tooltip
 
 
 def test_diagram_values_shade_every_valid_cell(run: Any, make_config: Any) -> None:

@@ -9,7 +9,7 @@ reductions that use the mask.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -31,7 +31,6 @@ TOLERANCE = {  # (rtol, atol) of check(): |replay - fused| <= atol + rtol * |fus
     torch.float16: (2e-2, 2e-2),  # the fused call rounds every step; the replay is float32
     torch.bfloat16: (6e-2, 6e-2),
 }
-_DIRECTIONS = ("forward", "backward")
 
 
 def unroll_axes(layout: Layout, hidden: int, gates: int = 0) -> Axes:
@@ -90,7 +89,9 @@ class Unrolled:
         """The layout of the call replayed."""
         return self.record.layout
 
-    def _annotated(self, tensor: torch.Tensor, role: str, hidden: int, gates: int = 0) -> Any:
+    def _annotated(
+        self, tensor: torch.Tensor, role: str, hidden: int, gates: int = 0
+    ) -> AnnotatedTensor:
         if not self.layout.batched:
             tensor = tensor.select(tensor.dim() - 3, 0)
         axes = unroll_axes(self.layout, hidden, gates)
@@ -100,8 +101,7 @@ class Unrolled:
     def out(self) -> AnnotatedTensor:
         """Every layer's output at every token, `layer direction batch token hidden`
         (no `batch` for an unbatched call; hidden is `proj_size` when set). Zeros at padding."""
-        result: AnnotatedTensor = self._annotated(self._replayed.out, "out", self.layout.h_out)
-        return result
+        return self._annotated(self._replayed.out, "out", self.layout.h_out)
 
     @cached_property
     def c(self) -> AnnotatedTensor | None:
@@ -127,7 +127,7 @@ class Unrolled:
                 )
             gates = replay(self.record, gates=True).gates
             assert gates is not None
-        return self._annotated(gates, "gates", self.layout.hidden, len(self.gate_names))  # type: ignore[no-any-return]
+        return self._annotated(gates, "gates", self.layout.hidden, len(self.gate_names))
 
     @property
     def mask(self) -> torch.Tensor:
@@ -152,6 +152,14 @@ class Unrolled:
         Raises:
             LayoutError: naming the tensor, where it differs most, both values and the
                 max |difference|.
+
+        Example:
+            >>> import torch, bilstm_hooks as bh
+            >>> gru = torch.nn.GRU(3, 4, num_layers=2, bidirectional=True)
+            >>> with bh.attach_hooks(gru) as rec:
+            ...     out, h_n = gru(torch.randn(6, 3))  # unbatched
+            >>> rec[gru].unroll().check() < 1e-5
+            True
         """
         from ._check import check
 
@@ -163,6 +171,14 @@ class Unrolled:
 
         Raises:
             ValueError: an RNN has no gates.
+
+        Example:
+            >>> import torch, bilstm_hooks as bh
+            >>> gru = torch.nn.GRU(3, 4)
+            >>> with bh.attach_hooks(gru) as rec:
+            ...     out, h_n = gru(torch.randn(6, 2, 3))
+            >>> rec[gru].unroll().saturation().high.sizes
+            {'layer': 1, 'direction': 1, 'gate': 3}
         """
         from ._saturation import saturation
 

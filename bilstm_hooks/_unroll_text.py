@@ -59,10 +59,9 @@ def unrolled_html(unrolled: Unrolled) -> str:
     from ._notebook import _BOX, _table, diagram
 
     rows = [
-        (f"<code>{name}</code>", f"<code>{escape(axes.pattern)}</code>", escape(axes.described()),
-         escape(note))
-        for name, axes, note in _roles(unrolled)
-    ]  # fmt: skip
+        (f"<code>{name}</code>", f"<code>{escape(a.pattern)}</code>", escape(a.described()), note)
+        for name, a, note in _roles(unrolled)
+    ]
     note = _mask_note(unrolled)
     extra = f"<div>{escape(note)}</div>" if note else ""
     if _gates_ready(unrolled):

@@ -17,6 +17,10 @@ __all__ = ["check"]
 _DIRECTIONS = ("forward", "backward")
 
 
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
 def _states(fused: torch.Tensor, layers: int, directions: int) -> torch.Tensor:
     """h_n or c_n, `(layer direction) [batch] hidden`, as layer direction batch hidden."""
     if fused.dim() == 2:
@@ -24,7 +28,7 @@ def _states(fused: torch.Tensor, layers: int, directions: int) -> torch.Tensor:
     return fused.reshape(layers, directions, *fused.shape[1:])
 
 
-def check(unrolled: Unrolled) -> float:
+def check(unrolled: Unrolled, *, rtol: float | None = None, atol: float | None = None) -> float:
     """See `Unrolled.check`."""
     from ._unroll import TOLERANCE
 
@@ -34,7 +38,15 @@ def check(unrolled: Unrolled) -> float:
     L, D = layout.layers, layout.directions
     fused_out = record._plain("out")
     assert fused_out is not None
-    rtol, atol = TOLERANCE.get(fused_out.dtype, TOLERANCE[torch.float32])
+    default_rtol, default_atol = TOLERANCE.get(fused_out.dtype, TOLERANCE[torch.float32])
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if value is not None and (isinstance(value, bool) or not value >= 0):
+            raise ValueError(f"expected {name} as a number >= 0, got {value!r}")
+    given = rtol is not None or atol is not None
+    rtol = default_rtol if rtol is None else float(rtol)
+    atol = default_atol if atol is None else float(atol)
+    what_bound = "the tolerance given" if given else f"the {_name(fused_out.dtype)} tolerance"
+    bound = f"{what_bound} ({atol:g} + {rtol:g}·|fused|)"
     # the fused out as direction batch token hidden
     if not layout.batched:
         fused_out = fused_out.unsqueeze(1)
@@ -69,9 +81,7 @@ def check(unrolled: Unrolled) -> float:
         worst = max(worst, largest)
         if over > 0:
             at = [int(i) for i in torch.unravel_index(excess.argmax(), excess.shape)]
-            raise LayoutError(
-                _message(unrolled, role, what, at, got, expected, largest, rtol, atol)
-            )
+            raise LayoutError(_message(unrolled, role, what, at, got, expected, largest, bound))
     return worst
 
 
@@ -83,8 +93,7 @@ def _message(
     got: torch.Tensor,
     expected: torch.Tensor,
     largest: float,
-    rtol: float,
-    atol: float,
+    bound: str,
 ) -> str:
     layout = unrolled.layout
     if role == "out":  # direction batch token hidden
@@ -97,19 +106,17 @@ def _message(
         place = f"row {row} (layer {layer} {_DIRECTIONS[d]}, at {token}), hidden {h}"
     if layout.batched:
         place += f", batch row {b}"
-    dtype = str(unrolled.record._raw_h_n.dtype).removeprefix("torch.")
-    device = unrolled.record._raw_h_n.device.type
+    fused = unrolled.record._raw_h_n
     hint = (
         " On CUDA, cuDNN may compute float32 in TF32 (torch.backends.cudnn.allow_tf32 = False "
         "turns it off)."
-        if device == "cuda" and dtype == "float32"
+        if fused.device.type == "cuda" and fused.dtype == torch.float32
         else ""
     )
     return (
         f"{where_of(unrolled.record)}: the replay differs from the fused call in {what} at "
         f"{place}: replay {float(got[tuple(at)]):.6g}, fused {float(expected[tuple(at)]):.6g}; "
-        f"max |difference| {largest:.3g}, above the {dtype} tolerance "
-        f"({atol:g} + {rtol:g}·|fused|). "
+        f"max |difference| {largest:.3g}, above {bound}. "
         "The replay uses the layer's weights as they are now: were they changed since the "
         "call (optimizer.step(), load_state_dict())? Unroll right after the call." + hint
     )

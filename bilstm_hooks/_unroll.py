@@ -140,7 +140,7 @@ class Unrolled:
         """Per-sequence lengths of a packed call (batch order), else None."""
         return self.record.lengths
 
-    def check(self) -> float:
+    def check(self, *, rtol: float | None = None, atol: float | None = None) -> float:
         """Compare the replay with the fused call's own results; return the max |difference|.
 
         The last layer must equal `out` at every valid position, and each layer's
@@ -148,6 +148,8 @@ class Unrolled:
         of `h_n` and `c_n`, within `|replay - fused| <= atol + rtol * |fused|`:
         float64 1e-10 + 1e-10·|fused|, float32 1e-5 + 1e-5·|fused| (float16 2e-2,
         bfloat16 6e-2: those calls round every step, the replay runs in float32).
+        `rtol=` and `atol=` replace the dtype's bounds (rounding grows with the
+        number of tokens and layers).
 
         Raises:
             LayoutError: naming the tensor, where it differs most, both values and the
@@ -163,7 +165,7 @@ class Unrolled:
         """
         from ._check import check
 
-        return check(self)
+        return check(self, rtol=rtol, atol=atol)
 
     def saturation(self) -> Saturation:
         """Per layer, direction and gate: the share of valid steps near each end of the

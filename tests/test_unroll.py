@@ -414,3 +414,17 @@ def test_a_layer_converted_since_the_call_is_refused() -> None:
         "the layer's weight_ih_l0 is now float64 on cpu, but the call ran on float32 input "
         "on cpu: the layer was moved or converted since the call")):  # fmt: skip
         rec[gru].unroll()
+
+
+def test_check_takes_its_own_tolerance(seq_lstm: nn.LSTM) -> None:
+    with bh.attach_hooks(seq_lstm) as rec:
+        seq_lstm(torch.randn(2, 6, 3))
+    with torch.no_grad():
+        seq_lstm.weight_ih_l0.add_(1e-4)
+    unrolled = rec[seq_lstm].unroll()
+    worst = unrolled.check(atol=1e-2)  # within a looser bound
+    assert 1e-7 < worst < 1e-2
+    with pytest.raises(bh.LayoutError, match=r"above the tolerance given \(1e-09 \+ 0·\|fused\|\)"):
+        unrolled.check(rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match=r"expected rtol as a number >= 0, got -1"):
+        unrolled.check(rtol=-1)

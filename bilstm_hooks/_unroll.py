@@ -12,10 +12,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import torch
+from torch.nn.utils.rnn import PackedSequence
 
+from . import _registry
 from ._annotated import AnnotatedTensor
 from ._layout import Axes, Layout
-from ._record import Record
+from ._record import Record, packed_lengths_nosync
 from ._replay import GATE_NAMES, Replayed, replay, where_of
 
 if TYPE_CHECKING:
@@ -95,7 +97,19 @@ class Unrolled:
         if not self.layout.batched:
             tensor = tensor.select(tensor.dim() - 3, 0)
         axes = unroll_axes(self.layout, hidden, gates)
-        return AnnotatedTensor(tensor, axes, f"{self.record.label}.unroll().{role}")
+        origin = f"{self.record.label}.unroll().{role}"
+        # named wherever the tensor goes: describe(), debuggers, follow mode
+        _registry.tag(tensor, _registry.Named(axes, origin, lengths=self._lengths))
+        return AnnotatedTensor(tensor, axes, origin)
+
+    @cached_property
+    def _lengths(self) -> tuple[int, ...] | None:
+        """The valid tokens per sequence of a packed call, where known without a sync."""
+        raw = self.record._raw_out
+        if not isinstance(raw, PackedSequence):
+            return None
+        lengths, in_order = packed_lengths_nosync(raw)
+        return tuple(lengths.tolist()) if in_order else None
 
     @cached_property
     def out(self) -> AnnotatedTensor:

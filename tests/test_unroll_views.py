@@ -245,3 +245,16 @@ def test_the_debugger_says_why_a_call_cannot_be_unrolled(make_config: Any, run: 
     layers = next(value for name, value, _ in found.items if name == "layers")
     assert isinstance(layers, str)
     assert "masks were drawn inside the fused kernel" in layers
+
+
+def test_the_unrolled_tensors_are_named_wherever_they_go() -> None:
+    unrolled = seed_record([4, 6, 2]).unroll(gates=True)
+    assert bh.describe(unrolled.out.tensor) == (
+        "layer=2 direction=2 batch=3 token=6 hidden=4 · encoder.unroll().out · float32 cpu · "
+        "lengths [4, 6, 2]"
+    )
+    gates = unrolled.gates
+    assert gates is not None
+    found = bh.annotation_of(gates.tensor[1, 0])  # a view: layer 1 forward
+    assert found is not None
+    assert found.pattern == "gate batch token hidden"

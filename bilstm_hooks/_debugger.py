@@ -48,6 +48,8 @@ from ._layout import Axes, Role
 from ._record import Record, packed_lengths_nosync
 from ._recorder import Recorder
 from ._registry import Named
+from ._unroll import Unrolled
+from ._unroll_text import unrolled_children, unrolled_value
 
 __all__ = ["Child", "Children", "Deferred", "EvaluateName", "children", "value_text"]
 
@@ -117,6 +119,8 @@ def value_text(obj: object) -> str | None:
         return None if packed_annotation(obj) is None else describe(obj)
     if isinstance(obj, AnnotatedTensor | Record | Recorder):
         return describe(obj)
+    if isinstance(obj, Unrolled):
+        return unrolled_value(obj)
     return None
 
 
@@ -138,6 +142,8 @@ def children(obj: object) -> Children | None:
         return Children([*_views_of(obj.tensor, plan), *plan.dims], obj)
     if isinstance(obj, Record):
         return Children(_record_children(obj), None)
+    if isinstance(obj, Unrolled):  # listed: reading its attributes may replay
+        return Children(unrolled_children(obj), None)
     if isinstance(obj, Recorder):
         return Children(_recorder_children(obj), obj)
     return None
@@ -324,8 +330,24 @@ def _record_children(record: Record) -> list[Child]:
 
     text = annotated_text(final, where, record._raw_h_n) + _COPY
     items.append(("final", Deferred(text, make_final), ".final()"))
+    items.append(("layers", _layers(record), ".unroll()"))
     items += [("module", record.module, ".module"), ("layout", layout, ".layout")]
     return items
+
+
+def _layers(record: Record) -> object:
+    """Every layer and direction at every token: the replay, run only when expanded."""
+    from ._replay import refusal
+
+    reason = refusal(record)
+    if reason is not None:  # a call that cannot be replayed: say why, compute nothing
+        return reason
+    layout = record.layout
+    text = f"{layout.layers} layer{'s' if layout.layers > 1 else ''} × {layout.directions} "
+    text += (
+        f"direction{'s' if layout.directions > 1 else ''} at every token · replayed when expanded"
+    )
+    return Deferred(text, record.unroll)
 
 
 @functools.lru_cache(maxsize=256)

@@ -23,6 +23,8 @@ from ._layout import label_of
 if TYPE_CHECKING:
     from ._record import Record
     from ._recorder import Recorder
+    from ._shade import Shade
+    from ._unroll import Unrolled
 
 __all__ = ["Diagram", "annotated_html", "diagram", "record_html", "recorder_html"]
 
@@ -168,18 +170,28 @@ def _columns(tokens: int, keep: set[int], max_tokens: int) -> list[int | None]:
     return columns
 
 
-def diagram(record: Record, *, max_sequences: int = 4, max_tokens: int = 12) -> Diagram:
+def diagram(
+    record: Record, *, max_sequences: int = 4, max_tokens: int = 12, values: Unrolled | None = None
+) -> Diagram:
     """The unrolled call of `record` as a `Diagram`.
 
     One grid per sequence for packed input (where each sequence's last valid
-    token differs), else one grid that holds for every sequence.
+    token differs) or with `values` (the replay of the call, whose states shade
+    the cells), else one grid that holds for every sequence.
     """
+    shade: Shade | None = None
+    if values is not None:
+        from ._shade import Shade
+
+        shade = Shade(values)
     layout = record.layout
     directions, layers, tokens = layout.directions, layout.layers, layout.tokens
     lengths = record.lengths.tolist() if record.lengths is not None else None
     panels: list[tuple[str, int | None, int]]
     if lengths is not None:
         panels = [(f"sequence {b} (length {n})", b, n) for b, n in enumerate(lengths)]
+    elif layout.batched and shade is not None:  # the states differ per sequence
+        panels = [(f"sequence {b} ({tokens} tokens)", b, tokens) for b in range(layout.batch or 0)]
     elif layout.batched:
         what = "every sequence" if (layout.batch or 0) > 1 else "the sequence"
         panels = [(f"{what} (batch={layout.batch}, {tokens} tokens)", None, tokens)]
@@ -200,7 +212,12 @@ def diagram(record: Record, *, max_sequences: int = 4, max_tokens: int = 12) -> 
     last_index = "out[:, -1]" if layout.batched and layout.batch_first else "out[-1]"
     rows_h = layers * directions * (_CELL_H + _GAP_Y) + (layers - 1) * _LAYER_GAP
     panel_h = 22 + 18 + rows_h + 22 + 14
-    legend, legend_w, legend_h = _legend(_MARGIN, 40, layout.kind == "LSTM", last_index, directions)
+    legend, legend_w, legend_h = _legend(
+        _MARGIN, 40, layout.kind == "LSTM", last_index, directions, shade is not None
+    )
+    if shade is not None:
+        bar, bar_w, bar_h = shade.legend(_MARGIN, 40 + legend_h - 10)
+        legend, legend_w, legend_h = legend + bar, max(legend_w, bar_w), legend_h + bar_h
     width = max(width, legend_w)
     height = 34 + legend_h + len(panels) * panel_h + (20 if hidden_panels else 0)
 
@@ -225,7 +242,7 @@ def diagram(record: Record, *, max_sequences: int = 4, max_tokens: int = 12) -> 
     parts += legend
     y0 = 34.0 + legend_h
     for label, seq, valid in panels:
-        parts += _panel(record, label, seq, valid, y0, columns, x_of, last_index, rows_h)
+        parts += _panel(record, label, seq, valid, y0, columns, x_of, last_index, rows_h, shade)
         y0 += panel_h
     if hidden_panels:
         more = f"… and {hidden_panels} more sequence{'s' if hidden_panels > 1 else ''}"
@@ -235,10 +252,12 @@ def diagram(record: Record, *, max_sequences: int = 4, max_tokens: int = 12) -> 
 
 
 def _legend(
-    x: float, y: float, lstm: bool, last_index: str, directions: int
+    x: float, y: float, lstm: bool, last_index: str, directions: int, shaded: bool = False
 ) -> tuple[list[str], float, float]:
     """The legend's SVG elements, its width and its height."""
     fill, stroke = _FILLS["out"]
+    if shaded:  # the fill shows the state: `out` is its blue outline
+        fill = _FILLS["plain"][0]
     where = "forward: the last valid token; backward: token 0" if directions == 2 else ""
     lines = [
         (
@@ -289,6 +308,7 @@ def _panel(
     x_of: dict[int, float],
     last_index: str,
     rows_h: float,
+    shade: Shade | None = None,
 ) -> list[str]:
     layout = record.layout
     directions, layers = layout.directions, layout.layers
@@ -335,14 +355,24 @@ def _panel(
             extra = ' stroke-dasharray="3 2"' if pad else ""
             if state:
                 stroke, extra = _STATE, ' stroke-width="3"'
+            end = "/>"
+            if shade is not None and not pad:
+                fill, tip = shade.cell(seq, layer, d, t)
+                end = f"><title>{escape(tip)}</title></rect>"
             parts.append(
                 f'<rect class="{" ".join(classes)}" data-layer="{layer}" data-direction="{d}" '
                 f'data-token="{t}" data-row="{row}"{seq_attr} x="{x:.0f}" y="{ry:.0f}" '
                 f'width="{_CELL_W}" height="{_CELL_H}" rx="3" fill="{fill}" stroke="{stroke}"'
-                f"{extra}/>"
+                f"{extra}{end}"
             )
             if state:
                 text = "h_n c_n" if lstm else "h_n"
+                if shade is not None:  # a light badge: the label stays readable on any fill
+                    parts.append(
+                        f'<rect x="{x + 3:.0f}" y="{ry + _CELL_H / 2 - 7:.0f}" '
+                        f'width="{_CELL_W - 6}" height="14" rx="2" fill="#ffffff" '
+                        'fill-opacity="0.85"/>'
+                    )
                 parts.append(
                     f'<text x="{x + _CELL_W / 2:.0f}" y="{ry + _CELL_H / 2 + 4:.0f}" '
                     f'text-anchor="middle" font-size="10" fill="{_STATE}">{text}</text>'

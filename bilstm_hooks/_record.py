@@ -17,6 +17,7 @@ from ._layout import Layout, Role, label_of, quoted_label_of
 
 if TYPE_CHECKING:
     from ._notebook import Diagram
+    from ._unroll import Unrolled
 
 __all__ = ["Record", "packed_lengths", "packed_lengths_nosync"]
 
@@ -81,6 +82,7 @@ class Record:
         h_n: torch.Tensor,
         c_n: torch.Tensor | None,
         hx: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
+        training: bool | None = None,
     ) -> None:
         self.name = name
         self.module = module
@@ -90,6 +92,7 @@ class Record:
         self._raw_h_n = h_n
         self._raw_c_n = c_n
         self._hx = hx
+        self._training = training  # the module's train mode during the call, when kept
         self._padded: dict[str, torch.Tensor] = {}
 
     @property
@@ -153,6 +156,16 @@ class Record:
         """The initial cell state the call was given (LSTM), else None."""
         hx = self._hx
         return hx[1] if isinstance(hx, tuple) else None
+
+    @property
+    def trained_with_dropout(self) -> bool:
+        """Whether the call drew inter-layer dropout masks: train mode, `dropout` > 0 and
+        more than one layer. Such a call cannot be unrolled: its masks are unknown."""
+        training = self._training
+        if training is None:  # not kept with the call: the module's mode now
+            training = self.module.training
+        dropout = getattr(self.module, "dropout", 0) or 0
+        return bool(training) and dropout > 0 and self.layout.layers > 1
 
     @cached_property
     def lengths(self) -> torch.Tensor | None:
@@ -235,15 +248,48 @@ class Record:
                     + (f"\n  lengths: {self.lengths.tolist()}" if self.lengths is not None else "")
                 )
 
-    def diagram(self, *, max_sequences: int = 4, max_tokens: int = 12) -> Diagram:
+    def unroll(self, *, gates: bool = False) -> Unrolled:
+        """Replay this call step by step: every layer's state at every token.
+
+        Uses the layer's own weights (as they are now) and the call's input and
+        initial state, under `torch.no_grad()`; the model, its gradients and the RNG
+        state are left as they were. `gates=True` keeps the activated gates too
+        (else `.gates` replays again when first read).
+
+        Raises:
+            ValueError: the call ran in train mode with inter-layer dropout (its masks
+                cannot be known), on the meta device, or the layer has moved since.
+
+        Example:
+            >>> import torch, bilstm_hooks as bh
+            >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+            >>> with bh.attach_hooks(lstm) as rec:
+            ...     out, (h_n, c_n) = lstm(torch.randn(1, 6, 3))
+            >>> u = rec[lstm].unroll()
+            >>> u.out
+            AnnotatedTensor[layer=2, direction=2, batch=1, token=6, hidden=4]
+            >>> u.check() < 1e-5  # agrees with the fused call
+            True
+        """
+        from ._unroll import Unrolled
+
+        return Unrolled(self, gates=gates)
+
+    def diagram(
+        self, *, max_sequences: int = 4, max_tokens: int = 12, values: bool = False
+    ) -> Diagram:
         """An SVG picture of this call: layers x tokens x directions, per sequence if packed.
 
         Marks the cells `out` holds and those the `h_n` (and `c_n`) rows hold.
-        Shown inline in Jupyter; `.save("call.svg")` writes it, `str()` is the SVG.
+        `values=True` unrolls the call and colours every cell by its state (the mean
+        of h over its hidden units), the values in each cell's tooltip; one grid per
+        sequence. Shown inline in Jupyter; `.save("call.svg")` writes it, `str()` is
+        the SVG.
         """
         from ._notebook import diagram
 
-        return diagram(self, max_sequences=max_sequences, max_tokens=max_tokens)
+        unrolled = self.unroll() if values else None
+        return diagram(self, max_sequences=max_sequences, max_tokens=max_tokens, values=unrolled)
 
     def __repr__(self) -> str:
         from ._display import record_text

@@ -95,7 +95,9 @@ H_N_CHILDREN = [
     "pattern",
 ]
 FINAL_CHILDREN = ["forward", "backward", "batch", "direction", "hidden", "pattern"]
-RECORD_CHILDREN = ["name", "kind", "out", "h_n", "c_n", "input", "lengths", "final", "module"]
+RECORD_CHILDREN = [
+    "name", "kind", "out", "h_n", "c_n", "input", "lengths", "final", "layers", "module"
+]  # fmt: skip
 GROUPS = {"special variables", "function variables", "class variables", "protected variables"}
 
 
@@ -387,8 +389,16 @@ def _check_dap(stopped: Stopped) -> None:
     assert first["name"] == "'encoder'"
     assert first["evaluateName"] == "rec['encoder']"
     record = stopped.children(first)
-    assert [v["name"] for v in record][:9] == RECORD_CHILDREN
+    assert [v["name"] for v in record][:10] == RECORD_CHILDREN
     assert record[2]["type"] == "Deferred"  # a packed call: padding waits for expansion
+    layers = record[RECORD_CHILDREN.index("layers")]  # the replay waits for expansion too
+    assert layers["type"] == "Deferred"
+    assert layers["value"] == "2 layers × 2 directions at every token · replayed when expanded"
+    replayed = stopped.children(layers)
+    assert [v["name"] for v in replayed][:4] == H_N_CHILDREN[:4]
+    assert replayed[0]["value"] == (
+        "batch=4 token=12 hidden=64 · encoder.unroll().out[layer 0 forward] · float32 cpu"
+    )
     annotated = stopped.evaluate("rec['encoder'].h_n")
     assert annotated["result"] == H_N
     assert [v["name"] for v in stopped.children(annotated)][:5] == H_N_CHILDREN[:5]

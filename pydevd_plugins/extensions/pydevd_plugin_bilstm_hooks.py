@@ -26,6 +26,7 @@ _OURS = {  # module -> class names handled; plain tensors are recognised by issu
     "torch.nn.utils.rnn": ("PackedSequence",),
     "bilstm_hooks._annotated": ("AnnotatedTensor",),
     "bilstm_hooks._record": ("Record",),
+    "bilstm_hooks._unroll": ("Unrolled",),
     "bilstm_hooks._recorder": ("Recorder",),
     "bilstm_hooks._debugger": ("Deferred",),
 }

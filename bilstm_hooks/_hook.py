@@ -54,7 +54,7 @@ _no_torch_function = torch._C.DisableTorchFunction
 _LAYOUTS_KEPT = 32  # distinct call shapes whose layout is cached, per module
 # the layer's settings a layout is derived from, besides the call's shape
 _SETTINGS = ("batch_first", "hidden_size", "num_layers", "bidirectional", "input_size", "proj_size")
-_RECORD = 6  # where a kept call holds its Record once read: after the Record() arguments
+_RECORD = 7  # where a kept call holds its Record once read: after the Record() arguments
 
 
 class _Skipped(Exception):
@@ -87,7 +87,7 @@ class Hook:
         self.recorder = recorder
         self.name = name
         self.detach = detach
-        # [layout, input, out, h_n, c_n, hx], then its Record once read
+        # [layout, input, out, h_n, c_n, hx, training], then its Record once read
         self.kept: deque[list[Any]] = deque(maxlen=history)
         self.calls = 0  # recorded
         self.failures = 0  # could not be read
@@ -157,7 +157,7 @@ class Hook:
                         c_n = c_n.detach()
                 if hx is not None:
                     hx = detached_state(hx)
-            entry = [layout, input, out, h_n, c_n, hx]
+            entry = [layout, input, out, h_n, c_n, hx, module.training]
             with _LOCK:
                 table = _TAGS
                 root = out_data._base  # a batch-first out is a view: key it by its base

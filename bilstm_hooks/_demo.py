@@ -10,6 +10,7 @@ from ._helpers import last_outputs
 from ._recorder import attach_hooks
 from ._style import Style
 from ._summary import summary
+from ._unroll import unrolled_text
 
 __all__ = ["demo"]
 
@@ -62,7 +63,7 @@ def demo(style: Style) -> str:
     x = torch.randn(1, 6, 3, generator=torch.Generator().manual_seed(1))
     with torch.no_grad(), attach_hooks(lstm) as rec:
         out, (h_n, c_n) = lstm(x)
-    r = rec[lstm]
+    r = first = rec[lstm]
     add(s.heading("bilstm-hooks demo: what a bidirectional nn.LSTM returns, with named dims"))
     add("")
     add(s.code("  lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)"))
@@ -197,8 +198,14 @@ def demo(style: Style) -> str:
     )
     lines += str(table).splitlines()
     add("")
+
+    add(s.heading("6. Inside the layers: the first call replayed, every layer at every token"))
+    add(s.code("  u = rec[lstm].unroll()") + s.dim("   # the layer's own weights, its h_0 and c_0"))
+    lines += [f"  {line}" if line else "" for line in unrolled_text(first).splitlines()]
+    add("")
     add(s.heading("Next"))
     add("  In Jupyter, rec[lstm] shows these tables and a diagram of the unrolled layers;")
+    add("  " + s.code("u.plot()") + " draws every layer's states (pip install bilstm-hooks[plot]).")
     add("  " + s.code('rec[lstm].diagram().save("lstm.svg")') + " saves the diagram.")
     add(
         "  "

@@ -10,6 +10,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from . import _registry
 from ._annotated import AnnotatedTensor
+from ._derive import Underivable, derive, geometry_of
 from ._layout import Axes, Layout, Role, label_of, quoted_label_of
 from ._record import packed_lengths_nosync
 
@@ -21,7 +22,9 @@ __all__ = [
     "annotated_text",
     "axes_shape",
     "describe",
+    "lengths_text",
     "packed_annotation",
+    "plain_note",
     "positions_text",
     "record_text",
     "recorder_text",
@@ -70,6 +73,33 @@ def stale_note(tensor: torch.Tensor) -> str:
     return f" · was {origin}, changed in place since: its names may be stale"
 
 
+def unnamed_note(tensor: torch.Tensor) -> str:
+    """` · a view of encoder.h_n, unnamed: an axis of size 6 mixes layer and batch`, or "".
+
+    For a view of an annotated tensor whose axes cannot be named (a `view` that mixes
+    `batch` into `(layer direction)`, say): metadata only, no tensor data read.
+    """
+    from ._identity import named_of
+
+    found = _registry.find(tensor)
+    base = tensor._base
+    if found is None or found[2] or base is None:
+        return ""  # not a view of a tagged tensor (a tagged one is stale: stale_note)
+    value, geometry, _ = found
+    if isinstance(value, _registry.Tag) and value.packed:
+        return ""
+    named = named_of(value)
+    derived = derive(named.axes, geometry or geometry_of(base), tensor)
+    if not isinstance(derived, Underivable):
+        return ""
+    return f" · a view of {named.origin or 'an annotated tensor'}, unnamed: {derived.reason}"
+
+
+def plain_note(tensor: torch.Tensor) -> str:
+    """Why a tensor that `annotation_of` does not name is still worth a word, else ""."""
+    return stale_note(tensor) or unnamed_note(tensor)
+
+
 _DIRECTIONS = ("forward", "backward")
 
 
@@ -84,6 +114,12 @@ def positions_text(at: dict[str, int]) -> str:
         else:
             parts.append(f"{name} {position}")
     return ", ".join(parts)
+
+
+def lengths_text(lengths: tuple[int, ...]) -> str:
+    """`[4, 6, 2]`: at most the first eight."""
+    more = ", …" if len(lengths) > _MAX_LENGTHS else ""
+    return f"[{', '.join(map(str, lengths[:_MAX_LENGTHS]))}{more}]"
 
 
 def annotated_text(
@@ -106,9 +142,7 @@ def annotated_text(
         if annotated.notes:
             tail += f" · {'; '.join(annotated.notes)}"
         if annotated.lengths is not None:
-            shown = ", ".join(map(str, annotated.lengths[:_MAX_LENGTHS]))
-            more = ", …" if len(annotated.lengths) > _MAX_LENGTHS else ""
-            tail += f" · lengths [{shown}{more}]"
+            tail += f" · lengths {lengths_text(annotated.lengths)}"
     return f"{_described(axes)}{where} · {_dtype(tensor)}{tail}"
 
 
@@ -145,6 +179,7 @@ def describe(obj: object) -> str:
     """
     from ._identity import annotation_of
     from ._recorder import Recorder
+    from ._sequence import sequence_text
 
     if isinstance(obj, AnnotatedTensor):
         return annotated_text(obj.axes, obj.origin, obj.tensor, obj)
@@ -157,8 +192,10 @@ def describe(obj: object) -> str:
     if isinstance(obj, torch.Tensor):
         annotated = annotation_of(obj)
         if annotated is None:
-            return f"tensor shape={tuple(obj.shape)} · {_dtype(obj)}{stale_note(obj)}"
+            return f"tensor shape={tuple(obj.shape)} · {_dtype(obj)}{plain_note(obj)}"
         return describe(annotated)
+    if type(obj) in (tuple, list):
+        return sequence_text(obj) or repr(obj)
     from ._record import Record
 
     if isinstance(obj, Record):

@@ -28,7 +28,7 @@ _OURS = {  # module -> class names handled; plain tensors are recognised by issu
     "bilstm_hooks._annotated": ("AnnotatedTensor",),
     "bilstm_hooks._record": ("Record",),
     "bilstm_hooks._recorder": ("Recorder",),
-    "bilstm_hooks._debugger": ("Deferred",),
+    "bilstm_hooks._debugger_views": ("Deferred",),
 }
 
 

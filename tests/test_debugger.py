@@ -408,6 +408,9 @@ def test_plugin_adapts_the_library(plugin: Any, pydevd_resolver: Any, seed_outpu
         assert text.get_str(obj, True) == bh.describe(obj)  # pydevd-pycharm's call
         assert text.get_str_in_context(obj, "hover") == bh.describe(obj)
         assert text.get_str_in_context(obj, "clipboard") is None  # "Copy Value": the repr
+    for ours in (Deferred, bh.AnnotatedTensor, bh.Record, bh.Recorder):  # wherever they live
+        assert text.can_provide(ours, ours.__name__)
+        assert resolver.can_provide(ours, ours.__name__)
     assert not resolver.can_provide(str, "str")
     contents = resolver.get_contents_debug_adapter_protocol(out)
     names = [name for name, _, _ in contents]

@@ -42,7 +42,14 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from ._annotated import AnnotatedTensor
 from ._debugger_views import COPY, Child, Deferred, EvaluateName, remember, tensor_children
-from ._display import annotated_text, describe, packed_annotation, plain_note, role_axes
+from ._display import (
+    annotated_text,
+    describe,
+    packed_annotation,
+    plain_note,
+    plain_text,
+    role_axes,
+)
 from ._identity import annotation_of
 from ._layout import Axes, Role
 from ._record import Record, packed_lengths_nosync
@@ -76,7 +83,8 @@ def value_text(obj: object) -> str | None:
     if isinstance(obj, torch.Tensor):
         found = annotation_of(obj)
         if found is None:  # changed in place, or a view that mixes named dims: say so
-            return describe(obj) if plain_note(obj) else None
+            note = plain_note(obj)
+            return plain_text(obj, note) if note else None
         return describe(found)
     if isinstance(obj, PackedSequence):
         return None if packed_annotation(obj) is None else describe(obj)

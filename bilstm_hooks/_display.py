@@ -10,7 +10,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from . import _registry
 from ._annotated import AnnotatedTensor
-from ._derive import Underivable, derive, geometry_of
+from ._derive import Geometry, Underivable, derive, geometry_of
 from ._layout import Axes, Layout, Role, label_of, quoted_label_of
 from ._record import packed_lengths_nosync
 
@@ -25,6 +25,7 @@ __all__ = [
     "lengths_text",
     "packed_annotation",
     "plain_note",
+    "plain_text",
     "positions_text",
     "record_text",
     "recorder_text",
@@ -89,15 +90,27 @@ def unnamed_note(tensor: torch.Tensor) -> str:
     if isinstance(value, _registry.Tag) and value.packed:
         return ""
     named = named_of(value)
-    derived = derive(named.axes, geometry or geometry_of(base), tensor)
-    if not isinstance(derived, Underivable):
+    reason = _why_unnamed(named.axes, geometry or geometry_of(base), geometry_of(tensor))
+    if reason is None:
         return ""
-    return f" · a view of {named.origin or 'an annotated tensor'}, unnamed: {derived.reason}"
+    return f" · a view of {named.origin or 'an annotated tensor'}, unnamed: {reason}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _why_unnamed(axes: Axes, base: Geometry, view: Geometry) -> str | None:
+    derived = derive(axes, base, view)
+    return derived.reason if isinstance(derived, Underivable) else None
 
 
 def plain_note(tensor: torch.Tensor) -> str:
     """Why a tensor that `annotation_of` does not name is still worth a word, else ""."""
     return stale_note(tensor) or unnamed_note(tensor)
+
+
+def plain_text(tensor: torch.Tensor, note: str | None = None) -> str:
+    """`tensor shape=(6, 8) · float32 cpu`, then its `plain_note` (given, or found)."""
+    note = plain_note(tensor) if note is None else note
+    return f"tensor shape={tuple(tensor.shape)} · {_dtype(tensor)}{note}"
 
 
 _DIRECTIONS = ("forward", "backward")
@@ -192,7 +205,7 @@ def describe(obj: object) -> str:
     if isinstance(obj, torch.Tensor):
         annotated = annotation_of(obj)
         if annotated is None:
-            return f"tensor shape={tuple(obj.shape)} · {_dtype(obj)}{plain_note(obj)}"
+            return plain_text(obj)
         return describe(annotated)
     if type(obj) in (tuple, list):
         return sequence_text(obj) or repr(obj)

@@ -179,8 +179,10 @@ def packed_annotation(packed: PackedSequence) -> tuple[Axes, str] | None:
 def describe(obj: object) -> str:
     """The one-line text debuggers and REPLs show for `obj`.
 
-    Metadata only: no tensor data is read. For a tensor that no hooked module
-    returned, a short shape/dtype line.
+    Metadata only: no tensor data is read. A view says where it was taken, then its
+    notes and lengths; a tuple or list of annotated tensors names each of its first
+    items. For a tensor that is not annotated, a short shape/dtype line (saying why,
+    for a view of an annotated tensor that cannot be named).
 
     Example:
         >>> import torch, bilstm_hooks as bh
@@ -189,6 +191,11 @@ def describe(obj: object) -> str:
         >>> out, (h_n, c_n) = lstm(torch.randn(1, 6, 3))
         >>> bh.describe(out)
         'batch=1 token=6 (direction=2 hidden=4) · encoder.out · float32 cpu'
+        >>> out, (h_n, c_n) = lstm(torch.randn(2, 6, 3))
+        >>> bh.describe(h_n[-1])
+        'batch=2 hidden=4 · encoder.h_n: backward · float32 cpu · backward direction only'
+        >>> bh.describe([h_n.transpose(0, 1), 3])
+        '[batch=2 (layer=1 direction=2) hidden=4 · encoder.h_n, 3] · float32 cpu'
     """
     from ._identity import annotation_of
     from ._recorder import Recorder

@@ -15,7 +15,21 @@ bidirectional LSTM (13 M numbers in `out`), median of many calls:
   which it shows with or without the plugin, is timed separately for reference;
 - repr: what the debugger shows for a tensor without the plugin.
 
-    python benchmarks/debugger_overhead.py            # about half a minute on 2 cores
+Then, for issue 10:
+
+- derived reads: the views and followed copies a user holds one line after the layer
+  (`out[:, -1]`, `h_n[-1]`, `out.transpose(0, 1)`, the padded output, the cat of
+  directions, `out.detach()`...): `annotation_of`, the value line and the children, at
+  both sizes (same budget), with the aten ops that touched their memory (a view only,
+  never a read) and, on a GPU, under `torch.cuda.set_sync_debug_mode("error")`;
+- tuples and lists: what the value line of a tuple or list that is not ours costs in
+  the plugin (it is asked for every one shown), beside pydevd's own line for it;
+- the storage scan's worst case: `annotation_of` of a tensor only the scan can name
+  (`out.detach()`) and of a plain tensor, with a large registry (history=500 on three
+  recurrent layers), warm and just after the registry changed (the scan's index is
+  then rebuilt: what the first tensor shown at each pause pays).
+
+    python benchmarks/debugger_overhead.py            # about a minute on 2 cores
     python benchmarks/debugger_overhead.py --quick    # a few seconds, smaller "large"
 """
 
@@ -33,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from debugger_reads import derived_report, scan_report, sequence_report
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import bilstm_hooks as bh
@@ -170,6 +185,16 @@ def main() -> None:
     verdict = "within" if max(worst) <= BUDGET_US else "OVER"
     print(f"\nvalue + children, worst annotated object: {max(worst):.1f} µs "
           f"({verdict} the {BUDGET_US:.0f} µs budget)")  # fmt: skip
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    derived_worst = max(
+        derived_report(4, 12, 3, 64, device, per_call_us),
+        derived_report(*large_args, device, per_call_us),
+    )
+    verdict = "within" if derived_worst <= BUDGET_US else "OVER"
+    print(f"\nderived reads (annotation_of + value + children), worst: {derived_worst:.1f} µs "
+          f"({verdict} the {BUDGET_US:.0f} µs budget)")  # fmt: skip
+    sequence_report(timers, per_call_us)
+    scan_report(per_call_us, history=100 if args.quick else 500)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from . import _registry
 from ._annotated import AnnotatedTensor
+from ._derive import Geometry, Underivable, derive, geometry_of
 from ._layout import Axes, Layout, Role, label_of, quoted_label_of
 from ._record import packed_lengths_nosync
 
@@ -21,7 +22,10 @@ __all__ = [
     "annotated_text",
     "axes_shape",
     "describe",
+    "lengths_text",
     "packed_annotation",
+    "plain_note",
+    "plain_text",
     "positions_text",
     "record_text",
     "recorder_text",
@@ -70,6 +74,45 @@ def stale_note(tensor: torch.Tensor) -> str:
     return f" · was {origin}, changed in place since: its names may be stale"
 
 
+def unnamed_note(tensor: torch.Tensor) -> str:
+    """` · a view of encoder.h_n, unnamed: an axis of size 6 mixes layer and batch`, or "".
+
+    For a view of an annotated tensor whose axes cannot be named (a `view` that mixes
+    `batch` into `(layer direction)`, say): metadata only, no tensor data read.
+    """
+    from ._identity import named_of
+
+    found = _registry.find(tensor)
+    base = tensor._base
+    if found is None or found[2] or base is None:
+        return ""  # not a view of a tagged tensor (a tagged one is stale: stale_note)
+    value, geometry, _ = found
+    if isinstance(value, _registry.Tag) and value.packed:
+        return ""
+    named = named_of(value)
+    reason = _why_unnamed(named.axes, geometry or geometry_of(base), geometry_of(tensor))
+    if reason is None:
+        return ""
+    return f" · a view of {named.origin or 'an annotated tensor'}, unnamed: {reason}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _why_unnamed(axes: Axes, base: Geometry, view: Geometry) -> str | None:
+    derived = derive(axes, base, view)
+    return derived.reason if isinstance(derived, Underivable) else None
+
+
+def plain_note(tensor: torch.Tensor) -> str:
+    """Why a tensor that `annotation_of` does not name is still worth a word, else ""."""
+    return stale_note(tensor) or unnamed_note(tensor)
+
+
+def plain_text(tensor: torch.Tensor, note: str | None = None) -> str:
+    """`tensor shape=(6, 8) · float32 cpu`, then its `plain_note` (given, or found)."""
+    note = plain_note(tensor) if note is None else note
+    return f"tensor shape={tuple(tensor.shape)} · {_dtype(tensor)}{note}"
+
+
 _DIRECTIONS = ("forward", "backward")
 
 
@@ -84,6 +127,12 @@ def positions_text(at: dict[str, int]) -> str:
         else:
             parts.append(f"{name} {position}")
     return ", ".join(parts)
+
+
+def lengths_text(lengths: tuple[int, ...]) -> str:
+    """`[4, 6, 2]`: at most the first eight."""
+    more = ", …" if len(lengths) > _MAX_LENGTHS else ""
+    return f"[{', '.join(map(str, lengths[:_MAX_LENGTHS]))}{more}]"
 
 
 def annotated_text(
@@ -106,9 +155,7 @@ def annotated_text(
         if annotated.notes:
             tail += f" · {'; '.join(annotated.notes)}"
         if annotated.lengths is not None:
-            shown = ", ".join(map(str, annotated.lengths[:_MAX_LENGTHS]))
-            more = ", …" if len(annotated.lengths) > _MAX_LENGTHS else ""
-            tail += f" · lengths [{shown}{more}]"
+            tail += f" · lengths {lengths_text(annotated.lengths)}"
     return f"{_described(axes)}{where} · {_dtype(tensor)}{tail}"
 
 
@@ -132,8 +179,10 @@ def packed_annotation(packed: PackedSequence) -> tuple[Axes, str] | None:
 def describe(obj: object) -> str:
     """The one-line text debuggers and REPLs show for `obj`.
 
-    Metadata only: no tensor data is read. For a tensor that no hooked module
-    returned, a short shape/dtype line.
+    Metadata only: no tensor data is read. A view says where it was taken, then its
+    notes and lengths; a tuple or list of annotated tensors names each of its first
+    items. For a tensor that is not annotated, a short shape/dtype line (saying why,
+    for a view of an annotated tensor that cannot be named).
 
     Example:
         >>> import torch, bilstm_hooks as bh
@@ -142,9 +191,15 @@ def describe(obj: object) -> str:
         >>> out, (h_n, c_n) = lstm(torch.randn(1, 6, 3))
         >>> bh.describe(out)
         'batch=1 token=6 (direction=2 hidden=4) · encoder.out · float32 cpu'
+        >>> out, (h_n, c_n) = lstm(torch.randn(2, 6, 3))
+        >>> bh.describe(h_n[-1])
+        'batch=2 hidden=4 · encoder.h_n: backward · float32 cpu · backward direction only'
+        >>> bh.describe([h_n.transpose(0, 1), 3])
+        '[batch=2 (layer=1 direction=2) hidden=4 · encoder.h_n, 3] · float32 cpu'
     """
     from ._identity import annotation_of
     from ._recorder import Recorder
+    from ._sequence import sequence_text
 
     if isinstance(obj, AnnotatedTensor):
         return annotated_text(obj.axes, obj.origin, obj.tensor, obj)
@@ -157,8 +212,10 @@ def describe(obj: object) -> str:
     if isinstance(obj, torch.Tensor):
         annotated = annotation_of(obj)
         if annotated is None:
-            return f"tensor shape={tuple(obj.shape)} · {_dtype(obj)}{stale_note(obj)}"
+            return plain_text(obj)
         return describe(annotated)
+    if type(obj) in (tuple, list):
+        return sequence_text(obj) or repr(obj)
     from ._record import Record
 
     if isinstance(obj, Record):

@@ -17,7 +17,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from ._annotated import AnnotatedTensor
-from ._display import _module_line
+from ._display import _module_line, lengths_text, positions_text
 from ._layout import label_of
 
 if TYPE_CHECKING:
@@ -46,14 +46,21 @@ def _dims_html(tensor: AnnotatedTensor) -> str:
 
 
 def annotated_html(tensor: AnnotatedTensor) -> str:
-    """`AnnotatedTensor` as one HTML line: named sizes, pattern, origin, dtype and shape."""
+    """`AnnotatedTensor` as HTML: named sizes; pattern, origin and where it was taken
+    (`encoder.h_n: layer 1, backward`), dtype and shape; its notes and lengths."""
     t = tensor.tensor
     origin = f" · {escape(tensor.origin)}" if tensor.origin else ""
+    if tensor.at:
+        origin += f"{':' if origin else ' ·'} {escape(positions_text(tensor.at))}"
     dtype = f"{str(t.dtype).removeprefix('torch.')} {t.device}"
+    extra = [escape(note) for note in tensor.notes]
+    if tensor.lengths is not None:
+        extra.append(f"lengths {lengths_text(tensor.lengths)}")
+    notes = "".join(f'<br><span style="color: #8a4b00">{line}</span>' for line in extra)
     return (
         f"<div {_BOX}><b>AnnotatedTensor</b> {_dims_html(tensor)}"
         f'<br><span style="color: #666"><code>{escape(tensor.pattern)}</code>{origin} · '
-        f"{dtype} · shape {tuple(t.shape)}</span></div>"
+        f"{dtype} · shape {tuple(t.shape)}</span>{notes}</div>"
     )
 
 

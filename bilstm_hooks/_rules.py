@@ -217,3 +217,43 @@ def view_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
     named = _misuse.reshaped(source, tuple(result.shape))
     if named is not None and result._base is None:  # a copy: it needs its own tag
         _tag(result, named)
+
+
+# -- appended rules (each tested in tests/test_rules_extra.py) ------------------------------
+@_register("batch_norm", "instance_norm", "group_norm")
+def norm_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    """Normalisation per channel (a sequence-wise BatchNorm1d over `(token batch) hidden`,
+    say) keeps the shape and the layout: the names of the input, as `same_rule`."""
+    same_rule(func, args, kwargs, result)
+
+
+@_register("bmm", "matmul", "__matmul__")
+def bmm_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    """`bmm(weights, values)` over a named axis both share: attention over `token`.
+
+    `weights` `... n k` and `values` `... k m`, both named, with the same leading axes
+    and the same name for `k`: the result is `... n m`, the leading axes and `n` named
+    as in `weights`, `m` as in `values`. Anything else (a side unnamed, broadcasting
+    over different ranks, `k` named differently): unknown.
+    """
+    if len(args) < 2 or not isinstance(result, torch.Tensor):
+        return
+    weights, values = names_of(args[0]), names_of(args[1])
+    if weights is None or values is None:
+        return
+    left, right = weights.axes.groups, values.axes.groups
+    if len(left) < 2 or len(left) != len(right) or result.dim() != len(left):
+        return
+    if left[:-2] != right[:-2] or left[-1] != right[-2] or len(left[-1]) != 1:
+        return
+    if any(weights.sizes[n] != values.sizes[n] for g in left[:-2] for n in g):
+        return
+    (over,) = left[-1]
+    groups = (*left[:-1], right[-1])
+    sizes = {**values.sizes, **{n: weights.sizes[n] for n in left[-2]}}
+    if len({n for g in groups for n in g}) != sum(map(len, groups)):
+        return  # a name on both kept axes: it would be ambiguous
+    axes = Axes(groups, tuple((n, sizes[n]) for g in groups for n in g))
+    lengths = None if over in ("batch", "token") else values.lengths
+    origin = f"{values.origin}, weighted over {over}"
+    _tag(result, _as_named(values, axes, origin=origin, notes=(), lengths=lengths))

@@ -36,6 +36,7 @@ class PyCharmClient:
         self._kept: list[tuple[int, int, str]] = []
         self.thread_id = ""
         self.frame_id = ""
+        self.line = 0
 
     @classmethod
     def accept(cls, server: socket.socket, *, timeout: float = 30.0) -> PyCharmClient:
@@ -79,17 +80,28 @@ class PyCharmClient:
         return self.wait(seq=self.send(cmd, text))
 
     # -- a session ---------------------------------------------------------------
-    def start(self, path: str, line: int) -> None:
-        """Hand-shake, one line breakpoint, run; returns when stopped there."""
+    def start(self, path: str, line: int, *more: int) -> None:
+        """Hand-shake, line breakpoints, run; returns when stopped at the first reached."""
         self.request(CMD_VERSION, "1.1\tUNIX\tID")
-        self.send(CMD_SET_BREAK, f"1\tpython-line\t{path}\t{line}\tNone\tNone\tNone")
+        for number, where in enumerate((line, *more), 1):
+            self.send(CMD_SET_BREAK, f"{number}\tpython-line\t{path}\t{where}\tNone\tNone\tNone")
         self.send(CMD_RUN, "")
+        self._suspended()
+
+    def _suspended(self) -> None:
         suspended = ET.fromstring(self.wait(cmd=CMD_THREAD_SUSPEND))
         thread = suspended.find("thread")
         assert thread is not None
         frame = thread.find("frame")
         assert frame is not None
         self.thread_id, self.frame_id = thread.get("id", ""), frame.get("id", "")
+        self.line = int(frame.get("line", "0"))
+
+    def next_stop(self) -> int:
+        """Resume, and return the line of the next breakpoint reached."""
+        self.resume()
+        self._suspended()
+        return self.line
 
     @staticmethod
     def _variables(xml: str) -> list[Variable]:

@@ -6,6 +6,7 @@ called directly over the whole layout matrix.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import subprocess
 import sys
@@ -151,9 +152,16 @@ def check_out_split(case: Any) -> None:
     if layout_config.bidirectional:
         forward, backward = record.out.split_directions()
         assert names == ["forward", "backward", *dims, "pattern"]
-        for (_, view, _), split in zip(found.items, (forward, backward), strict=False):
+        for (name, view, expr), split in zip(found.items, (forward, backward), strict=False):
             assert torch.equal(view, split.tensor)
-            assert value_text(view) == bh.describe(split)
+            if out.is_inference():  # its views keep no _base: tagged with their own names
+                assert f"out.{name} · " in str(value_text(view))
+                continue
+            # named as the same expression typed in a watch pane is
+            assert value_text(view) == value_text(evaluate("t", expr, {"t": out}))
+            assert value_text(view) == bh.describe(split.tensor)
+            assert f": {name} · " in str(value_text(view))
+            assert str(value_text(view)).endswith(f" · {name} direction only")
     else:
         assert names == [*dims, "pattern"]
 
@@ -195,7 +203,9 @@ def check_packed(case: Any) -> None:
     assert isinstance(padded, Deferred)
     assert padded.text.endswith(" · padded copy, made when expanded")
     assert torch.equal(padded.get(), case.record.out.tensor)
-    assert value_text(padded.get()) == bh.describe(case.record.out)
+    # the padded copy knows its lengths, in batch order
+    shown = ", ".join(map(str, case.cfg.lengths))
+    assert value_text(padded.get()) == f"{bh.describe(case.record.out)} · lengths [{shown}]"
     assert torch.equal(evaluate("p", padded_expr, {"p": case.out}), padded.get())
     expanded = children(padded)
     assert expanded is not None
@@ -324,14 +334,36 @@ def test_showing_cuda_tensors_never_syncs_the_device() -> None:
         torch.cuda.set_sync_debug_mode("default")
 
 
-def test_views_are_weakly_remembered() -> None:
+def test_views_are_named_when_read_and_copies_weakly_remembered() -> None:
     lstm = torch.nn.LSTM(3, 4, num_layers=3, bidirectional=True)
     bh.attach_hooks(lstm)
     _, (h_n, _) = lstm(torch.randn(5, 2, 3))
     before = _registry.size()
     found = children(h_n)
     assert found is not None
-    assert _registry.size() == before + 6  # the six rows, tagged with their own names
+    assert _registry.size() == before  # the six rows: views, named when read
+    final = {name: value for name, value, _ in found.items}["final"]
+    assert isinstance(final, Deferred)
+    final.get()  # a copy: tagged with its own names
+    assert _registry.size() == before + 1
+    del found, final
+    assert _registry.size() == before
+
+
+def test_views_of_inference_tensors_are_tagged_weakly() -> None:
+    """Their views keep no `_base`: tagged, so that no storage scan is needed to name them."""
+    lstm = torch.nn.LSTM(3, 4, num_layers=3, bidirectional=True)
+    bh.attach_hooks(lstm)
+    with torch.inference_mode():
+        _, (h_n, _) = lstm(torch.randn(5, 2, 3))
+    gc.collect()  # earlier tests' recorders, in reference cycles: not swept meanwhile
+    before = _registry.size()
+    found = children(h_n)
+    assert found is not None
+    assert _registry.size() == before + 6
+    assert value_text(found.items[5][1]) == (
+        "batch=2 hidden=4 · <LSTM>.h_n[layer 2 backward] · float32 cpu"
+    )
     del found
     assert _registry.size() == before
 
@@ -381,6 +413,9 @@ def test_plugin_adapts_the_library(plugin: Any, pydevd_resolver: Any, seed_outpu
         assert text.get_str(obj, True) == bh.describe(obj)  # pydevd-pycharm's call
         assert text.get_str_in_context(obj, "hover") == bh.describe(obj)
         assert text.get_str_in_context(obj, "clipboard") is None  # "Copy Value": the repr
+    for ours in (Deferred, bh.AnnotatedTensor, bh.Record, bh.Recorder):  # wherever they live
+        assert text.can_provide(ours, ours.__name__)
+        assert resolver.can_provide(ours, ours.__name__)
     assert not resolver.can_provide(str, "str")
     contents = resolver.get_contents_debug_adapter_protocol(out)
     names = [name for name, _, _ in contents]
@@ -452,3 +487,18 @@ def test_plugin_never_raises(
             raise RuntimeError("no module")
 
     assert not resolver.can_provide(Odd("X", (), {}), "X")
+
+
+def test_plugin_gives_tuples_and_lists_a_value_line_only(plugin: Any, seed_outputs: Any) -> None:
+    """pydevd asks per type: tuple and list are claimed for the value line alone, which is
+    None (pydevd's own) unless one of their first items is annotated."""
+    out, h_n, _ = seed_outputs
+    text, resolver = plugin.BilstmHooksStrProvider(), plugin.BilstmHooksTypeResolver()
+    for kind in (tuple, list):
+        assert text.can_provide(kind, kind.__name__)
+        assert not resolver.can_provide(kind, kind.__name__)  # items listed by pydevd
+        ours = kind([out, h_n])
+        assert text.get_str(ours) == bh.describe(ours) == value_text(ours)
+        assert text.get_str_in_context(ours, "clipboard") is None
+        assert text.get_str(kind([torch.zeros(2), 3])) is None
+    assert not text.can_provide(torch.return_types.max, "max")  # a tuple subclass: not asked

@@ -2,8 +2,11 @@
 
 Each session runs a script with a hooked model in a fresh virtual environment
 holding bilstm_hooks as a user would have it (a wheel install, or `pip install -e .`),
-stops at a breakpoint after `out, (h_n, c_n) = self.encoder(x)` and asserts what
-the variables pane would show:
+stops at a breakpoint after `out, (h_n, c_n) = self.encoder(x)`, then, in a packed
+classifier hooked with `follow=True`, one line after each of `pad_packed_sequence`,
+`h_n[-1]`, `cat([h_n[-2], h_n[-1]], -1)`, a buggy `h_n.view(-1, 2 * H)` and the
+`(h_n, c_n)` tuple, and asserts what the variables pane shows (each value line
+exactly; PyCharm at the classifier's last line only):
 
 - VS Code: debugpy over the Debug Adapter Protocol (`tests/dap_client.py`);
 - plain pydevd over the same protocol;
@@ -51,7 +54,7 @@ pytestmark = pytest.mark.skipif(
 
 TARGET = """\
 import torch
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import bilstm_hooks as bh
 
@@ -66,7 +69,23 @@ class Tagger(torch.nn.Module):
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
         packed_out, _ = self.encoder(packed)
         plain = torch.zeros(3, 4)
-        return out  # BREAK
+        return out  # BREAK tagger
+
+
+class Classifier(torch.nn.Module):  # the issue's packed classifier, followed
+    def __init__(self):
+        super().__init__()
+        self.encoder = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+
+    def forward(self, x, lengths):
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        packed_out, (h_n, c_n) = self.encoder(packed)
+        padded, _ = pad_packed_sequence(packed_out, batch_first=True)
+        last = h_n[-1]  # BREAK padded
+        final = torch.cat([h_n[-2], h_n[-1]], -1)  # BREAK last
+        wrong = h_n.view(-1, 2 * 4)  # BREAK final
+        hidden = (h_n, c_n)  # BREAK wrong
+        return final  # BREAK hidden
 
 
 torch.manual_seed(0)
@@ -74,12 +93,18 @@ model = Tagger()
 rec = bh.attach_hooks(model)
 with torch.no_grad():
     model(torch.randn(4, 12, 3), torch.tensor([5, 12, 7, 3]))
+classifier = Classifier()
+bh.attach_hooks(classifier, follow=True)
+with torch.no_grad():
+    classifier(torch.randn(3, 6, 3), torch.tensor([4, 6, 2]))
 """
+BREAKS = ("tagger", "padded", "last", "final", "wrong", "hidden")
 
 OUT = "batch=4 token=12 (direction=2 hidden=64) · encoder.out · float32 cpu"
 H_N = "(layer=2 direction=2) batch=4 hidden=64 · encoder.h_n · float32 cpu"
 C_N = "(layer=2 direction=2) batch=4 hidden=64 · encoder.c_n · float32 cpu"
 PACKED = OUT + " · packed, lengths [5, 12, 7, 3]"
+FORWARD = "batch=4 token=12 hidden=64 · encoder.out: forward · float32 cpu · forward direction only"
 PLAIN = repr(torch.zeros(3, 4))
 OUT_CHILDREN = ["forward", "backward", "batch", "token", "direction", "hidden", "pattern"]
 H_N_CHILDREN = [
@@ -98,6 +123,19 @@ FINAL_CHILDREN = ["forward", "backward", "batch", "direction", "hidden", "patter
 RECORD_CHILDREN = [
     "name", "kind", "out", "h_n", "c_n", "input", "lengths", "final", "layers", "module"
 ]  # fmt: skip
+# the follow stops: each local as the variables pane shows it, the line after it is bound
+H_N_4 = "(layer=2 direction=2) batch=3 hidden=4"
+FOLLOWED = {
+    "padded": "batch=3 token=6 (direction=2 hidden=4) · encoder.out, padded · float32 cpu"
+    " · lengths [4, 6, 2]",
+    "last": "batch=3 hidden=4 · encoder.h_n: layer 1, backward · float32 cpu"
+    " · backward direction only",
+    "final": "batch=3 (direction=2 hidden=4) · encoder.h_n: layer 1 · float32 cpu"
+    " · both directions",
+    "wrong": "tensor shape=(6, 8) · float32 cpu · a view of encoder.h_n, unnamed: an axis of"
+    " size 6 mixes layer and direction and batch and hidden",
+    "hidden": f"({H_N_4} · encoder.h_n, {H_N_4} · encoder.c_n) · float32 cpu",
+}
 GROUPS = {"special variables", "function variables", "class variables", "protected variables"}
 
 
@@ -252,11 +290,17 @@ def _free_port() -> int:
         return port
 
 
-def _target(workdir: Path) -> tuple[Path, int]:
+def _target(workdir: Path) -> tuple[Path, dict[str, int]]:
+    """The script, and the line of each `# BREAK <name>`."""
     path = workdir / "target.py"
     path.write_text(TARGET)
-    line = next(i for i, text in enumerate(TARGET.splitlines(), 1) if "# BREAK" in text)
-    return path, line
+    lines = {
+        text.rsplit("# BREAK ", 1)[1]: i
+        for i, text in enumerate(TARGET.splitlines(), 1)
+        if "# BREAK " in text
+    }
+    assert tuple(lines) == BREAKS
+    return path, lines
 
 
 # -- DAP sessions (VS Code's debugpy, plain pydevd) ----------------------------------------
@@ -264,6 +308,7 @@ def _target(workdir: Path) -> tuple[Path, int]:
 class Stopped:
     client: DAPClient
     frame_id: int
+    line: int
     locals: dict[str, dict[str, Any]]
 
     def children(self, variable: dict[str, Any]) -> list[dict[str, Any]]:
@@ -281,9 +326,38 @@ class Stopped:
         return self.evaluate(expression, "repl")["result"] == "True"
 
 
+class Stops:
+    """The breakpoints, one after the other: `next()` continues to the next and reads it."""
+
+    def __init__(self, client: DAPClient, lines: dict[str, int]) -> None:
+        self.client, self.lines = client, lines
+        self._taken: set[int] = set()
+        self._thread: int | None = None
+
+    def next(self, name: str) -> Stopped:
+        client = self.client
+        if self._thread is not None:
+            client.request("continue", threadId=self._thread)
+
+        def new_stop(message: dict[str, Any]) -> bool:
+            is_stop = message.get("type") == "event" and message.get("event") == "stopped"
+            return is_stop and id(message) not in self._taken
+
+        message = client._wait(new_stop, f"the stop at {name!r}", TIMEOUT)
+        self._taken.add(id(message))
+        self._thread = message["body"]["threadId"]
+        frames = client.request("stackTrace", threadId=self._thread)["stackFrames"]
+        assert frames[0]["line"] == self.lines[name], (name, frames[0]["line"])
+        frame_id = frames[0]["id"]
+        scopes = client.request("scopes", frameId=frame_id)["scopes"]
+        found = client.request("variables", variablesReference=scopes[0]["variablesReference"])
+        variables = {v["name"]: v for v in found["variables"]}
+        return Stopped(client, frame_id, frames[0]["line"], variables)
+
+
 @contextlib.contextmanager
-def _dap_session(which: str, python: Path, workdir: Path) -> Iterator[Stopped]:
-    target, line = _target(workdir)
+def _dap_session(which: str, python: Path, workdir: Path) -> Iterator[Stops]:
+    target, lines = _target(workdir)
     flags = ["-Xfrozen_modules=off"]
     with contextlib.ExitStack() as stack:
         if which == "debugpy":
@@ -306,22 +380,17 @@ def _dap_session(which: str, python: Path, workdir: Path) -> Iterator[Stopped]:
         attach = client.send("attach", justMyCode=True)
         if which == "debugpy":
             client.event("initialized")
-        client.request("setBreakpoints", source={"path": str(target)}, breakpoints=[{"line": line}])
+        breakpoints = [{"line": line} for line in lines.values()]
+        client.request("setBreakpoints", source={"path": str(target)}, breakpoints=breakpoints)
         client.request("configurationDone")
         client.response(attach)
-        stopped = client.event("stopped", timeout=TIMEOUT)
-        frames = client.request("stackTrace", threadId=stopped["threadId"])["stackFrames"]
-        assert frames[0]["line"] == line
-        frame_id = frames[0]["id"]
-        scopes = client.request("scopes", frameId=frame_id)["scopes"]
-        found = client.request("variables", variablesReference=scopes[0]["variablesReference"])
-        yield Stopped(client, frame_id, {v["name"]: v for v in found["variables"]})
+        yield Stops(client, lines)
         with contextlib.suppress(Exception):
             client.request("disconnect", terminateDebuggee=True, timeout=5)
 
 
-def _check_dap(stopped: Stopped) -> None:
-    """Everything the issue promises, as the variables pane receives it."""
+def _check_tagger(stopped: Stopped) -> None:
+    """Everything issue 5 promised, as the variables pane receives it."""
     local = stopped.locals
     assert local["out"]["value"] == OUT
     assert local["h_n"]["value"] == H_N
@@ -336,8 +405,9 @@ def _check_dap(stopped: Stopped) -> None:
     assert names[:7] == OUT_CHILDREN
     assert {"shape", "dtype", "device", "requires_grad"} <= set(names[7:])
     forward, backward = out[0], out[1]
-    assert forward["value"] == "batch=4 token=12 hidden=64 · encoder.out.forward · float32 cpu"
+    assert forward["value"] == FORWARD
     assert forward["evaluateName"] == "out[..., :64]"
+    assert stopped.evaluate("out[..., :64]")["result"] == FORWARD  # as typed in a watch pane
     assert stopped.true(f"torch.equal({forward['evaluateName']}, out[..., :64])")
     assert stopped.true(f"torch.equal({backward['evaluateName']}, out[..., 64:])")
     shares = "{}.untyped_storage().data_ptr() == out.untyped_storage().data_ptr()"
@@ -350,7 +420,7 @@ def _check_dap(stopped: Stopped) -> None:
     assert [v["name"] for v in h_n][:10] == H_N_CHILDREN
     layer1_backward, final = h_n[3], h_n[4]
     assert layer1_backward["value"] == (
-        "batch=4 hidden=64 · encoder.h_n[layer 1 backward] · float32 cpu"
+        "batch=4 hidden=64 · encoder.h_n: layer 1, backward · float32 cpu · backward direction only"
     )
     assert stopped.true(f"torch.equal({layer1_backward['evaluateName']}, h_n[3])")
     assert final["value"] == (
@@ -404,6 +474,41 @@ def _check_dap(stopped: Stopped) -> None:
     assert [v["name"] for v in stopped.children(annotated)][:5] == H_N_CHILDREN[:5]
 
 
+def _check_followed(stops: Stops) -> None:
+    """follow=True: each stop, one line after the local it checks is bound, shows it named;
+    the buggy view says why it has no names; the (h_n, c_n) tuple shows both."""
+    for name in BREAKS[1:]:
+        stopped = stops.next(name)
+        assert stopped.locals[name]["value"] == FOLLOWED[name], name
+    local = stopped.locals  # the last stop: all of them still there
+    assert {name: local[name]["value"] for name in FOLLOWED} == FOLLOWED
+    # a derived view's children: its halves, dims, then where it was taken and its notes
+    final = {v["name"]: v for v in stopped.children(local["final"])}
+    assert list(final)[:7] == [
+        "forward",
+        "backward",
+        "batch",
+        "direction",
+        "hidden",
+        "pattern",
+        "at",
+    ]
+    assert final["at"]["value"] == "{'layer': 1}"
+    assert stopped.evaluate(final["at"]["evaluateName"])["result"] == "{'layer': 1}"
+    backward = final["backward"]["value"]  # the base's "both directions" may still follow
+    assert backward.startswith("batch=3 hidden=4 · encoder.h_n: layer 1, backward · float32 cpu")
+    assert backward.endswith("backward direction only")
+    assert stopped.evaluate("final[..., 4:]")["result"] == backward  # as typed in a watch pane
+    padded = {v["name"]: v for v in stopped.children(local["padded"])}
+    assert padded["lengths"]["value"] == "(4, 6, 2)"
+    # a tuple's items are pydevd's own, each shown as ours
+    items = stopped.children(local["hidden"])
+    assert [v["value"] for v in items[:2]] == [
+        f"{H_N_4} · encoder.h_n · float32 cpu",
+        f"{H_N_4} · encoder.c_n · float32 cpu",
+    ]
+
+
 def _where_loaded(stopped: Stopped) -> tuple[str, str]:
     plugin = "__import__('sys').modules['pydevd_plugins.extensions.pydevd_plugin_bilstm_hooks']"
     library = "__import__('sys').modules['bilstm_hooks']"
@@ -417,12 +522,14 @@ def test_debugpy_with_a_wheel_install(
     wheel_python: Path, tmp_path: Path, record_property: Any
 ) -> None:
     start = time.monotonic()
-    with _dap_session("debugpy", wheel_python, tmp_path) as stopped:
+    with _dap_session("debugpy", wheel_python, tmp_path) as stops:
+        stopped = stops.next("tagger")
         plugin, library = _where_loaded(stopped)
         site = str(wheel_python.parents[1])
         assert plugin.startswith(site), plugin  # the wheel's copy, not the source tree's
         assert library.startswith(site), library
-        _check_dap(stopped)
+        _check_tagger(stopped)
+        _check_followed(stops)
     seconds = time.monotonic() - start
     record_property("session_seconds", round(seconds, 2))
     print(f"debugpy session (wheel install): {seconds:.2f} s")
@@ -432,11 +539,13 @@ def test_debugpy_with_an_editable_install(
     editable_python: Path, tmp_path: Path, record_property: Any
 ) -> None:
     start = time.monotonic()
-    with _dap_session("debugpy", editable_python, tmp_path) as stopped:
+    with _dap_session("debugpy", editable_python, tmp_path) as stops:
+        stopped = stops.next("tagger")
         plugin, library = _where_loaded(stopped)
         assert Path(plugin) == ROOT / PLUGIN
         assert Path(library) == ROOT / "bilstm_hooks" / "__init__.py"
-        _check_dap(stopped)
+        _check_tagger(stopped)
+        _check_followed(stops)
     seconds = time.monotonic() - start
     record_property("session_seconds", round(seconds, 2))
     print(f"debugpy session (editable install): {seconds:.2f} s")
@@ -444,9 +553,11 @@ def test_debugpy_with_an_editable_install(
 
 def test_plain_pydevd(editable_python: Path, tmp_path: Path, record_property: Any) -> None:
     start = time.monotonic()
-    with _dap_session("pydevd", editable_python, tmp_path) as stopped:
+    with _dap_session("pydevd", editable_python, tmp_path) as stops:
+        stopped = stops.next("tagger")
         assert Path(_where_loaded(stopped)[0]) == ROOT / PLUGIN
-        _check_dap(stopped)
+        _check_tagger(stopped)
+        _check_followed(stops)
     seconds = time.monotonic() - start
     record_property("session_seconds", round(seconds, 2))
     print(f"pydevd session: {seconds:.2f} s")
@@ -457,7 +568,7 @@ def test_pycharm(
     pycharm_path: Path, editable_python: Path, tmp_path: Path, record_property: Any
 ) -> None:
     start = time.monotonic()
-    target, line = _target(tmp_path)
+    target, lines = _target(tmp_path)
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(socket.socket())
         server.bind(("127.0.0.1", 0))
@@ -468,7 +579,8 @@ def test_pycharm(
         stack.enter_context(_debuggee(argv, tmp_path, PYTHONPATH=str(pycharm_path)))
         client = PyCharmClient.accept(server, timeout=TIMEOUT)
         stack.callback(client.close)
-        client.start(str(target), line)
+        client.start(str(target), lines["tagger"], lines["hidden"])
+        assert client.line == lines["tagger"]
 
         plugin = client.evaluate(
             "__import__('sys').modules['pydevd_plugins.extensions.pydevd_plugin_bilstm_hooks']"
@@ -483,7 +595,7 @@ def test_pycharm(
 
         out = client.children("out")
         assert [name for name, _, _ in out][:7] == OUT_CHILDREN
-        assert out[0][2] == "batch=4 token=12 hidden=64 · encoder.out.forward · float32 cpu"
+        assert out[0][2] == FORWARD
         assert "shape" in {name for name, _, _ in out[7:]}
         assert [name for name, _, _ in client.children("h_n")][:10] == H_N_CHILDREN
         assert [name for name, _, _ in client.children("h_n", "final")][:6] == FINAL_CHILDREN
@@ -493,6 +605,13 @@ def test_pycharm(
         assert [n for n, _, _ in client.children("packed_out", "padded")][:7] == OUT_CHILDREN
         assert not {name for name, _, _ in client.children("plain")} & {"forward", "batch"}
         assert client.children("rec")[0][0] == "'encoder'"
+
+        # follow=True: the locals of the followed classifier, all bound by its last line
+        assert client.next_stop() == lines["hidden"]
+        values = {name: value for name, _, value in client.frame_variables()}
+        assert {name: values[name] for name in FOLLOWED} == FOLLOWED
+        at = {name: value for name, _, value in client.children("final")}["at"]
+        assert at == "{'layer': 1}"
         client.resume()
     seconds = time.monotonic() - start
     record_property("session_seconds", round(seconds, 2))

@@ -2,7 +2,8 @@
 
 pydevd imports every `pydevd_plugins.extensions.pydevd_plugin*` module it finds on
 the debuggee's sys.path before user code runs, and uses the providers below for
-tensors, PackedSequences and bilstm_hooks' own objects.
+tensors, PackedSequences, bilstm_hooks' own objects, and the value line of tuples and
+lists that hold annotated tensors.
 
 A thin adapter over `bilstm_hooks._debugger`, kept tiny on purpose: it imports
 neither torch nor bilstm_hooks (the library is used only once the program being
@@ -28,13 +29,15 @@ _OURS = {  # module -> class names handled; plain tensors are recognised by issu
     "bilstm_hooks._record": ("Record",),
     "bilstm_hooks._unroll": ("Unrolled",),
     "bilstm_hooks._recorder": ("Recorder",),
-    "bilstm_hooks._debugger": ("Deferred",),
+    "bilstm_hooks._debugger_views": ("Deferred",),
 }
 
 
-def _claims(type_object: Any) -> bool:
+def _claims(type_object: Any, sequences: bool = False) -> bool:
     # pydevd asks once per type and caches the answer forever: decide per object later
     try:
+        if sequences and type_object in (tuple, list):  # a value line when they hold ours
+            return True
         if type_object.__name__ in _OURS.get(type_object.__module__, ()):
             return True
         torch = sys.modules.get("torch")
@@ -99,10 +102,15 @@ def _default_contents(obj: object, fmt: Any) -> list[Any]:
 
 
 class BilstmHooksStrProvider(StrPresentationProvider):  # type: ignore[misc]
-    """The value line: named dims and sizes, origin, dtype and device."""
+    """The value line: named dims and sizes, origin, dtype and device.
+
+    Also of a plain tuple or list: the names of the annotated tensors among its first
+    few items, or None (pydevd's own line) when there are none. Their children stay
+    pydevd's: the type resolver never claims them.
+    """
 
     def can_provide(self, type_object: Any, type_name: str) -> bool:
-        return _claims(type_object)
+        return _claims(type_object, sequences=True)
 
     def get_str(self, val: object, do_trim: bool = True) -> str | None:  # pycharm: do_trim
         text: str | None = _ours("value_text", val)

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["Hook"]
 
 _TAGS = _registry.TAGS
+_GENERATION = _registry.GENERATION
 _LOCK = _registry.LOCK
 _ref = weakref.ref
 _Tensor = torch.Tensor
@@ -171,6 +172,7 @@ class Hook:
                 held = tagged[2]
                 if held is not None:
                     table[id(held)] = (_ref(held), c_n_tag, versions[2])
+                _GENERATION[0] += 1
                 if len(table) >= _registry.sweep_at:
                     _registry.sweep()
                 self.kept.append(entry)

@@ -85,6 +85,9 @@ TAGS: dict[int, tuple[Any, ...]] = {}
 # reentrant: a finalizer run by the garbage collector inside a locked section may tag
 LOCK = threading.RLock()
 sweep_at = _MIN_SWEEP
+# bumped by every write (the hooks' too): the storage index is rebuilt when it moved
+GENERATION = [0]
+_INDEXED_AT_MOST = 2048  # entries; past that the last-resort storage look is skipped
 
 
 def sweep() -> None:
@@ -94,6 +97,7 @@ def sweep() -> None:
         dead = [key for key, entry in TAGS.items() if entry[0]() is None]
         for key in dead:
             del TAGS[key]
+        GENERATION[0] += 1
         sweep_at = max(_MIN_SWEEP, 2 * len(TAGS))
 
 
@@ -114,6 +118,7 @@ def tag(tensor: torch.Tensor, value: Value) -> None:
             TAGS[id(base)] = (weakref.ref(base), value, version_of(tensor), geometry)
         else:
             TAGS[id(tensor)] = (weakref.ref(tensor), value, version_of(tensor))
+        GENERATION[0] += 1
         if len(TAGS) >= sweep_at:
             sweep()
 
@@ -147,11 +152,12 @@ def sharing(tensor: torch.Tensor) -> list[tuple[Value, Geometry]]:
     """Entries of other tensors on `tensor`'s storage, with the geometry each describes.
 
     For what `find` cannot reach: `detach()`, `.data`, a view of a tagged view.
-    Read through an index by storage address, rebuilt when the table has changed;
-    each candidate is checked alive and on the same storage, never assumed.
+    Read through an index by storage address, rebuilt when the table has changed
+    (a few ms for 2,000 entries, once per change); skipped for a larger table. Each
+    candidate is checked alive and on the same storage, never assumed.
     """
     address = _address(tensor)
-    if not address:
+    if not address or len(TAGS) > _INDEXED_AT_MOST:
         return []
     found = []
     for key in _index().get(address, ()):
@@ -181,12 +187,12 @@ def _geometry(tensor: torch.Tensor) -> Geometry:
 
 
 _by_address: dict[int, list[int]] = {}
-_indexed: tuple[int, int | None] = (-1, None)
+_indexed = -1
 
 
 def _index() -> dict[int, list[int]]:
     global _by_address, _indexed
-    state = (len(TAGS), next(reversed(TAGS), None))
+    state = GENERATION[0]
     if state != _indexed:
         index: dict[int, list[int]] = {}
         for key, entry in list(TAGS.items()):

@@ -184,3 +184,29 @@ def test_clear_while_other_threads_call_never_raises() -> None:
         sys.setswitchinterval(before)
     assert errors == []
     assert rec.calls(lstm) == THREADS * CALLS
+
+
+def test_the_storage_index_sees_a_tensor_tagged_under_a_reused_id() -> None:
+    """An entry replaced under a dead tensor's id keeps the table's size and order:
+    the index of `sharing()` must notice it all the same (it counts writes)."""
+    from bilstm_hooks._layout import Axes
+    from bilstm_hooks._registry import Named
+
+    axes = Axes((("token",), ("hidden",)), (("token", 5), ("hidden", 4)))
+    with torch.inference_mode():
+        first = torch.zeros(5, 4)
+    _registry.tag(first, Named(axes, "first"))
+    assert len(_registry.sharing(first[0])) == 1  # builds the index
+    reused = id(first)
+    del first
+    for _ in range(10000):
+        with torch.inference_mode():
+            second = torch.ones(5, 4)
+        if id(second) == reused:
+            break
+        del second
+    else:
+        pytest.skip("no id was reused in 10,000 tries")
+    _registry.tag(second, Named(axes, "second"))
+    found = _registry.sharing(second[0])
+    assert [value.origin for value, _ in found] == ["second"]

@@ -199,13 +199,15 @@ def test_the_storage_index_sees_a_tensor_tagged_under_a_reused_id() -> None:
     assert len(_registry.sharing(first[0])) == 1  # builds the index
     reused = id(first)
     del first
+    second = None
     for _ in range(10000):
         with torch.inference_mode():
-            second = torch.ones(5, 4)
-        if id(second) == reused:
+            candidate = torch.ones(5, 4)
+        if id(candidate) == reused:
+            second = candidate
             break
-        del second
-    else:
+        del candidate
+    if second is None:
         pytest.skip("no id was reused in 10,000 tries")
     _registry.tag(second, Named(axes, "second"))
     found = _registry.sharing(second[0])

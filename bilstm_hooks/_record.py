@@ -16,7 +16,7 @@ from ._helpers import final_representation, last_outputs
 from ._layout import Layout, Role, label_of, quoted_label_of
 
 if TYPE_CHECKING:
-    from ._notebook import Diagram
+    from ._diagram import Diagram
     from ._unroll import Unrolled
 
 __all__ = ["Record", "packed_lengths", "packed_lengths_nosync"]
@@ -286,7 +286,7 @@ class Record:
         sequence. Shown inline in Jupyter; `.save("call.svg")` writes it, `str()` is
         the SVG.
         """
-        from ._notebook import diagram
+        from ._diagram import diagram
 
         unrolled = self.unroll() if values else None
         return diagram(self, max_sequences=max_sequences, max_tokens=max_tokens, values=unrolled)

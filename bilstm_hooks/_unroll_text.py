@@ -56,7 +56,8 @@ def unrolled_repr(unrolled: Unrolled) -> str:
 
 
 def unrolled_html(unrolled: Unrolled) -> str:
-    from ._notebook import _BOX, _table, diagram
+    from ._diagram import diagram
+    from ._notebook import _BOX, _table
 
     rows = [
         (f"<code>{name}</code>", f"<code>{escape(a.pattern)}</code>", escape(a.described()), note)

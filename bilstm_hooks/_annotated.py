@@ -62,7 +62,7 @@ class AnnotatedTensor:
         AnnotatedTensor[batch=1, token=6, hidden=4]
     """
 
-    __slots__ = ("_axes", "_tensor", "at", "lengths", "notes", "origin")
+    __slots__ = ("_axes", "_full", "_tensor", "at", "lengths", "notes", "origin", "sliced")
 
     def __init__(
         self,
@@ -73,6 +73,8 @@ class AnnotatedTensor:
         at: dict[str, int] | None = None,
         notes: tuple[str, ...] = (),
         lengths: tuple[int, ...] | None = None,
+        sliced: dict[str, tuple[int, int, int]] | None = None,
+        full: dict[str, int] | None = None,
     ) -> None:
         if not axes.matches(tensor.shape):
             raise ValueError(
@@ -88,6 +90,12 @@ class AnnotatedTensor:
         """Caveats, e.g. `("backward direction only",)`."""
         self.lengths = lengths
         """Valid tokens per batch row of a padded tensor (in its batch order), else None."""
+        self.sliced: dict[str, tuple[int, int, int]] = dict(sliced or {})
+        """Dims kept in part, as `(start, stop, step)`, e.g. `{"token": (2, 5, 1)}`.
+
+        Positions, like those of `.at`, are those of the tensor `origin` names:
+        `out[:, 2:][:, 1]` is at token 3."""
+        self._full = {name: size for name, size in (full or {}).items() if name in self.sliced}
 
     @property
     def tensor(self) -> torch.Tensor:
@@ -172,7 +180,14 @@ class AnnotatedTensor:
             result = result[(0,) * len(missing)]
         axes = Axes(groups, tuple((name, known[name]) for name in names))
         return AnnotatedTensor(
-            result, axes, self.origin, at=self.at, notes=self.notes, lengths=self.lengths
+            result,
+            axes,
+            self.origin,
+            at=self.at,
+            notes=self.notes,
+            lengths=self.lengths,
+            sliced=self.sliced,
+            full=self._full,
         )
 
     def split_directions(self) -> tuple[AnnotatedTensor, ...]:
@@ -205,6 +220,8 @@ class AnnotatedTensor:
                 at=self.at,
                 notes=self.notes,
                 lengths=self.lengths,
+                sliced=self.sliced,
+                full=self._full,
             )
             for i in range(stacked.shape[0])
         )

@@ -99,19 +99,47 @@ def _place(dims: list[_Dim], delta: int) -> bool:
     return delta == 0
 
 
-def _fused(dims: list[_Dim], size: int, stride: int) -> list[_Dim] | None:
-    """Adjacent unused dims at position 0, outer to inner, that tile an axis exactly."""
-    by_stride = {d.stride: d for d in dims if not d.used and d.size > 1 and d.position == 0}
-    chain: list[_Dim] = []
-    inner, total = stride, 1
-    while total < size:
-        dim = by_stride.get(inner)
-        if dim is None:
+def _chain(dims: list[_Dim], size: int, stride: int) -> list[tuple[_Dim, int, int]] | None:
+    """The dims one axis runs over, outer to inner, each as `(dim, step, count)`.
+
+    Each step of the axis moves `stride` elements: the innermost dim advances by
+    `stride // its stride`; where it runs out, the next dim advances by the jump
+    made so far, and so on. Only the outermost may stop before its end
+    (`h_n[2:]` of three layers: `(layer direction)`, layer 1:3). None: no dims do.
+    """
+    chain: list[tuple[_Dim, int, int]] = []
+    total, jump = 1, stride
+    while True:
+        dim = next(
+            (
+                d
+                for d in dims
+                if not d.used
+                and d.size > 1
+                and all(d is not c[0] for c in chain)
+                and jump % d.stride == 0
+                and d.position + jump // d.stride < d.size
+            ),
+            None,
+        )
+        if dim is None or size % total:
             return None
-        chain.insert(0, dim)
-        total *= dim.size
-        inner *= dim.size
-    return chain if total == size and len(chain) > 1 else None
+        step = jump // dim.stride
+        room = (dim.size - 1 - dim.position) // step + 1
+        need = size // total
+        if room >= need:
+            return [(dim, step, need), *chain]
+        if need % room:
+            return None
+        chain.insert(0, (dim, step, room))
+        total *= room
+        jump = total * stride
+
+
+def _empty(dims: list[_Dim], stride: int) -> list[tuple[_Dim, int, int]] | None:
+    """An axis of no element (`out[:, 2:2]`): the dim of its stride, taken 0 times."""
+    dim = next((d for d in dims if not d.used and d.size > 1 and d.stride == stride), None)
+    return None if dim is None else [(dim, 1, 0)]
 
 
 def _mixed(dims: list[_Dim], size: int, stride: int) -> tuple[str, ...]:
@@ -137,6 +165,64 @@ def _with_unit_mates(
     return group
 
 
+def _units(axes: Axes, dims: list[_Dim]) -> list[list[_Dim]]:
+    """The unused dims of size 1, one unit per run within a base group: `(layer
+    direction)` of a one-layer unidirectional h_n is one unit, shown as one axis."""
+    by_name = {d.name: d for d in dims}
+    units = []
+    for group in axes.groups:
+        run: list[_Dim] = []
+        for name in group:
+            dim = by_name[name]
+            if dim.size == 1 and not dim.used:
+                run.append(dim)
+            elif run:
+                units.append(run)
+                run = []
+        if run:
+            units.append(run)
+    return units
+
+
+def _place_units(
+    axes: Axes, dims: list[_Dim], groups: list[tuple[str, ...] | None], sizes: dict[str, int]
+) -> None:
+    """Name the view's axes of size 1 (None in `groups`) with the base's dims of size 1.
+
+    Each unit goes where it stood in the base: just before the axis of the next dim
+    in base order that the view keeps (`out[None]` of a batch of one is `() batch
+    token ...`, `out[..., None]` is `batch token ... ()`); the rest in order; an axis
+    left over is new (`()`).
+    """
+    order = {name: i for i, name in enumerate(axes.dims)}
+    axis_of = {name: i for i, g in enumerate(groups) if g for name in g}
+
+    def next_axis_of_unit(unit: list[_Dim]) -> int | None:
+        after = [n for n in axis_of if order[n] > order[unit[-1].name]]
+        return axis_of[min(after, key=order.__getitem__)] if after else None
+
+    def next_axis_of_slot(i: int) -> int | None:
+        return next((j for j in range(i + 1, len(groups)) if groups[j]), None)
+
+    slots = [i for i, g in enumerate(groups) if g is None]
+    units = _units(axes, dims)
+    left: list[list[_Dim]] = []
+    for key in dict.fromkeys(map(next_axis_of_unit, units)):
+        mine = [u for u in units if next_axis_of_unit(u) == key]
+        free = [i for i in slots if next_axis_of_slot(i) == key and groups[i] is None]
+        for unit, i in zip(reversed(mine), reversed(free), strict=False):
+            groups[i] = tuple(d.name for d in unit)
+        left += mine[: max(0, len(mine) - len(free))]
+    free = [i for i in slots if groups[i] is None]
+    for unit, i in zip(left, free, strict=False):
+        groups[i] = tuple(d.name for d in unit)
+    for i in slots:
+        if groups[i] is None:
+            groups[i] = ()
+        for name in groups[i] or ():
+            sizes[name] = 1
+
+
 def derive(axes: Axes, base: Geometry, view: torch.Tensor | Geometry) -> Derived | Underivable:
     """Name the axes of `view`, a view of the tensor `axes` describes (geometry `base`)."""
     shape, strides, offset = view if isinstance(view, tuple) else geometry_of(view)
@@ -147,52 +233,33 @@ def derive(axes: Axes, base: Geometry, view: torch.Tensor | Geometry) -> Derived
     dims = _dims(axes, base[1])
     if not _place(dims, offset - base[2]):
         return Underivable("its storage offset falls between the annotated elements")
-    groups: list[tuple[str, ...]] = []
+    groups: list[tuple[str, ...] | None] = []
     sizes: dict[str, int] = {}
     sliced: dict[str, tuple[int, int, int]] = {}
-    spare = [d for d in dims if d.size == 1]  # may stand for a size-1 axis of the view
     for size, stride in zip(shape, strides, strict=True):
         if size == 1:
-            if spare:
-                dim = spare.pop(0)
-                dim.used = True
-                groups.append((dim.name,))
-                sizes[dim.name] = 1
-            else:
-                groups.append(())
+            groups.append(None)  # named once every longer axis is: `_place_units`
             continue
         if stride == 0:
             return Underivable("it is broadcast (expanded) along an axis")
-        match = next(
-            (
-                d
-                for d in dims
-                if not d.used
-                and d.size > 1
-                and stride % d.stride == 0
-                and d.position + (size - 1) * (stride // d.stride) < d.size
-            ),
-            None,
-        )
-        if match is not None:
-            match.used = True
-            step = stride // match.stride
-            sizes[match.name] = size
-            if (match.position, step, size) != (0, 1, match.size):
-                stop = match.position + (size - 1) * step + 1
-                sliced[match.name] = (match.position, stop, step)
-                groups.append((match.name,))
-            else:
-                groups.append(_with_unit_mates(axes, [match], dims, sizes))
-            continue
-        chain = _fused(dims, size, stride)
+        chain = _chain(dims, size, stride) if size else _empty(dims, stride)
         if chain is None:
             mixes = _mixed(dims, size, stride)
             return Underivable(f"an axis of size {size} mixes {' and '.join(mixes)}", mixes)
-        for dim in chain:
+        whole = True
+        for dim, step, count in chain:
             dim.used = True
-            sizes[dim.name] = dim.size
-        groups.append(_with_unit_mates(axes, chain, dims, sizes))
+            sizes[dim.name] = count
+            if (dim.position, step, count) != (0, 1, dim.size):
+                whole = False
+                stop = dim.position + (count - 1) * step + 1 if count else dim.position
+                sliced[dim.name] = (dim.position, stop, step)
+        names = [dim for dim, _, _ in chain]
+        groups.append(
+            _with_unit_mates(axes, names, dims, sizes) if whole else tuple(d.name for d in names)
+        )
+    _place_units(axes, dims, groups, sizes)
+    named_groups = tuple(g or () for g in groups)
     at = {d.name: d.position for d in dims if not d.used and d.size > 1}
-    named = tuple((name, sizes[name]) for group in groups for name in group)
-    return Derived(Axes(tuple(groups), named), at, sliced)
+    named = tuple((name, sizes[name]) for group in named_groups for name in group)
+    return Derived(Axes(named_groups, named), at, sliced)

@@ -33,7 +33,16 @@ from ._derive import Derived, Geometry, derive, geometry_of
 from ._layout import Axes
 from ._registry import Named, Tag
 
-__all__ = ["annotation_of", "named_of", "notes_for", "select", "unwrapped", "view_of"]
+__all__ = [
+    "annotation_of",
+    "full_sizes",
+    "named_from",
+    "named_of",
+    "notes_for",
+    "select",
+    "unwrapped",
+    "view_of",
+]
 
 _DIRECTIONS = ("forward", "backward")
 
@@ -126,6 +135,25 @@ def _packed(packed: PackedSequence) -> AnnotatedTensor | None:
     return AnnotatedTensor(padded, axes, found.origin)
 
 
+def named_from(annotated: AnnotatedTensor, axes: Axes | None = None, **changes: Any) -> Named:
+    """What the registry keeps of `annotated` (with `changes`): for its copies and views."""
+    named = Named(
+        annotated.axes if axes is None else axes,
+        annotated.origin,
+        tuple(annotated.at.items()),
+        annotated.notes,
+        annotated.lengths,
+        tuple((name, *where) for name, where in annotated.sliced.items()),
+        tuple(annotated._full.items()),
+    )
+    return named._replace(**changes) if changes else named
+
+
+def full_sizes(annotated: AnnotatedTensor) -> dict[str, int]:
+    """The size of each dim in the tensor `origin` names (a sliced dim's whole size)."""
+    return {**annotated.sizes, **annotated._full}
+
+
 def _annotated(
     tensor: torch.Tensor,
     named: Named,
@@ -133,25 +161,75 @@ def _annotated(
     at: Mapping[str, int],
     sliced: Mapping[str, tuple[int, int, int]],
 ) -> AnnotatedTensor:
-    positions = {**dict(named.at), **at}
-    lengths = named.lengths
-    if lengths is not None and ("batch" in at or "batch" in sliced):
-        lengths = None  # rows taken away: the notes say which ones remain
-    sizes = {**dict(named.axes.sizes), **dict(axes.sizes)}
-    notes = named.notes + notes_for(positions, sizes, named.lengths, at, sliced)
+    """`tensor`, a view of what `named` describes: `at` and `sliced` are positions in that
+    tensor, composed here with its own slices into positions of the original."""
+    parent = {name: (start, stop, step) for name, start, stop, step in named.sliced}
+    full = {**named.axes.size_of, **dict(named.full)}
+
+    def absolute(name: str, position: int) -> int:
+        start, _, step = parent.get(name, (0, 0, 1))
+        return start + position * step
+
+    size = axes.size_of
+    slices = {name: where for name, where in parent.items() if name in size}
+    for name, (start, _, step) in sliced.items():
+        first, by = absolute(name, start), step * parent.get(name, (0, 0, 1))[2]
+        slices[name] = (first, first + (size[name] - 1) * by + 1 if size[name] else first, by)
+    new = {name: absolute(name, position) for name, position in at.items()}
+    positions = {**dict(named.at), **new}
+    lengths, rows = _rows(named.lengths, at, sliced)
+    stale = _slice_notes(parent)
+    notes = tuple(note for note in named.notes if note not in stale)
+    notes += notes_for(positions, full, lengths if rows is None else rows, new, {})
+    notes += _slice_notes(slices)
     return AnnotatedTensor(
-        tensor, axes, named.origin, at=positions, notes=tuple(dict.fromkeys(notes)), lengths=lengths
+        tensor,
+        axes,
+        named.origin,
+        at=positions,
+        notes=tuple(dict.fromkeys(notes)),
+        lengths=lengths,
+        sliced=slices,
+        full={name: full[name] for name in slices},
+    )
+
+
+def _rows(
+    lengths: tuple[int, ...] | None,
+    at: Mapping[str, int],
+    sliced: Mapping[str, tuple[int, int, int]],
+) -> tuple[tuple[int, ...] | None, dict[int, int] | None]:
+    """The lengths of the view's batch rows; for a single row, `{row: its length}`."""
+    if lengths is None:
+        return None, None
+    if "batch" in at:
+        row = at["batch"]
+        return None, {row: lengths[row]}
+    if "batch" in sliced:
+        start, stop, step = sliced["batch"]
+        return lengths[start:stop:step], None
+    return lengths, None
+
+
+def _slice_notes(slices: Mapping[str, tuple[int, int, int]]) -> tuple[str, ...]:
+    return tuple(
+        f"{name} {start}:{stop}" + (f":{step}" if step != 1 else "")
+        for name, (start, stop, step) in slices.items()
     )
 
 
 def notes_for(
     at: Mapping[str, int],
     sizes: Mapping[str, int],
-    lengths: tuple[int, ...] | None,
+    lengths: tuple[int, ...] | Mapping[int, int] | None,
     new: Mapping[str, int],
     sliced: Mapping[str, tuple[int, int, int]],
 ) -> tuple[str, ...]:
-    """Caveats of the positions indexed away: a direction alone, the first layer, padding."""
+    """Caveats of the positions indexed away: a direction alone, the first layer, padding.
+
+    `sizes` are those of the original tensor; `lengths` those of the view's batch rows
+    (a mapping `{row: length}` when one row was taken).
+    """
     notes = []
     if "direction" in at and sizes.get("direction", 1) == 2:
         notes.append(f"{_DIRECTIONS[at['direction']]} direction only")
@@ -163,14 +241,18 @@ def notes_for(
             notes.append("the last token: its backward half has read only this token")
         elif token == 0:
             notes.append("token 0: its forward half has read only this token")
-    if "token" in new and lengths is not None and "batch" not in new:
+    if "token" in new and lengths is not None:
         token = new["token"]
-        rows = [b for b, n in enumerate(lengths) if n <= token]
-        if rows:
-            listed = ", ".join(map(str, rows))
-            notes.append(f"row{'s' if len(rows) > 1 else ''} {listed} {_are(rows)} padding")
-    for name, (start, stop, step) in sliced.items():
-        notes.append(f"{name} {start}:{stop}" + (f":{step}" if step != 1 else ""))
+        if isinstance(lengths, Mapping):
+            ((row, length),) = lengths.items()
+            if length <= token:
+                notes.append(f"padding: sequence {row} has {length} tokens")
+        else:
+            rows = [b for b, n in enumerate(lengths) if n <= token]
+            if rows:
+                listed = ", ".join(map(str, rows))
+                notes.append(f"row{'s' if len(rows) > 1 else ''} {listed} {_are(rows)} padding")
+    notes += _slice_notes(sliced)
     return tuple(notes)
 
 
@@ -187,20 +269,13 @@ def view_of(annotated: AnnotatedTensor, result: torch.Tensor) -> AnnotatedTensor
     derived = _derived(annotated.axes, geometry_of(source), geometry_of(result))
     if derived is None:
         return None
-    named = Named(
-        annotated.axes,
-        annotated.origin,
-        tuple(annotated.at.items()),
-        annotated.notes,
-        annotated.lengths,
-    )
-    return _annotated(result, named, derived.axes, derived.at, derived.sliced)
+    return _annotated(result, named_from(annotated), derived.axes, derived.at, derived.sliced)
 
 
 def select(annotated: AnnotatedTensor, positions: Mapping[str, int | str]) -> AnnotatedTensor:
     """`annotated.isel(**positions)`: each named dim taken at one position."""
     tensor, axes = annotated.tensor, annotated.axes
-    at = dict(annotated.at)
+    at: dict[str, int] = {}
     for name, given in positions.items():
         size = axes.size_of
         if name not in size:
@@ -218,8 +293,7 @@ def select(annotated: AnnotatedTensor, positions: Mapping[str, int | str]) -> An
                 tensor = tensor.flatten(g, g + len(group) - 2)
         axes = axes.without(name)
         at[name] = index
-    named = Named(annotated.axes, annotated.origin, (), annotated.notes, annotated.lengths)
-    return _annotated(tensor, named, axes, at, {})
+    return _annotated(tensor, named_from(annotated), axes, at, {})
 
 
 def _position(name: str, given: int | str, size: int) -> int:

@@ -15,25 +15,30 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import einops
 import torch
 
 from ._annotated import AnnotatedTensor
 from ._derive import Derived, derive, logical
 from ._errors import LayoutWarning
+from ._identity import full_sizes, named_from, view_of
 from ._layout import Axes
 from ._registry import Named
 
 __all__ = ["check_index", "check_reduction", "joined", "reshaped", "warn"]
 
 _DIRECTIONS = ("forward", "backward")
-_HERE = os.path.dirname(__file__)
-_TORCH = os.path.dirname(torch.__file__)
+# frames skipped to find the user's line: ours, torch's (nn.Module, the mode), einops'
+_LIBRARIES = tuple(
+    os.path.dirname(module.__file__ or "") + os.sep
+    for module in (sys.modules[__package__], torch, einops)
+)
 
 
 def _user_level() -> int:
-    """The stacklevel of the first frame outside bilstm_hooks and torch: the user's line."""
+    """The stacklevel of the first frame outside bilstm_hooks, torch and einops."""
     frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith((_HERE, _TORCH)):
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARIES):
         frame, level = frame.f_back, level + 1
     return level
 
@@ -50,19 +55,24 @@ def _who(source: AnnotatedTensor) -> str:
 # -- view, reshape ---------------------------------------------------------------------------
 def reshaped(source: AnnotatedTensor, shape: tuple[int, ...]) -> Named | None:
     """The names of `source` reshaped to `shape`, or None; warns when the reshape mixes
-    `batch` with `(layer direction)` or splits `(direction hidden)` the wrong way round."""
+    `batch` with another dim in one axis, or splits `(direction hidden)` the wrong way."""
     found = derive(source.axes, logical(tuple(source.shape)), logical(shape))
     if isinstance(found, Derived):
-        at = {**source.at, **found.at}
-        return Named(found.axes, source.origin, tuple(at.items()), source.notes, source.lengths)
-    mixes = set(found.mixes)
-    if "batch" in mixes and mixes & {"layer", "direction"}:
-        warn(
-            f"{_who(source)} viewed as {shape} mixes batch with (layer direction): each row "
-            "now holds parts of several sequences. Use h_n.transpose(0, 1).reshape(batch, -1), "
-            "or bh.final_representation(h_n, module=...)"
+        mixed = next((g for g in found.axes.groups if _holds_sequences(g, found.axes)), None)
+        if mixed is not None and len(shape) > 1:
+            _warn_mixed(source, shape, tuple(n for n in mixed if n != "batch"))
+        kept = set(found.axes.dims)
+        return named_from(
+            source,
+            found.axes,
+            at=tuple({**source.at, **found.at}.items()),
+            sliced=tuple((n, *w) for n, w in source.sliced.items() if n in kept),
+            full=tuple((n, v) for n, v in source._full.items() if n in kept),
         )
-    elif {"direction", "hidden"} <= mixes and "batch" not in mixes and "token" not in mixes:
+    mixes = [n for n in found.mixes if n != "batch"]
+    if "batch" in found.mixes and mixes:
+        _warn_mixed(source, shape, tuple(mixes))
+    elif {"direction", "hidden"} <= set(mixes) and "token" not in mixes:
         size = source.sizes
         warn(
             f"{_who(source)} viewed as {shape} splits (direction hidden) the wrong way round: "
@@ -72,18 +82,42 @@ def reshaped(source: AnnotatedTensor, shape: tuple[int, ...]) -> Named | None:
     return None
 
 
+def _holds_sequences(group: tuple[str, ...], axes: Axes) -> bool:
+    """An axis of several sequences' features: `batch` fused outside hidden (or feature)."""
+    size = axes.size_of
+    if "batch" not in group or size["batch"] < 2:
+        return False
+    inner = group[group.index("batch") + 1 :]
+    return any(n in ("hidden", "feature") for n in inner)
+
+
+def _warn_mixed(source: AnnotatedTensor, shape: tuple[int, ...], mixes: tuple[str, ...]) -> None:
+    if {"layer", "direction"} & set(mixes) or "layer" in source.sizes:
+        what, fix = (
+            "(layer direction)" if "layer" in source.sizes else "direction",
+            "Use h_n.transpose(0, 1).reshape(batch, -1), or "
+            "bh.final_representation(h_n, module=...)",
+        )
+    elif "token" in mixes:
+        what, fix = "token", "Is it time-major? Take out.transpose(0, 1) first"
+    else:
+        what, fix = " ".join(mixes), "Keep batch as an axis of its own"
+    warn(
+        f"{_who(source)} viewed as {shape} mixes batch with {what}: each row now holds "
+        f"parts of several sequences. {fix}"
+    )
+
+
 # -- indexing --------------------------------------------------------------------------------
 def check_index(source: AnnotatedTensor, index: Any, result: torch.Tensor) -> None:
     """`out[:, -1]` of a bidirectional output with both halves, or of a padded one."""
-    from ._identity import view_of
-
     view = view_of(source, result)
     if view is None:
         return
     token = view.at.get("token") if "token" not in source.at else None
     if token is None:
         return
-    size = source.sizes
+    size = full_sizes(source)
     if size.get("direction") == 2 and "direction" in view.sizes and token == size["token"] - 1:
         warn(
             f"{_who(source)} at its last token, both halves: the backward half there has "
@@ -91,7 +125,7 @@ def check_index(source: AnnotatedTensor, index: Any, result: torch.Tensor) -> No
             "torch.cat([h_n[-2], h_n[-1]], -1), or bh.last_outputs(out, lengths, module=...)"
         )
         return
-    lengths = source.lengths
+    lengths = view.lengths
     if lengths is not None and "batch" in view.sizes:
         rows = [b for b, n in enumerate(lengths) if n <= token]
         if rows:
@@ -120,7 +154,9 @@ def joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> Named 
     """The names of parts joined along `dim`: parts that differ only in one position
     indexed away (`direction` of `h_n[-2]`, `h_n[-1]`) join into that dim again."""
     first = parts[0]
-    if any(p.axes != first.axes or p.origin != first.origin for p in parts):
+    if any(
+        p.axes != first.axes or p.origin != first.origin or p.sliced != first.sliced for p in parts
+    ):
         return None
     differing = [k for k in first.at if any(p.at.get(k) != first.at[k] for p in parts)]
     if len(differing) != 1 or any(set(p.at) != set(first.at) for p in parts):
@@ -152,4 +188,4 @@ def joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> Named 
         notes += ("both directions",)
     sizes = {**first.sizes, name: len(parts)}
     axes = Axes(tuple(groups), tuple((k, sizes[k]) for g in groups for k in g))
-    return Named(axes, first.origin, tuple(at.items()), notes, first.lengths)
+    return named_from(first, axes, at=tuple(at.items()), notes=notes)

@@ -66,7 +66,9 @@ class Named(NamedTuple):
     """Named axes given explicitly: a view, a copy followed through an op, a record's tensor.
 
     `at` holds the positions of dims indexed away, `notes` caveats, `lengths` the
-    valid tokens per batch row of a padded tensor (in its batch order).
+    valid tokens per batch row of a padded tensor (in its batch order); `sliced` the
+    dims kept in part, as `(name, start, stop, step)` in the positions of the tensor
+    `origin` names, and `full` their sizes there.
     """
 
     axes: Axes
@@ -74,6 +76,8 @@ class Named(NamedTuple):
     at: tuple[tuple[str, int], ...] = ()
     notes: tuple[str, ...] = ()
     lengths: tuple[int, ...] | None = None
+    sliced: tuple[tuple[str, int, int, int], ...] = ()
+    full: tuple[tuple[str, int], ...] = ()
 
 
 Value = Tag | Named

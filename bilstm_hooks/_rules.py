@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from . import _misuse, _registry
 from ._annotated import AnnotatedTensor
+from ._identity import annotation_of, named_from
 from ._layout import Axes
 from ._registry import Named
 
@@ -33,8 +34,6 @@ RULES: dict[Any, Rule] = {}
 
 def names_of(value: Any) -> AnnotatedTensor | None:
     """The names of a tensor argument (no storage scan: cheap enough for every op)."""
-    from ._identity import annotation_of
-
     if isinstance(value, AnnotatedTensor):
         return value
     if not isinstance(value, torch.Tensor):
@@ -43,14 +42,23 @@ def names_of(value: Any) -> AnnotatedTensor | None:
 
 
 def _as_named(annotated: AnnotatedTensor, axes: Axes | None = None, **changes: Any) -> Named:
-    named = Named(
-        annotated.axes if axes is None else axes,
-        annotated.origin,
-        tuple(annotated.at.items()),
-        annotated.notes,
-        annotated.lengths,
+    """`annotated`'s names for a result; slices of dims the result lacks are dropped."""
+    named = named_from(annotated, axes, **changes)
+    if axes is None or "sliced" in changes:
+        return named
+    kept = set(axes.dims)
+    return named._replace(
+        sliced=tuple(s for s in named.sliced if s[0] in kept),
+        full=tuple(f for f in named.full if f[0] in kept),
     )
-    return named._replace(**changes) if changes else named
+
+
+def _without(named: Named, name: str) -> Named:
+    """`named` with `name` no longer sliced (reordered, or joined again)."""
+    return named._replace(
+        sliced=tuple(s for s in named.sliced if s[0] != name),
+        full=tuple(f for f in named.full if f[0] != name),
+    )
 
 
 def _tag(result: Any, named: Named) -> None:
@@ -101,6 +109,12 @@ _SAME = (
 
 @_register(*_SAME)
 def same_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    """The names of the annotated operands of the result's shape, where they agree.
+
+    Operands at different positions of a dim (`out[..., :H] + out[..., H:]`, both
+    directions summed) keep their axes, not the position; operands of different
+    tensors, or of different slices, give no names.
+    """
     if not isinstance(result, torch.Tensor):
         return
     shaped = [
@@ -108,8 +122,17 @@ def same_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
         for n in map(names_of, (*args, *kwargs.values()))
         if n is not None and n.shape == result.shape
     ]
-    if shaped and all(n.axes == shaped[0].axes for n in shaped):
-        _tag(result, _as_named(shaped[0]))
+    if not shaped:
+        return
+    first = shaped[0]
+    if any(
+        n.axes != first.axes or n.origin != first.origin or n.sliced != first.sliced for n in shaped
+    ):
+        return
+    at = {k: v for k, v in first.at.items() if all(n.at.get(k) == v for n in shaped)}
+    notes = tuple(note for note in first.notes if all(note in n.notes for n in shaped))
+    lengths = first.lengths if all(n.lengths == first.lengths for n in shaped) else None
+    _tag(result, _as_named(first, at=tuple(at.items()), notes=notes, lengths=lengths))
 
 
 # -- packed sequences --------------------------------------------------------------------
@@ -136,19 +159,70 @@ def pad_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: A
 @_register("index_select", "gather")
 def batch_order_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
     """Along `batch` (sorting, unsorting): the same names, lengths reordered."""
-    source = names_of(args[0])
+    source = names_of(args[0]) if args else None
     if source is None or not isinstance(result, torch.Tensor):
         return
     axis = _axis(source, _arg(args, kwargs, 1, "dim"))
-    if axis is None or source.axes.groups[axis] != ("batch",):
-        return
     index = _arg(args, kwargs, 2, "index")
+    if axis is None or not isinstance(index, torch.Tensor):
+        return
+    if func.__name__ == "gather":
+        index = _gathered_rows(index, axis)
+        if index is None:  # each element from its own row: no batch of sequences any more
+            return
+    _reordered(source, axis, index, result)
+
+
+def _gathered_rows(index: torch.Tensor, axis: int) -> torch.Tensor | None:
+    """The rows `gather` takes along `axis`, when each output row is one whole input row."""
+    if index.device.type != "cpu" or index.dim() == 0:
+        return None
+    rows = index.movedim(axis, 0).flatten(1)
+    if rows.shape[1] and bool((rows == rows[:, :1]).all()):
+        return rows[:, 0]
+    return None
+
+
+def _reordered(
+    source: AnnotatedTensor, axis: int, index: torch.Tensor | None, result: torch.Tensor
+) -> None:
+    """`result` holds the rows `index` of `source` along `axis`, a `batch` axis."""
+    if source.axes.groups[axis] != ("batch",):
+        return
     lengths = source.lengths
-    if lengths is not None and isinstance(index, torch.Tensor) and index.dim() == 1:
-        lengths = tuple(lengths[i] for i in index.tolist()) if index.device.type == "cpu" else None
+    if lengths is not None:
+        known = index is not None and index.dim() == 1 and index.device.type == "cpu"
+        lengths = tuple(lengths[i] for i in index.tolist()) if known else None  # type: ignore[union-attr]
     sizes = {**source.sizes, "batch": result.shape[axis]}
     axes = Axes(source.axes.groups, tuple((n, sizes[n]) for n in source.axes.dims))
-    _tag(result, _as_named(source, axes, lengths=lengths))
+    _tag(result, _without(_as_named(source, axes, lengths=lengths), "batch"))
+
+
+def _batch_index(source: AnnotatedTensor, index: Any) -> tuple[int, torch.Tensor | None] | None:
+    """`(axis, rows)` of `out[:, order]`: one integer (or boolean) 1-D index, the rest `:`."""
+    items = index if isinstance(index, tuple) else (index,)
+    if sum(item is Ellipsis for item in items) > 1:
+        return None
+    if Ellipsis in items:
+        k = items.index(Ellipsis)
+        fill = (slice(None),) * (len(source.axes.groups) - len(items) + 1)
+        items = (*items[:k], *fill, *items[k + 1 :])
+    found: list[tuple[int, torch.Tensor | None]] = []
+    for axis, item in enumerate(items):
+        if isinstance(item, list) and item and all(type(i) is int for i in item):
+            item = torch.tensor(item)
+        if isinstance(item, torch.Tensor) and item.dim() == 1:
+            if item.is_floating_point() or item.is_complex():
+                return None
+            if item.dtype == torch.bool:
+                found.append(
+                    (axis, item.nonzero().squeeze(1) if item.device.type == "cpu" else None)
+                )
+            else:
+                found.append((axis, item))
+        elif not (isinstance(item, slice) and item == slice(None)):
+            return None
+    return found[0] if len(found) == 1 else None
 
 
 # -- joining parts -------------------------------------------------------------------------
@@ -169,25 +243,31 @@ def cat_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: A
 # -- reductions over a named axis ----------------------------------------------------------
 @_register("sum", "mean", "amax", "amin", "max", "min", "logsumexp", "norm", "std", "var", "prod")
 def reduce_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    """Over one axis, or several (`dim=(0, 1)`): the other axes keep their names."""
     source = names_of(args[0]) if args else None
     if source is None:
         return
     dim = _arg(args, kwargs, 1, "dim")
     if func.__name__ == "norm":
         dim = kwargs.get("dim", args[2] if len(args) > 2 else None)
-    axis = _axis(source, dim)
-    if axis is None or len(source.axes.groups[axis]) != 1:
+    given = tuple(dim) if isinstance(dim, list | tuple) else (dim,)
+    found = [_axis(source, d) for d in given]
+    reduced = {axis for axis in found if axis is not None}
+    if not given or len(reduced) < len(set(found)) or None in found:
         return
-    name = source.axes.groups[axis][0]
-    _misuse.check_reduction(source, name, func.__name__)
+    names = [n for g in sorted(reduced) for n in source.axes.groups[g]]
+    for name in names:
+        _misuse.check_reduction(source, name, func.__name__)
     keep = bool(kwargs.get("keepdim", False))
     groups = tuple(
-        (() if keep else None) if g == axis else group for g, group in enumerate(source.axes.groups)
+        (() if keep else None) if g in reduced else group
+        for g, group in enumerate(source.axes.groups)
     )
     kept = tuple(g for g in groups if g is not None)
     axes = Axes(kept, tuple((n, source.sizes[n]) for g in kept for n in g))
-    lengths = None if name in ("batch", "token") else source.lengths
-    origin = f"{source.origin}, {func.__name__} over {name}"
+    lengths = None if {"batch", "token"} & set(names) else source.lengths
+    over = " ".join(names) if len(names) == 1 else f"({' '.join(names)})"
+    origin = f"{source.origin}, {func.__name__} over {over}"
     values = result.values if hasattr(result, "values") and not callable(result.values) else result
     _tag(values, _as_named(source, axes, origin=origin, lengths=lengths))
 
@@ -212,7 +292,13 @@ def view_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
     if source is None or not isinstance(result, torch.Tensor):
         return
     if func.__name__ == "__getitem__":
-        _misuse.check_index(source, args[1] if len(args) > 1 else None, result)
+        index = args[1] if len(args) > 1 else None
+        if result._base is None:  # a copy: `out[:, order]` along batch keeps the names
+            rows = _batch_index(source, index)
+            if rows is not None:
+                _reordered(source, rows[0], rows[1], result)
+            return
+        _misuse.check_index(source, index, result)
         return
     named = _misuse.reshaped(source, tuple(result.shape))
     if named is not None and result._base is None:  # a copy: it needs its own tag

@@ -138,8 +138,8 @@ def _chain(dims: list[_Dim], size: int, stride: int) -> list[tuple[_Dim, int, in
 
 def _empty(dims: list[_Dim], stride: int) -> list[tuple[_Dim, int, int]] | None:
     """An axis of no element (`out[:, 2:2]`): the dim of its stride, taken 0 times."""
-    dim = next((d for d in dims if not d.used and d.size > 1 and d.stride == stride), None)
-    return None if dim is None else [(dim, 1, 0)]
+    free = sorted((d for d in dims if not d.used), key=lambda d: (d.stride != stride, d.size < 2))
+    return [(free[0], 1, 0)] if free else None
 
 
 def _mixed(dims: list[_Dim], size: int, stride: int) -> tuple[str, ...]:
@@ -231,7 +231,9 @@ def derive(axes: Axes, base: Geometry, view: torch.Tensor | Geometry) -> Derived
     if base[0] != axes.shape:
         return Underivable(f"the annotated tensor is {base[0]}, not {axes.shape}")
     dims = _dims(axes, base[1])
-    if not _place(dims, offset - base[2]):
+    if 0 in shape:  # no element: its offset may point anywhere, even past the end
+        pass
+    elif not _place(dims, offset - base[2]):
         return Underivable("its storage offset falls between the annotated elements")
     groups: list[tuple[str, ...] | None] = []
     sizes: dict[str, int] = {}

@@ -88,9 +88,13 @@ class Axes:
         return f"{self.pattern} = ({', '.join(parts)})"
 
     def without(self, name: str) -> Axes:
-        """These axes with `name` taken out (a group left with one name unfuses)."""
+        """These axes with `name` taken out (a group left with one name unfuses; a new
+        axis, `()`, stays)."""
         groups = tuple(
-            kept for kept in (tuple(n for n in g if n != name) for g in self.groups) if kept
+            kept
+            for g in self.groups
+            for kept in (tuple(n for n in g if n != name),)
+            if kept or not g
         )
         return Axes(groups, tuple((n, s) for n, s in self.sizes if n != name))
 

@@ -171,7 +171,7 @@ def sharing(tensor: torch.Tensor) -> list[tuple[Value, Geometry]]:
         keyed = entry[0]()
         if keyed is None or keyed is tensor or _address(keyed) != address:
             continue
-        if entry[2] != version_of(tensor):
+        if entry[2] != version_of(tensor) and entry[2] != -1:  # -1: inference, unchangeable
             continue
         geometry = entry[3] if len(entry) > 3 else _geometry(keyed)
         found.append((entry[1], geometry))

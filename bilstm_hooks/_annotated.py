@@ -91,11 +91,12 @@ class AnnotatedTensor:
         self.lengths = lengths
         """Valid tokens per batch row of a padded tensor (in its batch order), else None."""
         self.sliced: dict[str, tuple[int, int, int]] = dict(sliced or {})
-        """Dims kept in part, as `(start, stop, step)`, e.g. `{"token": (2, 5, 1)}`.
+        """Dims kept in part: positions `range(start, stop, step)`, e.g. `{"token": (2, 5, 1)}`.
 
         Positions, like those of `.at`, are those of the tensor `origin` names:
-        `out[:, 2:][:, 1]` is at token 3."""
-        self._full = {name: size for name, size in (full or {}).items() if name in self.sliced}
+        `out[:, 2:][:, 1]` is at token 3. A step below 0 is a reversed order, as in
+        `cat([h_n[-1], h_n[-2]], -1)`: `{"direction": (1, -1, -1)}`."""
+        self._full = dict(full or {})  # sizes in the original of the dims sliced or taken
 
     @property
     def tensor(self) -> torch.Tensor:

@@ -23,7 +23,7 @@ from torch.utils.hooks import RemovableHandle
 from . import _registry
 from ._annotated import AnnotatedTensor
 from ._errors import LayoutWarning
-from ._rules import RULES
+from ._rules import RULES, after_inplace, before
 
 __all__ = ["FollowHooks", "follow"]
 
@@ -36,11 +36,21 @@ class _Follow(TorchFunctionMode):
     ) -> Any:
         if kwargs is None:
             kwargs = {}
-        result = func(*args, **kwargs)
         rule = RULES.get(func)
-        if rule is not None and _any_tagged(args):
+        if rule is not None and not _any_tagged(args):
+            rule = None  # no argument has names: nothing to follow
+        names = None
+        if rule is not None:
+            try:
+                names = before(func, args, kwargs)
+            except Exception:  # a rule must never break the user's code
+                names = None
+        result = func(*args, **kwargs)
+        if rule is not None:
             try:
                 rule(func, args, kwargs, result)
+                if names is not None:
+                    after_inplace(names, result)
             except LayoutWarning:
                 raise  # -W error: the user asked for it
             except Exception:  # a rule must never break the user's code

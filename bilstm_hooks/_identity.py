@@ -31,6 +31,7 @@ from . import _registry
 from ._annotated import AnnotatedTensor
 from ._derive import Derived, Geometry, derive, geometry_of
 from ._layout import Axes
+from ._notes import notes_for, rows_of, slice_notes
 from ._registry import Named, Tag
 
 __all__ = [
@@ -38,13 +39,12 @@ __all__ = [
     "full_sizes",
     "named_from",
     "named_of",
-    "notes_for",
     "select",
     "unwrapped",
     "view_of",
 ]
 
-_DIRECTIONS = ("forward", "backward")
+_DIRECTIONS = ("forward", "backward")  # as `isel` takes them
 
 
 @functools.lru_cache(maxsize=1024)
@@ -174,14 +174,17 @@ def _annotated(
     slices = {name: where for name, where in parent.items() if name in size}
     for name, (start, _, step) in sliced.items():
         first, by = absolute(name, start), step * parent.get(name, (0, 0, 1))[2]
-        slices[name] = (first, first + (size[name] - 1) * by + 1 if size[name] else first, by)
+        count = size[name]
+        slices[name] = (first, first + (count - 1) * by + (1 if by > 0 else -1), by)
+        if not count:
+            slices[name] = (first, first, by)
     new = {name: absolute(name, position) for name, position in at.items()}
     positions = {**dict(named.at), **new}
-    lengths, rows = _rows(named.lengths, at, sliced)
-    stale = _slice_notes(parent)
+    lengths, rows = rows_of(named.lengths, at, sliced)
+    stale = slice_notes(parent)
     notes = tuple(note for note in named.notes if note not in stale)
     notes += notes_for(positions, full, lengths if rows is None else rows, new, {})
-    notes += _slice_notes(slices)
+    notes += slice_notes(slices)
     return AnnotatedTensor(
         tensor,
         axes,
@@ -190,74 +193,8 @@ def _annotated(
         notes=tuple(dict.fromkeys(notes)),
         lengths=lengths,
         sliced=slices,
-        full={name: full[name] for name in slices},
+        full={name: full[name] for name in (*slices, *positions) if name in full},
     )
-
-
-def _rows(
-    lengths: tuple[int, ...] | None,
-    at: Mapping[str, int],
-    sliced: Mapping[str, tuple[int, int, int]],
-) -> tuple[tuple[int, ...] | None, dict[int, int] | None]:
-    """The lengths of the view's batch rows; for a single row, `{row: its length}`."""
-    if lengths is None:
-        return None, None
-    if "batch" in at:
-        row = at["batch"]
-        return None, {row: lengths[row]}
-    if "batch" in sliced:
-        start, stop, step = sliced["batch"]
-        return lengths[start:stop:step], None
-    return lengths, None
-
-
-def _slice_notes(slices: Mapping[str, tuple[int, int, int]]) -> tuple[str, ...]:
-    return tuple(
-        f"{name} {start}:{stop}" + (f":{step}" if step != 1 else "")
-        for name, (start, stop, step) in slices.items()
-    )
-
-
-def notes_for(
-    at: Mapping[str, int],
-    sizes: Mapping[str, int],
-    lengths: tuple[int, ...] | Mapping[int, int] | None,
-    new: Mapping[str, int],
-    sliced: Mapping[str, tuple[int, int, int]],
-) -> tuple[str, ...]:
-    """Caveats of the positions indexed away: a direction alone, the first layer, padding.
-
-    `sizes` are those of the original tensor; `lengths` those of the view's batch rows
-    (a mapping `{row: length}` when one row was taken).
-    """
-    notes = []
-    if "direction" in at and sizes.get("direction", 1) == 2:
-        notes.append(f"{_DIRECTIONS[at['direction']]} direction only")
-    if at.get("layer") == 0 and sizes.get("layer", 1) > 1:
-        notes.append("first layer")
-    if "token" in new and "direction" not in at and sizes.get("direction") == 2:
-        token, last = new["token"], sizes.get("token", 0) - 1
-        if token == last:
-            notes.append("the last token: its backward half has read only this token")
-        elif token == 0:
-            notes.append("token 0: its forward half has read only this token")
-    if "token" in new and lengths is not None:
-        token = new["token"]
-        if isinstance(lengths, Mapping):
-            ((row, length),) = lengths.items()
-            if length <= token:
-                notes.append(f"padding: sequence {row} has {length} tokens")
-        else:
-            rows = [b for b, n in enumerate(lengths) if n <= token]
-            if rows:
-                listed = ", ".join(map(str, rows))
-                notes.append(f"row{'s' if len(rows) > 1 else ''} {listed} {_are(rows)} padding")
-    notes += _slice_notes(sliced)
-    return tuple(notes)
-
-
-def _are(rows: list[int]) -> str:
-    return "are" if len(rows) > 1 else "is"
 
 
 def view_of(annotated: AnnotatedTensor, result: torch.Tensor) -> AnnotatedTensor | None:

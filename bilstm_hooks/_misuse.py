@@ -9,6 +9,7 @@ and the fix. Only what is known to be wrong warns; correct forms stay silent:
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import warnings
@@ -23,6 +24,7 @@ from ._derive import Derived, derive, logical
 from ._errors import LayoutWarning
 from ._identity import full_sizes, named_from, view_of
 from ._layout import Axes
+from ._notes import slice_note
 from ._registry import Named
 
 __all__ = ["check_index", "check_reduction", "joined", "reshaped", "warn"]
@@ -151,18 +153,24 @@ def check_reduction(source: AnnotatedTensor, name: str, op: str) -> None:
 
 # -- cat, stack --------------------------------------------------------------------------------
 def joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> Named | None:
-    """The names of parts joined along `dim`: parts that differ only in one position
-    indexed away (`direction` of `h_n[-2]`, `h_n[-1]`) join into that dim again."""
+    """The names of parts joined along `dim`: views of one tensor that differ only in
+    one position indexed away (`direction` of `h_n[-2]`, `h_n[-1]`) join into that dim
+    again, its positions in the order given (a reversed order is a step of -1)."""
     first = parts[0]
     if any(
         p.axes != first.axes or p.origin != first.origin or p.sliced != first.sliced for p in parts
     ):
         return None
+    if len({p.tensor.untyped_storage().data_ptr() for p in parts}) != 1:
+        return None  # parts of different tensors (two calls, say)
     differing = [k for k in first.at if any(p.at.get(k) != first.at[k] for p in parts)]
     if len(differing) != 1 or any(set(p.at) != set(first.at) for p in parts):
         return None
     name = differing[0]
     order = [p.at[name] for p in parts]
+    step = order[1] - order[0]
+    if not step or any(b - a != step for a, b in itertools.pairwise(order)):
+        return None  # repeated, or in no order a range gives
     groups = list(first.axes.groups)
     n = len(groups) + (1 if stack else 0)
     if not -n <= dim < n:
@@ -179,13 +187,23 @@ def joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> Named 
                 "last axis: torch.cat([h_n[-2], h_n[-1]], -1)"
             )
         groups[axis] = (name, *inner)
+    size = full_sizes(first).get(name, max(order) + 1)
+    sliced = dict(first.sliced)
+    if order != list(range(size)):
+        sliced[name] = (order[0], order[-1] + (1 if step > 0 else -1), step)
     at = {k: v for k, v in first.at.items() if k != name}
     notes = tuple(note for note in first.notes if name not in note and "only" not in note)
-    if order != sorted(order):
-        shown = ", ".join(_DIRECTIONS[i] if name == "direction" else str(i) for i in order)
-        notes += (f"{name} order: {shown} (bh.final_representation gives them in order)",)
+    if step < 0:
+        notes += (slice_note(name, *sliced[name]),)
     elif name == "direction":
         notes += ("both directions",)
     sizes = {**first.sizes, name: len(parts)}
     axes = Axes(tuple(groups), tuple((k, sizes[k]) for g in groups for k in g))
-    return named_from(first, axes, at=tuple(at.items()), notes=notes)
+    return named_from(
+        first,
+        axes,
+        at=tuple(at.items()),
+        notes=notes,
+        sliced=tuple((k, *w) for k, w in sliced.items()),
+        full=tuple({**first._full, name: size}.items()),
+    )

@@ -25,8 +25,9 @@ from ._annotated import AnnotatedTensor
 from ._identity import annotation_of, named_from
 from ._layout import Axes
 from ._registry import Named
+from ._rows import batch_index, gathered_rows
 
-__all__ = ["RULES", "Rule", "names_of"]
+__all__ = ["RULES", "Rule", "after_inplace", "before", "names_of"]
 
 Rule = Callable[[Any, tuple[Any, ...], dict[str, Any], Any], None]
 RULES: dict[Any, Rule] = {}
@@ -102,9 +103,37 @@ _SAME = (
     "layer_norm", "normalize",
     # arithmetic with scalars or broadcast tensors, masking
     "add", "sub", "mul", "div", "true_divide", "neg", "abs", "exp", "log", "pow", "sqrt",
-    "rsqrt", "sign", "clamp", "clip", "masked_fill", "where", "__add__", "__radd__",
+    "rsqrt", "square", "sign", "clamp", "clip", "masked_fill", "where", "__add__", "__radd__",
     "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__", "__neg__",
+    "__pow__", "__rpow__", "__abs__",
+    # in place: the names are read before the op changes the tensor (`before`)
+    "add_", "sub_", "mul_", "div_", "masked_fill_", "clamp_", "tanh_", "sigmoid_", "dropout_",
+    "__iadd__", "__isub__", "__imul__", "__itruediv__",
 )  # fmt: skip
+
+
+# where `inplace` sits among the positional arguments of the functional forms
+_INPLACE_AT = {"relu": 1, "selu": 1, "silu": 1, "elu": 2, "leaky_relu": 2, "hardtanh": 3}
+_INPLACE_AT.update(dropout=3, alpha_dropout=3)
+
+
+def before(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AnnotatedTensor | None:
+    """The names of the tensor an in-place op (`relu_`, `x += 1`, `F.relu(x, inplace=True)`)
+    is about to change: read before it does, when it is no longer what was tagged."""
+    if not args or RULES.get(func) is not same_rule:
+        return None
+    name = getattr(func, "__name__", "")
+    inplace = name.startswith("__i") if name.endswith("__") else name.endswith("_")
+    at = _INPLACE_AT.get(name)
+    inplace = inplace or kwargs.get("inplace") is True
+    inplace = inplace or (at is not None and len(args) > at and args[at] is True)
+    return names_of(args[0]) if inplace else None
+
+
+def after_inplace(names: AnnotatedTensor, result: Any) -> None:
+    """`result`, the tensor changed in place, named as it was before."""
+    if result is names.tensor and names_of(result) is None:
+        _tag(result, _as_named(names))
 
 
 @_register(*_SAME)
@@ -167,20 +196,10 @@ def batch_order_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], r
     if axis is None or not isinstance(index, torch.Tensor):
         return
     if func.__name__ == "gather":
-        index = _gathered_rows(index, axis)
+        index = gathered_rows(index, axis)
         if index is None:  # each element from its own row: no batch of sequences any more
             return
     _reordered(source, axis, index, result)
-
-
-def _gathered_rows(index: torch.Tensor, axis: int) -> torch.Tensor | None:
-    """The rows `gather` takes along `axis`, when each output row is one whole input row."""
-    if index.device.type != "cpu" or index.dim() == 0:
-        return None
-    rows = index.movedim(axis, 0).flatten(1)
-    if rows.shape[1] and bool((rows == rows[:, :1]).all()):
-        return rows[:, 0]
-    return None
 
 
 def _reordered(
@@ -196,33 +215,6 @@ def _reordered(
     sizes = {**source.sizes, "batch": result.shape[axis]}
     axes = Axes(source.axes.groups, tuple((n, sizes[n]) for n in source.axes.dims))
     _tag(result, _without(_as_named(source, axes, lengths=lengths), "batch"))
-
-
-def _batch_index(source: AnnotatedTensor, index: Any) -> tuple[int, torch.Tensor | None] | None:
-    """`(axis, rows)` of `out[:, order]`: one integer (or boolean) 1-D index, the rest `:`."""
-    items = index if isinstance(index, tuple) else (index,)
-    if sum(item is Ellipsis for item in items) > 1:
-        return None
-    if Ellipsis in items:
-        k = items.index(Ellipsis)
-        fill = (slice(None),) * (len(source.axes.groups) - len(items) + 1)
-        items = (*items[:k], *fill, *items[k + 1 :])
-    found: list[tuple[int, torch.Tensor | None]] = []
-    for axis, item in enumerate(items):
-        if isinstance(item, list) and item and all(type(i) is int for i in item):
-            item = torch.tensor(item)
-        if isinstance(item, torch.Tensor) and item.dim() == 1:
-            if item.is_floating_point() or item.is_complex():
-                return None
-            if item.dtype == torch.bool:
-                found.append(
-                    (axis, item.nonzero().squeeze(1) if item.device.type == "cpu" else None)
-                )
-            else:
-                found.append((axis, item))
-        elif not (isinstance(item, slice) and item == slice(None)):
-            return None
-    return found[0] if len(found) == 1 else None
 
 
 # -- joining parts -------------------------------------------------------------------------
@@ -294,7 +286,7 @@ def view_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
     if func.__name__ == "__getitem__":
         index = args[1] if len(args) > 1 else None
         if result._base is None:  # a copy: `out[:, order]` along batch keeps the names
-            rows = _batch_index(source, index)
+            rows = batch_index(len(source.axes.groups), index)
             if rows is not None:
                 _reordered(source, rows[0], rows[1], result)
             return

@@ -3,7 +3,8 @@
 `expected(base, root, found)`: the tensor that `found`'s names describe, built from
 the annotated tensor `base` (named `root`) with einops alone: unfuse `root` to its
 elementary dims, take each dim at its position in `found.at` or its slice in
-`found.sliced`, and rearrange to `found.pattern`. A derived annotation is right when
+`found.sliced` (positions `range(start, stop, step)`, a reversed order included), and
+rearrange to `found.pattern`. A derived annotation is right when
 this equals the view it names.
 
 `ids_like(base)`: a tensor of `base`'s geometry (shape, strides, storage offset) whose
@@ -37,22 +38,22 @@ def expected(
 ) -> torch.Tensor:
     """What `found` says its tensor holds, taken from `base` (the tensor `root` names)."""
     sizes = root.sizes
-    index: list[int | slice] = []
+    picked = elementary(base, root)
     kept: list[str] = []
-    for name in root.dims:
+    for name in reversed(root.dims):  # from the last axis, so that the others stay put
+        axis = root.dims.index(name)
         if name in found.at:
-            index.append(found.at[name])
-        elif name in found.sliced:
-            index.append(slice(*found.sliced[name]))
-            kept.append(name)
+            picked = picked.select(axis, found.at[name])
+        elif name in found.sliced:  # positions range(start, stop, step): any order
+            positions = torch.tensor(list(range(*found.sliced[name])), dtype=torch.long)
+            picked = picked.index_select(axis, positions)
+            kept.insert(0, name)
         elif name in found.dims:
-            index.append(slice(None))
-            kept.append(name)
+            kept.insert(0, name)
         else:
             assert sizes[name] == 1, f"{name} (size {sizes[name]}) is neither kept nor placed"
-            index.append(0)
+            picked = picked.select(axis, 0)
     assert sorted(kept) == sorted(found.dims), (kept, found.pattern)
-    picked = elementary(base, root)[tuple(index)]
     if not found.axes.groups:
         return picked
     return einops.rearrange(picked, f"{' '.join(kept)} -> {found.pattern}")
@@ -78,9 +79,10 @@ def check(
     assert len(set(found.dims)) == len(found.dims), found.pattern
     assert not set(found.at) & set(found.dims), (found.at, found.pattern)
     for name, (start, stop, step) in found.sliced.items():
-        assert len(range(start, stop, step)) == found.sizes[name], (name, found.sliced)
-        assert step > 0, (name, found.sliced)
-        assert 0 <= start <= stop <= root.sizes[name], (name, found.sliced)
+        positions = range(start, stop, step)
+        assert len(positions) == found.sizes[name], (name, found.sliced)
+        assert step, (name, found.sliced)
+        assert all(0 <= p < root.sizes[name] for p in positions), (name, found.sliced)
     for name, position in found.at.items():
         assert 0 <= position < root.sizes[name], (name, found.at)
     assert torch.equal(expected(ids_base, root, found), ids_view), (found.pattern, found.at)

@@ -1,0 +1,89 @@
+"""The caveats shown with a view's names: a direction alone, the first layer, padding, slices.
+
+>>> from bilstm_hooks._notes import notes_for, slice_note
+>>> notes_for({"layer": 1, "direction": 1}, {"layer": 2, "direction": 2}, None, {}, {})
+('backward direction only',)
+>>> slice_note("token", 2, 5, 1), slice_note("direction", 1, -1, -1)[:34]
+('token 2:5', 'direction order: backward, forward')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = ["notes_for", "rows_of", "slice_note", "slice_notes"]
+
+_DIRECTIONS = ("forward", "backward")
+
+
+def rows_of(
+    lengths: tuple[int, ...] | None,
+    at: Mapping[str, int],
+    sliced: Mapping[str, tuple[int, int, int]],
+) -> tuple[tuple[int, ...] | None, dict[int, int] | None]:
+    """The lengths of the view's batch rows; for a single row, `{row: its length}`."""
+    if lengths is None:
+        return None, None
+    if "batch" in at:
+        row = at["batch"]
+        return None, {row: lengths[row]}
+    if "batch" in sliced:
+        start, stop, step = sliced["batch"]
+        return lengths[start:stop:step], None
+    return lengths, None
+
+
+def slice_notes(slices: Mapping[str, tuple[int, int, int]]) -> tuple[str, ...]:
+    return tuple(slice_note(name, *where) for name, where in slices.items())
+
+
+def slice_note(name: str, start: int, stop: int, step: int) -> str:
+    """`token 2:5`, `token 0:6:2`; a reversed order by position: `direction order:
+    backward, forward`."""
+    if step > 0:
+        return f"{name} {start}:{stop}" + (f":{step}" if step != 1 else "")
+    order = range(start, stop, step)
+    shown = ", ".join(_DIRECTIONS[i] if name == "direction" else str(i) for i in order)
+    return f"{name} order: {shown} (bh.final_representation gives them in order)"
+
+
+def notes_for(
+    at: Mapping[str, int],
+    sizes: Mapping[str, int],
+    lengths: tuple[int, ...] | Mapping[int, int] | None,
+    new: Mapping[str, int],
+    sliced: Mapping[str, tuple[int, int, int]],
+) -> tuple[str, ...]:
+    """Caveats of the positions indexed away: a direction alone, the first layer, padding.
+
+    `sizes` are those of the original tensor; `lengths` those of the view's batch rows
+    (a mapping `{row: length}` when one row was taken).
+    """
+    notes = []
+    if "direction" in at and sizes.get("direction", 1) == 2:
+        notes.append(f"{_DIRECTIONS[at['direction']]} direction only")
+    if at.get("layer") == 0 and sizes.get("layer", 1) > 1:
+        notes.append("first layer")
+    if "token" in new and "direction" not in at and sizes.get("direction") == 2:
+        token, last = new["token"], sizes.get("token", 0) - 1
+        if token == last:
+            notes.append("the last token: its backward half has read only this token")
+        elif token == 0:
+            notes.append("token 0: its forward half has read only this token")
+    if "token" in new and lengths is not None:
+        token = new["token"]
+        if isinstance(lengths, Mapping):
+            ((row, length),) = lengths.items()
+            if length <= token:
+                notes.append(f"padding: sequence {row} has {length} tokens")
+        else:
+            rows = [b for b, n in enumerate(lengths) if n <= token]
+            if rows:
+                listed = ", ".join(map(str, rows))
+                notes.append(f"row{'s' if len(rows) > 1 else ''} {listed} {_are(rows)} padding")
+    notes += slice_notes(sliced)
+    return tuple(notes)
+
+
+def _are(rows: list[int]) -> str:
+    return "are" if len(rows) > 1 else "is"

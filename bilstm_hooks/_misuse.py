@@ -60,8 +60,9 @@ def reshaped(source: AnnotatedTensor, shape: tuple[int, ...]) -> Named | None:
     `batch` with another dim in one axis, or splits `(direction hidden)` the wrong way."""
     found = derive(source.axes, logical(tuple(source.shape)), logical(shape))
     if isinstance(found, Derived):
-        mixed = next((g for g in found.axes.groups if _holds_sequences(g, found.axes)), None)
-        if mixed is not None and len(shape) > 1:
+        later = found.axes.groups[1:]  # the first axis may enumerate sequences x units
+        mixed = next((g for g in later if _holds_sequences(g, found.axes)), None)
+        if mixed is not None:
             _warn_mixed(source, shape, tuple(n for n in mixed if n != "batch"))
         kept = set(found.axes.dims)
         return named_from(
@@ -85,7 +86,10 @@ def reshaped(source: AnnotatedTensor, shape: tuple[int, ...]) -> Named | None:
 
 
 def _holds_sequences(group: tuple[str, ...], axes: Axes) -> bool:
-    """An axis of several sequences' features: `batch` fused outside hidden (or feature)."""
+    """An axis of several sequences' features: `batch` fused outside hidden (or feature).
+
+    `direction (batch hidden)` (`h_n.view(-1, 2 * H)` of a batch of two) is; `(batch
+    token) (direction hidden)`, rows of tokens, is not."""
     size = axes.size_of
     if "batch" not in group or size["batch"] < 2:
         return False

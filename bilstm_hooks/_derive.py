@@ -143,9 +143,10 @@ def _empty(dims: list[_Dim], stride: int) -> list[tuple[_Dim, int, int]] | None:
 
 
 def _mixed(dims: list[_Dim], size: int, stride: int) -> tuple[str, ...]:
-    """The dims whose elements one unnameable axis runs over (for messages)."""
+    """The dims whose elements one unnameable axis runs over, those another axis took
+    in part included (`h_n.view(batch, layers)` of one hidden unit splits batch)."""
     span = stride * (size - 1)
-    return tuple(d.name for d in dims if d.size > 1 and d.stride <= span and not d.used)
+    return tuple(d.name for d in dims if d.size > 1 and d.stride <= span)
 
 
 def _with_unit_mates(

@@ -197,11 +197,16 @@ def _annotated(
     )
 
 
-def view_of(annotated: AnnotatedTensor, result: torch.Tensor) -> AnnotatedTensor | None:
+def view_of(annotated: AnnotatedTensor, result: object) -> AnnotatedTensor | None:
     """`result`, a view of `annotated.tensor`, with derived names; None if not a view."""
     source = annotated.tensor
     root = source if source._base is None else source._base
-    if not isinstance(result, torch.Tensor) or result._base is not root:
+    if not isinstance(result, torch.Tensor):
+        return None
+    if result._base is not root and not (  # views of inference tensors keep no _base
+        result.is_inference()
+        and result.untyped_storage().data_ptr() == source.untyped_storage().data_ptr()
+    ):
         return None
     derived = _derived(annotated.axes, geometry_of(source), geometry_of(result))
     if derived is None:

@@ -60,10 +60,9 @@ def reshaped(source: AnnotatedTensor, shape: tuple[int, ...]) -> Named | None:
     `batch` with another dim in one axis, or splits `(direction hidden)` the wrong way."""
     found = derive(source.axes, logical(tuple(source.shape)), logical(shape))
     if isinstance(found, Derived):
-        later = found.axes.groups[1:]  # the first axis may enumerate sequences x units
-        mixed = next((g for g in later if _holds_sequences(g, found.axes)), None)
-        if mixed is not None:
-            _warn_mixed(source, shape, tuple(n for n in mixed if n != "batch"))
+        mixed = _features_of_sequences(found.axes)
+        if mixed:
+            _warn_mixed(source, shape, mixed)
         kept = set(found.axes.dims)
         return named_from(
             source,
@@ -73,9 +72,11 @@ def reshaped(source: AnnotatedTensor, shape: tuple[int, ...]) -> Named | None:
             full=tuple((n, v) for n, v in source._full.items() if n in kept),
         )
     mixes = [n for n in found.mixes if n != "batch"]
-    if "batch" in found.mixes and mixes:
+    if "batch" in found.mixes and source.sizes.get("batch", 1) > 1:
         _warn_mixed(source, shape, tuple(mixes))
-    elif {"direction", "hidden"} <= set(mixes) and "token" not in mixes:
+    elif _split_backwards(source, shape) or (
+        {"direction", "hidden"} <= set(mixes) and "token" not in mixes
+    ):
         size = source.sizes
         warn(
             f"{_who(source)} viewed as {shape} splits (direction hidden) the wrong way round: "
@@ -85,29 +86,42 @@ def reshaped(source: AnnotatedTensor, shape: tuple[int, ...]) -> Named | None:
     return None
 
 
-def _holds_sequences(group: tuple[str, ...], axes: Axes) -> bool:
-    """An axis of several sequences' features: `batch` fused outside hidden (or feature).
-
-    `direction (batch hidden)` (`h_n.view(-1, 2 * H)` of a batch of two) is; `(batch
-    token) (direction hidden)`, rows of tokens, is not."""
-    size = axes.size_of
-    if "batch" not in group or size["batch"] < 2:
+def _split_backwards(source: AnnotatedTensor, shape: tuple[int, ...]) -> bool:
+    """`out.view(b, t, hidden, 2)`: the last axis, `(direction hidden)`, split as (hidden, 2)."""
+    groups, size = source.axes.groups, source.sizes
+    if not groups or groups[-1] != ("direction", "hidden") or len(shape) < 2:
         return False
-    inner = group[group.index("batch") + 1 :]
-    return any(n in ("hidden", "feature") for n in inner)
+    lead = 1
+    for n in source.shape[:-1]:
+        lead *= n
+    rest = 1
+    for n in shape[:-2]:
+        rest *= n
+    return tuple(shape[-2:]) == (size["hidden"], size["direction"]) and rest == lead
+
+
+def _features_of_sequences(axes: Axes) -> tuple[str, ...]:
+    """The dims `batch` is fused with in the last axis (the one a Linear layer reads):
+    `direction (batch hidden)`, `layer (direction batch)`. Rows of tokens, `(batch
+    token) (direction hidden)`, or of units, `(batch hidden) token`, are fine."""
+    size = axes.size_of
+    longer = [g for g in axes.groups if any(size[n] > 1 for n in g)]
+    if len(longer) < 2 or size.get("batch", 1) < 2 or "batch" not in longer[-1]:
+        return ()
+    return tuple(n for n in longer[-1] if n != "batch" and size[n] > 1)
 
 
 def _warn_mixed(source: AnnotatedTensor, shape: tuple[int, ...], mixes: tuple[str, ...]) -> None:
-    if {"layer", "direction"} & set(mixes) or "layer" in source.sizes:
+    if "layer" in source.sizes:  # h_n, c_n
         what, fix = (
-            "(layer direction)" if "layer" in source.sizes else "direction",
+            "(layer direction)",
             "Use h_n.transpose(0, 1).reshape(batch, -1), or "
             "bh.final_representation(h_n, module=...)",
         )
     elif "token" in mixes:
         what, fix = "token", "Is it time-major? Take out.transpose(0, 1) first"
     else:
-        what, fix = " ".join(mixes), "Keep batch as an axis of its own"
+        what, fix = " ".join(mixes) or "itself", "Keep batch as an axis of its own"
     warn(
         f"{_who(source)} viewed as {shape} mixes batch with {what}: each row now holds "
         f"parts of several sequences. {fix}"
@@ -184,7 +198,7 @@ def joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> Named 
         groups.insert(axis, (name,))
     else:
         inner = groups[axis]
-        if name == "direction" and "batch" in inner:
+        if name == "direction" and "batch" in inner and first.sizes["batch"] > 1:
             warn(
                 f"directions of {first.origin} joined along the batch axis: rows of "
                 "different directions now sit where sequences should. Join them on the "

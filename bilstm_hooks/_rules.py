@@ -34,12 +34,13 @@ RULES: dict[Any, Rule] = {}
 
 
 def names_of(value: Any) -> AnnotatedTensor | None:
-    """The names of a tensor argument (no storage scan: cheap enough for every op)."""
+    """The names of a tensor argument (no storage scan: cheap enough for every op), but
+    for an inference tensor, whose views keep no `_base`: those are found by storage."""
     if isinstance(value, AnnotatedTensor):
         return value
     if not isinstance(value, torch.Tensor):
         return None
-    return annotation_of(value, shared=False)
+    return annotation_of(value, shared=value.is_inference())
 
 
 def _as_named(annotated: AnnotatedTensor, axes: Axes | None = None, **changes: Any) -> Named:
@@ -285,7 +286,7 @@ def view_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
         return
     if func.__name__ == "__getitem__":
         index = args[1] if len(args) > 1 else None
-        if result._base is None:  # a copy: `out[:, order]` along batch keeps the names
+        if _copied(result, source):  # `out[:, order]` along batch keeps the names
             rows = batch_index(len(source.axes.groups), index)
             if rows is not None:
                 _reordered(source, rows[0], rows[1], result)
@@ -293,8 +294,17 @@ def view_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
         _misuse.check_index(source, index, result)
         return
     named = _misuse.reshaped(source, tuple(result.shape))
-    if named is not None and result._base is None:  # a copy: it needs its own tag
+    if named is not None and _copied(result, source):  # a copy needs its own tag
         _tag(result, named)
+
+
+def _copied(result: torch.Tensor, source: AnnotatedTensor) -> bool:
+    """Whether `result` is a copy, not a view (views of inference tensors keep no _base)."""
+    if result._base is not None:
+        return False
+    tensor = source.tensor
+    shared = result.untyped_storage().data_ptr() == tensor.untyped_storage().data_ptr()
+    return not (shared and result.is_inference())
 
 
 # -- appended rules (each tested in tests/test_rules_extra.py) ------------------------------

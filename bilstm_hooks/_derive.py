@@ -186,14 +186,19 @@ def _units(axes: Axes, dims: list[_Dim]) -> list[list[_Dim]]:
 
 
 def _place_units(
-    axes: Axes, dims: list[_Dim], groups: list[tuple[str, ...] | None], sizes: dict[str, int]
+    axes: Axes,
+    dims: list[_Dim],
+    groups: list[tuple[str, ...] | None],
+    sizes: dict[str, int],
+    strides: tuple[int, ...],
 ) -> None:
     """Name the view's axes of size 1 (None in `groups`) with the base's dims of size 1.
 
     Each unit goes where it stood in the base: just before the axis of the next dim
     in base order that the view keeps (`out[None]` of a batch of one is `() batch
-    token ...`, `out[..., None]` is `batch token ... ()`); the rest in order; an axis
-    left over is new (`()`).
+    token ...`, `out[..., None]` is `batch token ... ()`); the rest where the stride is
+    the dim's own (a transpose keeps it); an axis left over is new (`()`:
+    `x.squeeze(2).unsqueeze(1)` does not bring dim 2 back at 1).
     """
     order = {name: i for i, name in enumerate(axes.dims)}
     axis_of = {name: i for i, g in enumerate(groups) if g for name in g}
@@ -214,9 +219,11 @@ def _place_units(
         for unit, i in zip(reversed(mine), reversed(free), strict=False):
             groups[i] = tuple(d.name for d in unit)
         left += mine[: max(0, len(mine) - len(free))]
-    free = [i for i in slots if groups[i] is None]
-    for unit, i in zip(left, free, strict=False):
-        groups[i] = tuple(d.name for d in unit)
+    for unit in left:
+        own = {d.stride for d in unit}
+        i = next((i for i in slots if groups[i] is None and strides[i] in own), None)
+        if i is not None:
+            groups[i] = tuple(d.name for d in unit)
     for i in slots:
         if groups[i] is None:
             groups[i] = ()
@@ -261,7 +268,7 @@ def derive(axes: Axes, base: Geometry, view: torch.Tensor | Geometry) -> Derived
         groups.append(
             _with_unit_mates(axes, names, dims, sizes) if whole else tuple(d.name for d in names)
         )
-    _place_units(axes, dims, groups, sizes)
+    _place_units(axes, dims, groups, sizes, strides)
     named_groups = tuple(g or () for g in groups)
     at = {d.name: d.position for d in dims if not d.used and d.size > 1}
     named = tuple((name, sizes[name]) for group in named_groups for name in group)

@@ -101,7 +101,7 @@ _SAME = (
     # activations, dropout, normalisation over the last axis
     "dropout", "alpha_dropout", "relu", "relu_", "gelu", "tanh", "sigmoid", "elu",
     "leaky_relu", "selu", "silu", "softplus", "hardtanh", "softmax", "log_softmax",
-    "layer_norm", "normalize",
+    "layer_norm", "normalize", "batch_norm", "instance_norm", "group_norm",
     # arithmetic with scalars or broadcast tensors, masking
     "add", "sub", "mul", "div", "true_divide", "neg", "abs", "exp", "log", "pow", "sqrt",
     "rsqrt", "square", "sign", "clamp", "clip", "masked_fill", "where", "__add__", "__radd__",

@@ -166,6 +166,7 @@ ELEMENTWISE: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "where": lambda t: torch.where(t > 0, t, torch.zeros(())),
     "softmax": lambda t: t.softmax(-1),
     "layer_norm": lambda t: F.layer_norm(t, t.shape[-1:]),
+    "batch_norm": lambda t: F.batch_norm(t, None, None, training=True),
     "clamp": lambda t: t.clamp(-0.1, 0.1),
 }
 
@@ -180,7 +181,7 @@ def test_elementwise_ops_keep_the_names(
     named_as(results[0], out, op)
     named_as(results[1], h_n, op)
     assert names(results[2]).at == {"token": 4}
-    torch.testing.assert_close(expected(op(out), names(out), names(results[2])), results[2])
+    torch.testing.assert_close(op(expected(out, names(out), names(results[2]))), results[2])
 
 
 def test_dropout_in_training_keeps_the_names_of_what_it_kept(call: Any) -> None:

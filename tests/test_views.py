@@ -400,6 +400,19 @@ def test_axes_of_size_1_keep_their_place(make: Any, pattern: str) -> None:
     assert found.pattern == pattern
 
 
+def test_a_new_axis_of_size_1_is_not_taken_for_one_squeezed_away() -> None:
+    """Bahdanau attention: `Va(...)` is `batch token feature=1`; squeezed, then unsqueezed."""
+    gru = nn.GRU(3, 4, batch_first=True)
+    bh.attach_hooks(gru)
+    keys, _ = gru(torch.randn(2, 5, 3))
+    with bh.follow():
+        scores = nn.Linear(4, 1)(keys)
+    found = bh.annotation_of(scores.squeeze(2).unsqueeze(1))
+    assert found is not None
+    assert found.pattern == "batch () token"
+    assert bh.annotation_of(scores.squeeze(2).unsqueeze(2)).pattern == "batch token feature"  # type: ignore[union-attr]
+
+
 # -- views of views, and of AnnotatedTensors --------------------------------------------------
 @pytest.fixture
 def encoder() -> tuple[bh.Record, torch.Tensor, torch.Tensor]:

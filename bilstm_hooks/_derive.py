@@ -221,9 +221,9 @@ def _place_units(
         left += mine[: max(0, len(mine) - len(free))]
     for unit in left:
         own = {d.stride for d in unit}
-        i = next((i for i in slots if groups[i] is None and strides[i] in own), None)
-        if i is not None:
-            groups[i] = tuple(d.name for d in unit)
+        slot = next((i for i in slots if groups[i] is None and strides[i] in own), None)
+        if slot is not None:
+            groups[slot] = tuple(d.name for d in unit)
     for i in slots:
         if groups[i] is None:
             groups[i] = ()

@@ -154,6 +154,15 @@ def full_sizes(annotated: AnnotatedTensor) -> dict[str, int]:
     return {**annotated.sizes, **annotated._full}
 
 
+Composed = tuple[
+    tuple[tuple[str, int], ...],  # at
+    tuple[str, ...],  # notes
+    tuple[int, ...] | None,  # lengths
+    tuple[tuple[str, tuple[int, int, int]], ...],  # sliced
+    tuple[tuple[str, int], ...],  # full sizes
+]
+
+
 def _annotated(
     tensor: torch.Tensor,
     named: Named,
@@ -163,6 +172,31 @@ def _annotated(
 ) -> AnnotatedTensor:
     """`tensor`, a view of what `named` describes: `at` and `sliced` are positions in that
     tensor, composed here with its own slices into positions of the original."""
+    composed: Composed = (named.at, named.notes, named.lengths, (), named.full)
+    if at or sliced or named.sliced:  # else the tensor itself, or a transpose: as it is
+        composed = _composed(named, axes, tuple(at.items()), tuple(sliced.items()))
+    positions, notes, lengths, slices, full = composed
+    return AnnotatedTensor(
+        tensor,
+        axes,
+        named.origin,
+        at=dict(positions),
+        notes=notes,
+        lengths=lengths,
+        sliced=dict(slices),
+        full=dict(full),
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _composed(
+    named: Named,
+    axes: Axes,
+    at_items: tuple[tuple[str, int], ...],
+    sliced_items: tuple[tuple[str, tuple[int, int, int]], ...],
+) -> Composed:
+    """Metadata only, so remembered: the positions, notes and lengths of one view."""
+    at, sliced = dict(at_items), dict(sliced_items)
     parent = {name: (start, stop, step) for name, start, stop, step in named.sliced}
     full = {**named.axes.size_of, **dict(named.full)}
 
@@ -185,15 +219,13 @@ def _annotated(
     notes = tuple(note for note in named.notes if note not in stale)
     notes += notes_for(positions, full, lengths if rows is None else rows, new, {})
     notes += slice_notes(slices)
-    return AnnotatedTensor(
-        tensor,
-        axes,
-        named.origin,
-        at=positions,
-        notes=tuple(dict.fromkeys(notes)),
-        lengths=lengths,
-        sliced=slices,
-        full={name: full[name] for name in (*slices, *positions) if name in full},
+    kept = {name: full[name] for name in (*slices, *positions) if name in full}
+    return (
+        tuple(positions.items()),
+        tuple(dict.fromkeys(notes)),
+        lengths,
+        tuple(slices.items()),
+        tuple(kept.items()),
     )
 
 

@@ -9,6 +9,7 @@ and the fix. Only what is known to be wrong warns; correct forms stay silent:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import sys
@@ -20,7 +21,7 @@ import einops
 import torch
 
 from ._annotated import AnnotatedTensor
-from ._derive import Derived, derive, logical
+from ._derive import Derived, Underivable, derive, logical
 from ._errors import LayoutWarning
 from ._identity import full_sizes, named_from, view_of
 from ._layout import Axes
@@ -58,7 +59,7 @@ def _who(source: AnnotatedTensor) -> str:
 def reshaped(source: AnnotatedTensor, shape: tuple[int, ...]) -> Named | None:
     """The names of `source` reshaped to `shape`, or None; warns when the reshape mixes
     `batch` with another dim in one axis, or splits `(direction hidden)` the wrong way."""
-    found = derive(source.axes, logical(tuple(source.shape)), logical(shape))
+    found = _reshape(source.axes, tuple(source.shape), shape)
     if isinstance(found, Derived):
         mixed = _features_of_sequences(found.axes)
         if mixed:
@@ -84,6 +85,11 @@ def reshaped(source: AnnotatedTensor, shape: tuple[int, ...]) -> Named | None:
             f"(..., {size['direction']}, {size['hidden']}), or use bh.split_directions"
         )
     return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _reshape(axes: Axes, source: tuple[int, ...], shape: tuple[int, ...]) -> Derived | Underivable:
+    return derive(axes, logical(source), logical(shape))
 
 
 def _split_backwards(source: AnnotatedTensor, shape: tuple[int, ...]) -> bool:

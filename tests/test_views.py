@@ -94,7 +94,7 @@ def method_views(draw: st.DrawFn, shape: tuple[int, ...]) -> View:
     options = ["detach", "unsqueeze", "squeeze", "expand"]
     if n:
         options += ["select", "narrow", "unbind", "chunk", "split", "movedim", "flatten"]
-        options += ["unflatten", "view", "squeeze_dim"]
+        options += ["unflatten", "view", "reshape", "squeeze_dim"]
     if n >= 2:
         options += ["transpose", "permute", "mT"]
     if n == 2:
@@ -142,9 +142,11 @@ def method_views(draw: st.DrawFn, shape: tuple[int, ...]) -> View:
     if op == "unflatten" and size:
         a, b = draw(st.sampled_from(_factor_pairs(size)))
         return f"unflatten({dim}, ({a}, {b}))", lambda t: t.unflatten(dim, (a, b))
-    if op == "view":
+    if op in ("view", "reshape"):  # a reshape that copies ends the chain: no view
         target = draw(st.sampled_from(_view_targets(shape)))
-        return f"view{target}", lambda t: t.view(target)
+        if op == "view":
+            return f"view{target}", lambda t: t.view(target)
+        return f"reshape{target}", lambda t: t.reshape(target)
     if op == "transpose":
         other = draw(st.integers(-n, n - 1))
         return f"transpose({dim}, {other})", lambda t: t.transpose(dim, other)

@@ -64,10 +64,13 @@ _Tensor = torch.Tensor
 
 def _any_tagged(args: tuple[Any, ...]) -> bool:
     """Whether a tensor argument (or one in a list: cat's) may have names: a cheap
-    look at the registry's keys before any rule runs."""
+    look at the registry's keys before any rule runs. A view of an inference tensor
+    keeps no `_base`: it may have names, found by storage."""
     for arg in args:
         if isinstance(arg, _Tensor):
             if id(arg) in _TAGS or (arg._base is not None and id(arg._base) in _TAGS):
+                return True
+            if arg.is_inference():
                 return True
         elif isinstance(arg, list | tuple):
             if _any_tagged(tuple(arg)):

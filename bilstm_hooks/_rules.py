@@ -22,50 +22,21 @@ import torch.nn.functional as F
 
 from . import _misuse, _registry
 from ._annotated import AnnotatedTensor
-from ._identity import annotation_of, named_from
 from ._layout import Axes
 from ._registry import Named
 from ._rows import batch_index, gathered_rows
+from ._rule_parts import arg as _arg
+from ._rule_parts import as_named as _as_named
+from ._rule_parts import axis_of as _axis
+from ._rule_parts import copied as _copied
+from ._rule_parts import names_of as names_of
+from ._rule_parts import tag as _tag
+from ._rule_parts import without as _without
 
 __all__ = ["RULES", "Rule", "after_inplace", "before", "names_of"]
 
 Rule = Callable[[Any, tuple[Any, ...], dict[str, Any], Any], None]
 RULES: dict[Any, Rule] = {}
-
-
-def names_of(value: Any) -> AnnotatedTensor | None:
-    """The names of a tensor argument (no storage scan: cheap enough for every op), but
-    for an inference tensor, whose views keep no `_base`: those are found by storage."""
-    if isinstance(value, AnnotatedTensor):
-        return value
-    if not isinstance(value, torch.Tensor):
-        return None
-    return annotation_of(value, shared=value.is_inference())
-
-
-def _as_named(annotated: AnnotatedTensor, axes: Axes | None = None, **changes: Any) -> Named:
-    """`annotated`'s names for a result; slices of dims the result lacks are dropped."""
-    named = named_from(annotated, axes, **changes)
-    if axes is None or "sliced" in changes:
-        return named
-    kept = set(axes.dims)
-    return named._replace(
-        sliced=tuple(s for s in named.sliced if s[0] in kept),
-        full=tuple(f for f in named.full if f[0] in kept),
-    )
-
-
-def _without(named: Named, name: str) -> Named:
-    """`named` with `name` no longer sliced (reordered, or joined again)."""
-    return named._replace(
-        sliced=tuple(s for s in named.sliced if s[0] != name),
-        full=tuple(f for f in named.full if f[0] != name),
-    )
-
-
-def _tag(result: Any, named: Named) -> None:
-    if isinstance(result, torch.Tensor) and named.axes.matches(result.shape):
-        _registry.tag(result, named)
 
 
 def _register(
@@ -82,17 +53,6 @@ def _register(
     return decorator
 
 
-def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], at: int, name: str) -> Any:
-    return args[at] if len(args) > at else kwargs.get(name)
-
-
-def _axis(annotated: AnnotatedTensor, dim: Any) -> int | None:
-    if isinstance(dim, bool) or not isinstance(dim, int):
-        return None
-    n = len(annotated.axes.groups)
-    return dim % n if -n <= dim < n else None
-
-
 # -- copies and elementwise ops: the names of the input of the same shape ---------------
 _SAME = (
     # copies
@@ -101,7 +61,7 @@ _SAME = (
     # activations, dropout, normalisation over the last axis
     "dropout", "alpha_dropout", "relu", "relu_", "gelu", "tanh", "sigmoid", "elu",
     "leaky_relu", "selu", "silu", "softplus", "hardtanh", "softmax", "log_softmax",
-    "layer_norm", "normalize", "batch_norm", "instance_norm", "group_norm",
+    "layer_norm", "normalize",
     # arithmetic with scalars or broadcast tensors, masking
     "add", "sub", "mul", "div", "true_divide", "neg", "abs", "exp", "log", "pow", "sqrt",
     "rsqrt", "square", "sign", "clamp", "clip", "masked_fill", "where", "__add__", "__radd__",
@@ -296,15 +256,6 @@ def view_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
     named = _misuse.reshaped(source, tuple(result.shape))
     if named is not None and _copied(result, source):  # a copy needs its own tag
         _tag(result, named)
-
-
-def _copied(result: torch.Tensor, source: AnnotatedTensor) -> bool:
-    """Whether `result` is a copy, not a view (views of inference tensors keep no _base)."""
-    if result._base is not None:
-        return False
-    tensor = source.tensor
-    shared = result.untyped_storage().data_ptr() == tensor.untyped_storage().data_ptr()
-    return not (shared and result.is_inference())
 
 
 # -- appended rules (each tested in tests/test_rules_extra.py) ------------------------------

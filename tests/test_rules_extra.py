@@ -48,13 +48,13 @@ def test_bmm_over_a_shared_name_is_attention() -> None:
     head = nn.Linear(4, 1)
     with bh.follow():
         scores = head(out)  # batch token feature=1
-        weights = F.softmax(scores.squeeze(2).unsqueeze(1), dim=-1)  # batch feature=1 token
+        weights = F.softmax(scores.squeeze(2).unsqueeze(1), dim=-1)  # batch () token
         context = torch.bmm(weights, out)
         same = weights @ out
     found = bh.annotation_of(context)
     assert found is not None
-    assert found.pattern == "batch feature (direction hidden)"
-    assert found.sizes == {"batch": 3, "feature": 1, "direction": 1, "hidden": 4}
+    assert found.pattern == "batch () (direction hidden)"  # the new axis: not feature's
+    assert found.sizes == {"batch": 3, "direction": 1, "hidden": 4}
     assert found.origin == "encoder.out, weighted over token"
     assert bh.describe(same) == bh.describe(context)
     # the values: batch row b of the context is a weighted sum of sequence b's tokens only

@@ -23,7 +23,7 @@ from torch.utils.hooks import RemovableHandle
 from . import _registry
 from ._annotated import AnnotatedTensor
 from ._errors import LayoutWarning
-from ._rules import RULES, after_inplace, before
+from ._rules import MAY_CHANGE_IN_PLACE, RULES, after_inplace, before
 
 __all__ = ["FollowHooks", "follow"]
 
@@ -40,7 +40,7 @@ class _Follow(TorchFunctionMode):
         if rule is not None and not _any_tagged(args):
             rule = None  # no argument has names: nothing to follow
         names = None
-        if rule is not None:
+        if rule is not None and func in MAY_CHANGE_IN_PLACE:
             try:
                 names = before(func, args, kwargs)
             except Exception:  # a rule must never break the user's code

@@ -33,7 +33,7 @@ from ._rule_parts import names_of as names_of
 from ._rule_parts import tag as _tag
 from ._rule_parts import without as _without
 
-__all__ = ["RULES", "Rule", "after_inplace", "before", "names_of"]
+__all__ = ["MAY_CHANGE_IN_PLACE", "RULES", "Rule", "after_inplace", "before", "names_of"]
 
 Rule = Callable[[Any, tuple[Any, ...], dict[str, Any], Any], None]
 RULES: dict[Any, Rule] = {}
@@ -80,7 +80,8 @@ _INPLACE_AT.update(dropout=3, alpha_dropout=3)
 
 def before(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AnnotatedTensor | None:
     """The names of the tensor an in-place op (`relu_`, `x += 1`, `F.relu(x, inplace=True)`)
-    is about to change: read before it does, when it is no longer what was tagged."""
+    is about to change: read before it does, when it is no longer what was tagged.
+    `_follow` asks only for the functions in `MAY_CHANGE_IN_PLACE`."""
     if not args or RULES.get(func) is not same_rule:
         return None
     name = getattr(func, "__name__", "")
@@ -123,6 +124,18 @@ def same_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
     notes = tuple(note for note in first.notes if all(note in n.notes for n in shaped))
     lengths = first.lengths if all(n.lengths == first.lengths for n in shaped) else None
     _tag(result, _as_named(first, at=tuple(at.items()), notes=notes, lengths=lengths))
+
+
+def _may_change_in_place(func: Any) -> bool:
+    name = getattr(func, "__name__", "")
+    if name in _INPLACE_AT:
+        return True
+    return name.startswith("__i") if name.endswith("__") else name.endswith("_")
+
+
+MAY_CHANGE_IN_PLACE = frozenset(
+    f for f, rule in RULES.items() if rule is same_rule and _may_change_in_place(f)
+)
 
 
 # -- packed sequences --------------------------------------------------------------------

@@ -9,10 +9,7 @@ from typing import Any
 
 import pytest
 import torch
-from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
-
-import bilstm_hooks as bh
+from seed import seed_record
 
 pytest.importorskip("matplotlib")
 
@@ -21,16 +18,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def seed_unrolled(lengths: list[int] | None = None) -> Any:
-    torch.manual_seed(0)
-    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True).eval()
-    with bh.attach_hooks(nn.ModuleDict({"encoder": lstm})) as rec:
-        if lengths is None:
-            lstm(torch.randn(1, 6, 3))
-        else:
-            x = torch.randn(len(lengths), max(lengths), 3)
-            lstm(pack_padded_sequence(x, torch.tensor(lengths), batch_first=True,
-                                      enforce_sorted=False))  # fmt: skip
-    return rec["encoder"].unroll()
+    return seed_record(lengths).unroll()
 
 
 def png_of(figure: Any, dpi: int = 60) -> bytes:

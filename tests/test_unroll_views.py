@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import torch
+from seed import seed_record
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 import bilstm_hooks as bh
 from bilstm_hooks._shade import colour
@@ -20,20 +20,6 @@ from bilstm_hooks._unroll import unrolled_text
 
 SVG = "{http://www.w3.org/2000/svg}"
 IMG = Path(__file__).parent.parent / "docs" / "img"
-
-
-def seed_record(lengths: list[int] | None = None) -> bh.Record:
-    """The seed model of DESIGN.md on one sequence of 6 tokens, or on a packed batch."""
-    torch.manual_seed(0)
-    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True).eval()
-    with bh.attach_hooks(nn.ModuleDict({"encoder": lstm})) as rec:
-        if lengths is None:
-            lstm(torch.randn(1, 6, 3))
-        else:
-            x = torch.randn(len(lengths), max(lengths), 3)
-            lstm(pack_padded_sequence(x, torch.tensor(lengths), batch_first=True,
-                                      enforce_sorted=False))  # fmt: skip
-    return rec["encoder"]
 
 
 def cells(svg: str) -> list[ET.Element]:

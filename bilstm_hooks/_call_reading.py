@@ -36,11 +36,11 @@ def who(name: str, module: nn.Module) -> str:
 _INTERNAL = (os.path.dirname(__file__), os.path.dirname(nn.Module.__call__.__code__.co_filename))
 
 
-def callers_level() -> int:
-    """The `stacklevel` of the first frame outside bilstm_hooks and torch.nn's modules:
-    the line of user code that called the model."""
+def callers_level(skipped: tuple[str, ...] = _INTERNAL) -> int:
+    """The `stacklevel` of the first frame outside the folders `skipped` (by default
+    bilstm_hooks and torch.nn's modules: the line of user code that called the model)."""
     frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(skipped):
         frame, level = frame.f_back, level + 1
     return level
 

@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING
 import torch
 
 from ._errors import LayoutError
+from ._layout import DIRECTIONS
 from ._replay import where_of
 
 if TYPE_CHECKING:
     from ._unroll import Unrolled
 
 __all__ = ["check"]
-
-_DIRECTIONS = ("forward", "backward")
 
 
 def _name(dtype: torch.dtype) -> str:
@@ -98,12 +97,12 @@ def _message(
     layout = unrolled.layout
     if role == "out":  # direction batch token hidden
         d, b, t, h = at
-        place = f"{_DIRECTIONS[d]} direction, token {t}, hidden {h}"
+        place = f"{DIRECTIONS[d]} direction, token {t}, hidden {h}"
     else:  # layer direction batch hidden
         layer, d, b, h = at
         token = "its last valid token" if d == 0 else "token 0"
         row = layer * layout.directions + d
-        place = f"row {row} (layer {layer} {_DIRECTIONS[d]}, at {token}), hidden {h}"
+        place = f"row {row} (layer {layer} {DIRECTIONS[d]}, at {token}), hidden {h}"
     if layout.batched:
         place += f", batch row {b}"
     fused = unrolled.record._raw_h_n

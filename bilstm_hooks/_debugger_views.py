@@ -23,12 +23,11 @@ from . import _registry
 from ._annotated import AnnotatedTensor
 from ._display import annotated_text, axes_shape
 from ._identity import annotation_of
-from ._layout import Axes
+from ._layout import DIRECTIONS, Axes
 from ._registry import Named
 
 __all__ = ["COPY", "Child", "Deferred", "EvaluateName", "remember", "tensor_children"]
 
-_DIRECTIONS = ("forward", "backward")
 COPY = " · a copy, made when expanded"
 _ANNOTATION = "__import__('bilstm_hooks').annotation_of({})"  # works whatever the frame imported
 
@@ -91,7 +90,7 @@ def _select(axes: Axes, name: str, index: int, what: str, origin: str) -> _View:
     pos = group.index(name)
     size = axes.size_of
     rest = axes.without(name)
-    where = f"{origin}.{what}" if what in _DIRECTIONS else f"{origin}[{what}]"
+    where = f"{origin}.{what}" if what in DIRECTIONS else f"{origin}[{what}]"
     last = len(axes.groups) - 1
     if len(group) == 1:
         return _View(what, "select", (g, index), _slices(g, last, str(index)), rest, where)
@@ -121,7 +120,7 @@ def _plan(axes: Axes, origin: str, prefix: str) -> _Plan:
         for layer in range(layers):
             for d in range(directions):
                 row = layer * directions + d
-                what = f"layer {layer} {_DIRECTIONS[d]}" if directions == 2 else f"layer {layer}"
+                what = f"layer {layer} {DIRECTIONS[d]}" if directions == 2 else f"layer {layer}"
                 suffix = _slices(g, last, str(row))
                 views.append(_View(what, "select", (g, row), suffix, rest, f"{origin}[{what}]"))
         if g == 0 and rest.groups[-1:] == (("hidden",),):
@@ -135,7 +134,7 @@ def _plan(axes: Axes, origin: str, prefix: str) -> _Plan:
                 final = _View("final", "final", (), suffix, joined, f"{origin}.final")
     else:
         if size.get("direction") == 2:
-            views += [_select(axes, "direction", d, _DIRECTIONS[d], origin) for d in (0, 1)]
+            views += [_select(axes, "direction", d, DIRECTIONS[d], origin) for d in (0, 1)]
         for layer in range(size.get("layer", 0)):
             views.append(_select(axes, "layer", layer, f"layer {layer}", origin))
     views = [view._replace(suffix=prefix + view.suffix) for view in views]

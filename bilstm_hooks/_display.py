@@ -11,7 +11,7 @@ from torch.nn.utils.rnn import PackedSequence
 from . import _registry
 from ._annotated import AnnotatedTensor
 from ._derive import Geometry, Underivable, derive, geometry_of
-from ._layout import Axes, Layout, Role, label_of, quoted_label_of
+from ._layout import DIRECTIONS, Axes, Layout, Role, label_of, quoted_label_of
 from ._record import packed_lengths_nosync
 
 if TYPE_CHECKING:
@@ -113,15 +113,12 @@ def plain_text(tensor: torch.Tensor, note: str | None = None) -> str:
     return f"tensor shape={tuple(tensor.shape)} · {_dtype(tensor)}{note}"
 
 
-_DIRECTIONS = ("forward", "backward")
-
-
 def positions_text(at: dict[str, int]) -> str:
     """`layer 1, backward, token 5`: where the dims indexed away were taken."""
     parts = []
     for name, position in at.items():
         if name == "direction":
-            parts.append(_DIRECTIONS[position] if position < 2 else f"direction {position}")
+            parts.append(DIRECTIONS[position] if position < 2 else f"direction {position}")
         elif name == "batch":
             parts.append(f"sequence {position}")
         else:

@@ -30,7 +30,7 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from . import _registry
 from ._annotated import AnnotatedTensor
 from ._derive import Derived, Geometry, derive, geometry_of
-from ._layout import Axes
+from ._layout import DIRECTIONS, Axes
 from ._notes import notes_for, rows_of, slice_notes
 from ._registry import Named, Tag
 
@@ -43,8 +43,6 @@ __all__ = [
     "unwrapped",
     "view_of",
 ]
-
-_DIRECTIONS = ("forward", "backward")  # as `isel` takes them
 
 
 @functools.lru_cache(maxsize=1024)
@@ -271,8 +269,8 @@ def select(annotated: AnnotatedTensor, positions: Mapping[str, int | str]) -> An
 
 
 def _position(name: str, given: int | str, size: int) -> int:
-    if name == "direction" and isinstance(given, str) and given in _DIRECTIONS[:size]:
-        return _DIRECTIONS.index(given)
+    if name == "direction" and isinstance(given, str) and given in DIRECTIONS[:size]:
+        return DIRECTIONS.index(given)
     if isinstance(given, bool) or not isinstance(given, int):
         names = " or 'forward'/'backward'" if name == "direction" else ""
         raise TypeError(f"expected {name} as an int position{names}, got {given!r}")

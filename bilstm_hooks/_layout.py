@@ -15,9 +15,19 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-__all__ = ["RECURRENT_TYPES", "Axes", "Layout", "Role", "kind_of", "label_of", "quoted_label_of"]
+__all__ = [
+    "DIRECTIONS",
+    "RECURRENT_TYPES",
+    "Axes",
+    "Layout",
+    "Role",
+    "kind_of",
+    "label_of",
+    "quoted_label_of",
+]
 
 RECURRENT_TYPES: tuple[type[nn.Module], ...] = (nn.LSTM, nn.GRU, nn.RNN)
+DIRECTIONS = ("forward", "backward")  # the names of `direction` 0 and 1
 Role = Literal["input", "out", "h_n", "c_n"]
 
 

@@ -21,6 +21,7 @@ import einops
 import torch
 
 from ._annotated import AnnotatedTensor
+from ._call_reading import callers_level
 from ._derive import Derived, Underivable, derive, logical
 from ._errors import LayoutWarning
 from ._identity import full_sizes, named_from, view_of
@@ -30,7 +31,6 @@ from ._registry import Named
 
 __all__ = ["check_index", "check_reduction", "joined", "reshaped", "warn"]
 
-_DIRECTIONS = ("forward", "backward")
 # frames skipped to find the user's line: ours, torch's (nn.Module, the mode), einops'
 _LIBRARIES = tuple(
     os.path.dirname(module.__file__ or "") + os.sep
@@ -38,17 +38,9 @@ _LIBRARIES = tuple(
 )
 
 
-def _user_level() -> int:
-    """The stacklevel of the first frame outside bilstm_hooks, torch and einops."""
-    frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARIES):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
 def warn(message: str) -> None:
     """A LayoutWarning at the user's line."""
-    warnings.warn(message, LayoutWarning, stacklevel=_user_level())
+    warnings.warn(message, LayoutWarning, stacklevel=callers_level(_LIBRARIES))
 
 
 def _who(source: AnnotatedTensor) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["notes_for", "rows_of", "slice_note", "slice_notes"]
+from ._layout import DIRECTIONS
 
-_DIRECTIONS = ("forward", "backward")
+__all__ = ["notes_for", "rows_of", "slice_note", "slice_notes"]
 
 
 def rows_of(
@@ -43,7 +43,7 @@ def slice_note(name: str, start: int, stop: int, step: int) -> str:
     if step > 0:
         return f"{name} {start}:{stop}" + (f":{step}" if step != 1 else "")
     order = range(start, stop, step)
-    shown = ", ".join(_DIRECTIONS[i] if name == "direction" else str(i) for i in order)
+    shown = ", ".join(DIRECTIONS[i] if name == "direction" else str(i) for i in order)
     return f"{name} order: {shown} (bh.final_representation gives them in order)"
 
 
@@ -61,7 +61,7 @@ def notes_for(
     """
     notes = []
     if "direction" in at and sizes.get("direction", 1) == 2:
-        notes.append(f"{_DIRECTIONS[at['direction']]} direction only")
+        notes.append(f"{DIRECTIONS[at['direction']]} direction only")
     if at.get("layer") == 0 and sizes.get("layer", 1) > 1:
         notes.append("first layer")
     if "token" in new and "direction" not in at and sizes.get("direction") == 2:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._layout import DIRECTIONS
 from ._replay import where_of
 
 if TYPE_CHECKING:
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 
 __all__ = ["plot"]
 
-_DIRECTIONS = ("forward", "backward")
 _PADDING = "#d0d0d0"
 
 
@@ -89,7 +89,7 @@ def plot(unrolled: Unrolled, *, sequence: int = 0, state: str = "out") -> Figure
             )
             image = ax.imshow(shown, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax,
                               interpolation="nearest", origin="lower")  # fmt: skip
-            name = _DIRECTIONS[d] if directions == 2 else "forward"
+            name = DIRECTIONS[d] if directions == 2 else "forward"
             arrow = "→" if d == 0 else "←"
             ax.set_title(f"layer {layer} {name} {arrow}", fontsize=9)
             if layer == 0:

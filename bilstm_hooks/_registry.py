@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._derive import Geometry, geometry_of
 from ._layout import Axes, Layout, Role
 
 __all__ = [
@@ -46,7 +47,6 @@ __all__ = [
 ]
 
 _MIN_SWEEP = 256  # entries kept before the first sweep
-Geometry = tuple[tuple[int, ...], tuple[int, ...], int]  # shape, strides, storage offset
 
 
 class Tag(NamedTuple):
@@ -118,7 +118,7 @@ def tag(tensor: torch.Tensor, value: Value) -> None:
     with LOCK:
         base = tensor._base
         if base is not None and _alive(TAGS.get(id(base)), base) is None:
-            geometry = (tuple(tensor.shape), tuple(tensor.stride()), tensor.storage_offset())
+            geometry = geometry_of(tensor)
             TAGS[id(base)] = (weakref.ref(base), value, version_of(tensor), geometry)
         else:
             TAGS[id(tensor)] = (weakref.ref(tensor), value, version_of(tensor))
@@ -173,7 +173,7 @@ def sharing(tensor: torch.Tensor) -> list[tuple[Value, Geometry]]:
             continue
         if entry[2] != version_of(tensor) and entry[2] != -1:  # -1: inference, unchangeable
             continue
-        geometry = entry[3] if len(entry) > 3 else _geometry(keyed)
+        geometry = entry[3] if len(entry) > 3 else geometry_of(keyed)
         found.append((entry[1], geometry))
     return found
 
@@ -184,10 +184,6 @@ def _address(tensor: torch.Tensor) -> int:
         return int(tensor.untyped_storage().data_ptr())
     except Exception:
         return 0
-
-
-def _geometry(tensor: torch.Tensor) -> Geometry:
-    return tuple(tensor.shape), tuple(tensor.stride()), int(tensor.storage_offset())
 
 
 _by_address: dict[int, list[int]] = {}
@@ -218,7 +214,7 @@ def lookup(tensor: torch.Tensor) -> Tag | None:
     if not isinstance(value, Tag):
         return None
     if geometry is not None:  # keyed by its base: is this tensor the one described?
-        if geometry != (tuple(tensor.shape), tuple(tensor.stride()), tensor.storage_offset()):
+        if geometry != geometry_of(tensor):
             return None
     elif not direct:
         return None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ._annotated import AnnotatedTensor
-from ._layout import Axes
+from ._layout import DIRECTIONS, Axes
 from ._replay import where_of
 
 if TYPE_CHECKING:
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["Saturation", "saturation"]
 
 _TANH_GATES = {"cell", "new"}
-_DIRECTIONS = ("forward", "backward")
 
 
 def thresholds(name: str) -> tuple[float, float]:
@@ -64,7 +63,7 @@ class Saturation:
         rows = []
         for layer, (lows, highs) in enumerate(zip(low, high, strict=True)):
             for d in range(directions):
-                name = _DIRECTIONS[d] if directions == 2 else "forward"
+                name = DIRECTIONS[d] if directions == 2 else "forward"
                 pairs = list(zip(lows[d], highs[d], strict=True))
                 rows.append((str(layer), name, pairs))
         return rows

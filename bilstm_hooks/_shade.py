@@ -12,6 +12,8 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
+from ._layout import DIRECTIONS
+
 if TYPE_CHECKING:
     from ._unroll import Unrolled
 
@@ -21,7 +23,6 @@ __all__ = ["Shade", "colour"]
 # diagram's blue (out), orange (h_n) and red (out[:, -1]) marks
 _NEGATIVE, _ZERO, _POSITIVE = (140, 81, 10), (245, 245, 245), (1, 102, 94)
 _STRONGEST = 0.85  # of the way to an end colour: the labels in the cells stay readable
-_DIRECTIONS = ("forward", "backward")
 
 
 def colour(value: float, scale: float) -> str:
@@ -51,7 +52,7 @@ class Shade:
         """The fill and the tooltip of the cell at (`seq`, `layer`, `direction`, `token`)."""
         b = seq or 0
         mean = self.mean[layer][direction][b][token]
-        where = f"layer {layer} {_DIRECTIONS[direction]}, token {token}"
+        where = f"layer {layer} {DIRECTIONS[direction]}, token {token}"
         if self.batched:
             where = f"sequence {b}, " + where
         tip = (

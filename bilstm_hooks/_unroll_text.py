@@ -6,7 +6,7 @@ import math
 from html import escape
 from typing import TYPE_CHECKING
 
-from ._layout import Axes
+from ._layout import DIRECTIONS, Axes
 from ._replay import where_of
 from ._unroll import unroll_axes
 
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 __all__ = ["screen", "unrolled_html", "unrolled_repr"]
 
 _MAX_UNITS, _MAX_TOKENS = 6, 8
-_DIRECTIONS = ("forward", "backward")
 
 
 def _gates_ready(unrolled: Unrolled) -> bool:
@@ -105,7 +104,7 @@ def screen(unrolled: Unrolled, *, sequence: int = 0) -> str:
     units = min(layout.h_out, _MAX_UNITS)
     for d in range(layout.directions):
         for unit in range(units):
-            label = f"{_DIRECTIONS[d]:<9} h{unit}" if unit == 0 else f"{'':<9} h{unit}"
+            label = f"{DIRECTIONS[d]:<9} h{unit}" if unit == 0 else f"{'':<9} h{unit}"
             cells = []
             for t in columns:
                 if t is None:
@@ -145,7 +144,7 @@ def unrolled_children(unrolled: Unrolled) -> list[Child]:
     items: list[Child] = []
     for layer in range(layout.layers):
         for d in range(layout.directions):
-            name = f"layer {layer} {_DIRECTIONS[d]}" if layout.directions == 2 else f"layer {layer}"
+            name = f"layer {layer} {DIRECTIONS[d]}" if layout.directions == 2 else f"layer {layer}"
             view = AnnotatedTensor(out.tensor[layer, d], rest, f"{out.origin}[{name}]")
             items.append((name, view, f".out.tensor[{layer}, {d}]"))
     items += [("out", out, ".out")]

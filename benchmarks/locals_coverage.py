@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # dap_client
 sys.path.insert(0, str(ROOT))  # benchmarks.models
 
-from dap_client import DAPClient, DAPError  # noqa: E402
+from dap_client import DAPClient, DAPError, marked_processes  # noqa: E402
 
 from benchmarks.models import MODELS, Stop, load, resolve  # noqa: E402
 
@@ -129,17 +129,7 @@ class Session:
 def _marked(marker: str) -> list[int]:
     if not sys.platform.startswith("linux"):
         return []
-    tag = f"{MARKER}={marker}".encode()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                environ = Path(f"/proc/{entry}/environ").read_bytes()
-            except OSError:
-                continue
-            if tag in environ.split(b"\0"):
-                pids.append(int(entry))
-    return pids
+    return marked_processes(MARKER, marker)
 
 
 @contextlib.contextmanager

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import threading
 import time
 from typing import Any
 
-__all__ = ["DAPClient", "DAPError"]
+__all__ = ["DAPClient", "DAPError", "marked_processes"]
 
 
 class DAPError(RuntimeError):
@@ -139,3 +140,19 @@ class DAPClient:
             self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
         self._reader.join(timeout=5)
+
+
+def marked_processes(variable: str, marker: str) -> list[int]:
+    """Processes whose environment has `variable=marker`: a debuggee and all it spawned
+    (debugpy's adapter leaves the session). Linux only: read from /proc."""
+    tag = f"{variable}={marker}".encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as environ:
+                    if tag in environ.read().split(b"\0"):
+                        pids.append(int(entry))
+            except OSError:
+                continue
+    return pids

@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 import torch
-from dap_client import DAPClient
+from dap_client import DAPClient, marked_processes
 from pycharm_client import PyCharmClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -237,17 +237,7 @@ def test_sdist_ships_the_plugin(tmp_path: Path) -> None:
 # -- processes ----------------------------------------------------------------------------
 def _marked(marker: str) -> list[int]:
     """Processes whose environment carries `marker`: the debuggee and all it spawned."""
-    tag = f"{MARKER}={marker}".encode()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                environ = Path(f"/proc/{entry}/environ").read_bytes()
-            except OSError:
-                continue
-            if tag in environ.split(b"\0"):
-                pids.append(int(entry))
-    return pids
+    return marked_processes(MARKER, marker)
 
 
 @contextlib.contextmanager

@@ -98,6 +98,7 @@ def follow() -> Iterator[None]:
         >>> print(bh.annotation_of(final).pattern, bh.annotation_of(final).at)
         batch (direction hidden) {'layer': 1}
     """
+    _registry.key_bases()  # calls made before the block: their views must be found cheaply
     with _Follow():
         yield
 

@@ -99,7 +99,12 @@ class Hook:
         self.layouts: dict[tuple[Any, ...], tuple[Layout, Tag, Tag, Tag]] = {}
 
     def record(
-        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+        self,
+        module: nn.Module,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        output: Any,
+        following: bool = False,
     ) -> None:
         # The hot path, one frame: calls cost here.
         recorder = self.recorder
@@ -108,7 +113,7 @@ class Hook:
             return
         if _modes_on():  # following (or the user's own mode): our own ops are not theirs
             with _no_torch_function():
-                return self.record(module, args, kwargs, output)
+                return self.record(module, args, kwargs, output, True)
         try:
             if type(output) is not tuple or len(output) != 2 or _is_tracing():
                 self._unusual(module, output)
@@ -161,12 +166,9 @@ class Hook:
             entry = [layout, input, out, h_n, c_n, hx, module.training]
             with _LOCK:
                 table = _TAGS
-                root = out_data._base  # a batch-first out is a view: key it by its base
-                if root is None:
-                    table[id(out_data)] = (_ref(out_data), out_tag, versions[0])
-                else:  # with its geometry, so that every view of the base finds it
-                    geometry = (out_data.shape, out_data.stride(), out_data.storage_offset())
-                    table[id(root)] = (_ref(root), out_tag, versions[0], geometry)
+                table[id(out_data)] = (_ref(out_data), out_tag, versions[0])
+                if following and out_data._base is not None:
+                    _registry.key_base(out_data, out_tag, versions[0])
                 held = tagged[1]
                 table[id(held)] = (_ref(held), h_n_tag, versions[1])
                 held = tagged[2]

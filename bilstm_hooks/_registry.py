@@ -7,10 +7,12 @@ batches, when the table has doubled since the last sweep: tagging stays a dict
 store plus a plain weak reference, and the table stays bounded.
 
 A tensor that is a view (a batch-first `out` is a transpose of the layer's own
-buffer) is keyed by its base when that base has no entry yet, with the view's
-geometry: every other view of that base (`out[:, -1]`, which holds the base, not
-`out`) then finds it, even once `out` itself is gone. `find()` returns the
-entry; `_identity` derives the names.
+buffer) holds a base that its sibling views (`out[:, -1]`) hold too. The hooks key
+it by itself alone, which costs the forward pass nothing more; a sibling view is
+then found by storage (`sharing`), at read time. While following, and for what
+`tag()` writes, it is also keyed by its base, with its geometry (`key_base`): the
+follow mode's look at each op's arguments reads only their own and their base's
+keys. `find()` returns the entry; `_identity` derives the names.
 
 Threads: every write (a tag, a sweep) holds `LOCK`; a read is one `dict.get`,
 atomic under the GIL, so readers never block writers. Each entry also keeps the
@@ -36,6 +38,8 @@ __all__ = [
     "Named",
     "Tag",
     "find",
+    "key_base",
+    "key_bases",
     "lookup",
     "sharing",
     "size",
@@ -125,6 +129,28 @@ def tag(tensor: torch.Tensor, value: Value) -> None:
         GENERATION[0] += 1
         if len(TAGS) >= sweep_at:
             sweep()
+
+
+def key_base(tensor: torch.Tensor, value: Value, version: int) -> None:
+    """Key the view `tensor` by its base too, with its geometry: its sibling views
+    (`out[:, -1]` holds the base, not `out`) then find it with one look, even once
+    `tensor` itself is gone. Caller holds LOCK."""
+    base = tensor._base
+    if base is not None and _alive(TAGS.get(id(base)), base) is None:
+        TAGS[id(base)] = (weakref.ref(base), value, version, geometry_of(tensor))
+
+
+def key_bases() -> None:
+    """`key_base` every live tagged view the hooks keyed by itself alone (a batch-first
+    `out`, tagged while not following): what following needs, since its cheap look at
+    an op's arguments reads only their own and their base's keys."""
+    with LOCK:
+        for entry in list(TAGS.values()):
+            if len(entry) == 3 and isinstance(entry[1], Tag) and entry[1].role == "out":
+                keyed = entry[0]()
+                if keyed is not None and keyed._base is not None:
+                    key_base(keyed, entry[1], entry[2])
+        GENERATION[0] += 1
 
 
 def _alive(entry: tuple[Any, ...] | None, tensor: torch.Tensor) -> tuple[Any, ...] | None:

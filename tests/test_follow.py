@@ -652,3 +652,33 @@ def test_a_model_saved_with_follow_hooks_loads_without_bilstm_hooks(tmp_path: Pa
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0 torch.Size([2, 5, 4])"
     assert len(model._forward_pre_hooks) == 1  # saving took nothing off the original
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_a_block_after_an_unfollowed_call_follows_the_views_of_its_batch_first_out(
+    grad: bool,
+) -> None:
+    # unfollowed, the hook keys a batch-first out (a view of the layer's buffer) by itself
+    # only; the block keys it by its base too, so that the mode's cheap look finds its views
+    lstm = nn.LSTM(3, 4, bidirectional=True, batch_first=True)
+    bh.attach_hooks(lstm)
+    with torch.set_grad_enabled(grad):
+        out, _ = lstm(torch.randn(2, 5, 3))
+        with bh.follow():
+            forward_half = F.relu(out[:, -1, :4])
+            with pytest.warns(bh.LayoutWarning, match="backward half"):
+                out[:, -1]
+    found = names(forward_half)
+    assert (found.pattern, found.at) == ("batch hidden", {"token": 4, "direction": 0})
+    assert torch.equal(forward_half, F.relu(out[:, -1, :4]))
+
+
+def test_views_of_an_unfollowed_batch_first_out_are_named_against_the_values() -> None:
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    bh.attach_hooks(lstm)
+    out, (h_n, _) = lstm(torch.randn(2, 5, 3))
+    assert out._base is not None  # the case: a view, whose siblings hold its base
+    last_forward, first_backward = out[:, -1, :4], out[:, 0, 4:]
+    assert names(last_forward).at == {"token": 4, "direction": 0}
+    assert names(first_backward).at == {"token": 0, "direction": 1}
+    assert torch.equal(last_forward, h_n[-2]) and torch.equal(first_backward, h_n[-1])

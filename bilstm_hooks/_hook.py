@@ -47,6 +47,7 @@ __all__ = ["Hook"]
 _TAGS = _registry.TAGS
 _GENERATION = _registry.GENERATION
 _LOCK = _registry.LOCK
+_VIEWS = _registry.VIEWS
 _ref = weakref.ref
 _Tensor = torch.Tensor
 _is_tracing = torch._C._is_tracing
@@ -95,8 +96,9 @@ class Hook:
         self.failure = ""  # the cause of the latest failure
         self.skipped = 0  # traced or fake: not calls
         self.warned = False
-        # the layout and tags of each call shape, keyed by all they are derived from
-        self.layouts: dict[tuple[Any, ...], tuple[Layout, Tag, Tag, Tag]] = {}
+        # the layout and tags of each call shape, keyed by all they are derived from, and
+        # whether its `out` is a view (batch-first)
+        self.layouts: dict[tuple[Any, ...], tuple[Layout, Tag, Tag, Tag, bool]] = {}
 
     def record(
         self,
@@ -147,7 +149,7 @@ class Hook:
             cached = self.layouts.get(key)
             if cached is None:
                 cached = self._new_layout(key, module, input, out_data, h_n, c_n)
-            layout, out_tag, h_n_tag, c_n_tag = cached
+            layout, out_tag, h_n_tag, c_n_tag, out_is_view = cached
             try:
                 versions = (out_data._version, h_n._version, 0 if c_n is None else c_n._version)
             except RuntimeError:  # inference tensors keep no version
@@ -166,9 +168,12 @@ class Hook:
             entry = [layout, input, out, h_n, c_n, hx, module.training]
             with _LOCK:
                 table = _TAGS
-                table[id(out_data)] = (_ref(out_data), out_tag, versions[0])
-                if following and out_data._base is not None:
+                held = _ref(out_data)
+                table[id(out_data)] = (held, out_tag, versions[0])
+                if following:  # a view (batch-first)? its siblings hold its base: key that
                     _registry.key_base(out_data, out_tag, versions[0])
+                elif out_is_view:  # where `find` looks for it, once asked: no base made here
+                    _VIEWS.append(held)
                 held = tagged[1]
                 table[id(held)] = (_ref(held), h_n_tag, versions[1])
                 held = tagged[2]
@@ -238,7 +243,7 @@ class Hook:
         out: torch.Tensor,
         h_n: torch.Tensor,
         c_n: torch.Tensor | None,
-    ) -> tuple[Layout, Tag, Tag, Tag]:
+    ) -> tuple[Layout, Tag, Tag, Tag, bool]:
         layout = Layout.of(module, input, h_n)
         wrong = wrong_shapes(layout, out, h_n, c_n)
         if wrong:
@@ -256,6 +261,9 @@ class Hook:
             Tag(layout, "out", f"{origin}.out", packed=layout.packed),
             Tag(layout, "h_n", f"{origin}.h_n"),
             Tag(layout, "c_n", f"{origin}.c_n"),
+            # a view (batch-first, unbatched), as every call of this shape and these settings
+            # gives it, but an inference tensor keeps no view: one may come in another mode
+            out._is_view() or out.is_inference(),
         )
         return cached
 

@@ -8,11 +8,12 @@ store plus a plain weak reference, and the table stays bounded.
 
 A tensor that is a view (a batch-first `out` is a transpose of the layer's own
 buffer) holds a base that its sibling views (`out[:, -1]`) hold too. The hooks key
-it by itself alone, which costs the forward pass nothing more; a sibling view is
-then found by storage (`sharing`), at read time. While following, and for what
-`tag()` writes, it is also keyed by its base, with its geometry (`key_base`): the
-follow mode's look at each op's arguments reads only their own and their base's
-keys. `find()` returns the entry; `_identity` derives the names.
+it by itself, and note it in `VIEWS`, the latest such views: its base is made and
+keyed (with the view's geometry, `key_base`) only when a sibling is first looked
+up, so the forward pass pays nothing more. While following, and for what `tag()`
+writes, the base is keyed at once: the follow mode's look at each op's arguments
+reads only their own and their base's keys. `find()` returns the entry;
+`_identity` derives the names.
 
 Threads: every write (a tag, a sweep) holds `LOCK`; a read is one `dict.get`,
 atomic under the GIL, so readers never block writers. Each entry also keeps the
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import deque
 from typing import Any, NamedTuple
 
 import torch
@@ -35,6 +37,7 @@ from ._layout import Axes, Layout, Role
 __all__ = [
     "LOCK",
     "TAGS",
+    "VIEWS",
     "Named",
     "Tag",
     "find",
@@ -95,7 +98,10 @@ LOCK = threading.RLock()
 sweep_at = _MIN_SWEEP
 # bumped by every write (the hooks' too): the storage index is rebuilt when it moved
 GENERATION = [0]
-_INDEXED_AT_MOST = 2048  # entries; past that the last-resort storage look is skipped
+# weak references to the latest tensors the hooks tagged that are views, newest last
+VIEWS: deque[weakref.ref[torch.Tensor]] = deque(maxlen=64)
+_INDEXED_AT_MOST = 2048  # live entries; past that the last-resort storage look is skipped
+_swept = [-1]  # GENERATION after the latest sweep made for the storage look
 
 
 def sweep() -> None:
@@ -170,7 +176,7 @@ def find(tensor: torch.Tensor) -> tuple[Value, Geometry | None, bool] | None:
         base = tensor._base
         if base is None:
             return None
-        entry = _alive(TAGS.get(id(base)), base)
+        entry = _alive(TAGS.get(id(base)), base) or _sibling(base)
         if entry is None:
             return None
     if entry[2] != version_of(tensor):
@@ -178,15 +184,35 @@ def find(tensor: torch.Tensor) -> tuple[Value, Geometry | None, bool] | None:
     return entry[1], (entry[3] if len(entry) > 3 else None), direct
 
 
+def _sibling(base: torch.Tensor) -> tuple[Any, ...] | None:
+    """The entry of a latest tagged view of `base` (see `VIEWS`), now keyed by `base` too."""
+    with LOCK:
+        views = list(VIEWS)
+    for held in reversed(views):
+        view = held()
+        if view is not None and view._base is base:
+            entry = _alive(TAGS.get(id(view)), view)
+            if entry is not None:
+                with LOCK:
+                    key_base(view, entry[1], entry[2])
+                    GENERATION[0] += 1
+                return _alive(TAGS.get(id(base)), base)
+    return None
+
+
 def sharing(tensor: torch.Tensor) -> list[tuple[Value, Geometry]]:
     """Entries of other tensors on `tensor`'s storage, with the geometry each describes.
 
     For what `find` cannot reach: `detach()`, `.data`, a view of a tagged view.
     Read through an index by storage address, rebuilt when the table has changed
-    (a few ms for 2,000 entries, once per change); skipped for a larger table. Each
-    candidate is checked alive and on the same storage, never assumed.
+    (a few ms for 2,000 entries, once per change); skipped while more are alive
+    (dead ones are swept first). Each candidate is checked alive and on the same
+    storage, never assumed.
     """
     address = _address(tensor)
+    if len(TAGS) > _INDEXED_AT_MOST and _swept[0] != GENERATION[0]:
+        sweep()  # the dead entries of many calls do not count, only the live ones
+        _swept[0] = GENERATION[0]
     if not address or len(TAGS) > _INDEXED_AT_MOST:
         return []
     found = []

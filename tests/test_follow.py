@@ -8,6 +8,7 @@ the same op is applied to that tensor first.
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import bilstm_hooks as bh
-from bilstm_hooks import _rules
+from bilstm_hooks import _registry, _rules
 
 
 def stack_depth() -> int:
@@ -681,4 +682,25 @@ def test_views_of_an_unfollowed_batch_first_out_are_named_against_the_values() -
     last_forward, first_backward = out[:, -1, :4], out[:, 0, 4:]
     assert names(last_forward).at == {"token": 4, "direction": 0}
     assert names(first_backward).at == {"token": 0, "direction": 1}
-    assert torch.equal(last_forward, h_n[-2]) and torch.equal(first_backward, h_n[-1])
+    assert torch.equal(last_forward, h_n[-2])
+    assert torch.equal(first_backward, h_n[-1])
+
+
+def test_views_of_a_batch_first_out_are_named_past_the_storage_scans_size() -> None:
+    lstm = nn.LSTM(3, 4, bidirectional=True, batch_first=True)
+    rec = bh.attach_hooks(lstm, history=800)
+    with torch.no_grad():
+        outs = [lstm(torch.randn(2, 5, 3))[0] for _ in range(800)]
+    assert _registry.size() > _registry._INDEXED_AT_MOST  # live: the storage scan is skipped
+    for out in (outs[-1], outs[-40]):
+        found = names(out[:, -1, 4:])
+        assert (found.pattern, found.at) == ("batch hidden", {"token": 4, "direction": 1})
+    assert bh.annotation_of(torch.randn(2, 5, 8)[:, -1]) is None
+    rec.remove()
+    del outs, rec
+    gc.collect()  # the kept calls: now dead entries, which must not skip the storage scan
+    assert _registry.stored() > _registry._INDEXED_AT_MOST
+    bh.attach_hooks(lstm)
+    out, _ = lstm(torch.randn(2, 5, 3))
+    assert names(out.detach()[:, 0, 4:]).at == {"token": 0, "direction": 1}  # by storage
+    assert _registry.size() < _registry._INDEXED_AT_MOST

@@ -33,7 +33,7 @@ from ._rule_parts import names_of as names_of
 from ._rule_parts import tag as _tag
 from ._rule_parts import without as _without
 
-__all__ = ["MAY_CHANGE_IN_PLACE", "RULES", "Rule", "after_inplace", "before", "names_of"]
+__all__ = ["RULES", "Rule", "names_of", "same_rule"]
 
 Rule = Callable[[Any, tuple[Any, ...], dict[str, Any], Any], None]
 RULES: dict[Any, Rule] = {}
@@ -67,35 +67,10 @@ _SAME = (
     "rsqrt", "square", "sign", "clamp", "clip", "masked_fill", "where", "__add__", "__radd__",
     "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__", "__neg__",
     "__pow__", "__rpow__", "__abs__",
-    # in place: the names are read before the op changes the tensor (`before`)
+    # in place: the names are read before the op changes the tensor (`_inplace`)
     "add_", "sub_", "mul_", "div_", "masked_fill_", "clamp_", "tanh_", "sigmoid_", "dropout_",
     "__iadd__", "__isub__", "__imul__", "__itruediv__",
 )  # fmt: skip
-
-
-# where `inplace` sits among the positional arguments of the functional forms
-_INPLACE_AT = {"relu": 1, "selu": 1, "silu": 1, "elu": 2, "leaky_relu": 2, "hardtanh": 3}
-_INPLACE_AT.update(dropout=3, alpha_dropout=3)
-
-
-def before(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AnnotatedTensor | None:
-    """The names of the tensor an in-place op (`relu_`, `x += 1`, `F.relu(x, inplace=True)`)
-    is about to change: read before it does, when it is no longer what was tagged.
-    `_follow` asks only for the functions in `MAY_CHANGE_IN_PLACE`."""
-    if not args or RULES.get(func) is not same_rule:
-        return None
-    name = getattr(func, "__name__", "")
-    inplace = name.startswith("__i") if name.endswith("__") else name.endswith("_")
-    at = _INPLACE_AT.get(name)
-    inplace = inplace or kwargs.get("inplace") is True
-    inplace = inplace or (at is not None and len(args) > at and args[at] is True)
-    return names_of(args[0]) if inplace else None
-
-
-def after_inplace(names: AnnotatedTensor, result: Any) -> None:
-    """`result`, the tensor changed in place, named as it was before."""
-    if result is names.tensor and names_of(result) is None:
-        _tag(result, _as_named(names))
 
 
 @_register(*_SAME)
@@ -124,18 +99,6 @@ def same_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
     notes = tuple(note for note in first.notes if all(note in n.notes for n in shaped))
     lengths = first.lengths if all(n.lengths == first.lengths for n in shaped) else None
     _tag(result, _as_named(first, at=tuple(at.items()), notes=notes, lengths=lengths))
-
-
-def _may_change_in_place(func: Any) -> bool:
-    name = getattr(func, "__name__", "")
-    if name in _INPLACE_AT:
-        return True
-    return name.startswith("__i") if name.endswith("__") else name.endswith("_")
-
-
-MAY_CHANGE_IN_PLACE = frozenset(
-    f for f, rule in RULES.items() if rule is same_rule and _may_change_in_place(f)
-)
 
 
 # -- packed sequences --------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._annotated import AnnotatedTensor
+from ._broadcast import keeps_broadcast
 from ._rule_parts import as_named, names_of, tag
 from ._rules import RULES, same_rule
 
@@ -36,7 +37,9 @@ def before(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Annotate
     at = _INPLACE_AT.get(name)
     inplace = inplace or kwargs.get("inplace") is True
     inplace = inplace or (at is not None and len(args) > at and args[at] is True)
-    return names_of(args[0]) if inplace else None
+    names = names_of(args[0]) if inplace else None
+    kept = names is None or keeps_broadcast(names.axes.groups, func, args, kwargs, (names,))
+    return names if kept else None
 
 
 def after_inplace(names: AnnotatedTensor, result: Any) -> None:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from . import _misuse, _registry
 from ._annotated import AnnotatedTensor
+from ._broadcast import keeps_broadcast
 from ._layout import Axes
 from ._registry import Named
 from ._rows import batch_index, gathered_rows
@@ -79,7 +80,8 @@ def same_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
 
     Operands at different positions of a dim (`out[..., :H] + out[..., H:]`, both
     directions summed) keep their axes, not the position; operands of different
-    tensors, or of different slices, give no names.
+    tensors, or of different slices, give no names; nor does an op that makes a
+    `broadcast` axis differ along it (`expanded + noise`, dropout in training).
     """
     if not isinstance(result, torch.Tensor):
         return
@@ -93,8 +95,8 @@ def same_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
     first = shaped[0]
     if any(
         n.axes != first.axes or n.origin != first.origin or n.sliced != first.sliced for n in shaped
-    ):
-        return
+    ) or not keeps_broadcast(first.axes.groups, func, args, kwargs, shaped):
+        return  # or a `broadcast` axis no longer the same along (`expanded + noise`)
     at = {k: v for k, v in first.at.items() if all(n.at.get(k) == v for n in shaped)}
     notes = tuple(note for note in first.notes if all(note in n.notes for n in shaped))
     lengths = first.lengths if all(n.lengths == first.lengths for n in shaped) else None

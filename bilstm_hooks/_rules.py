@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from . import _misuse, _registry
 from ._annotated import AnnotatedTensor
 from ._broadcast import keeps_broadcast
+from ._join import calls_joined
 from ._layout import Axes
 from ._registry import Named
 from ._rows import batch_index, gathered_rows
@@ -159,14 +160,20 @@ def _reordered(
 # -- joining parts -------------------------------------------------------------------------
 @_register("cat", "concat", "concatenate", "stack")
 def cat_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    """Views of one tensor in one position each (`cat([h_n[-2], h_n[-1]], -1)`) join into
+    that dim (`_misuse.joined`, which warns for directions along batch); equally named
+    parts of different tensors (a decoder's steps) along `batch` or `token` keep their
+    names (`_join.calls_joined`). Anything else, `stack` of those parts too: unknown."""
     parts = _arg(args, kwargs, 0, "tensors")
     if not isinstance(parts, list | tuple) or len(parts) < 2:
         return
     named = [n for n in map(names_of, parts) if n is not None]
     if len(named) != len(parts):
         return
-    dim = _arg(args, kwargs, 1, "dim") or 0
-    joined = _misuse.joined(named, dim, stack=func.__name__ == "stack")
+    dim, stack = _arg(args, kwargs, 1, "dim") or 0, func.__name__ == "stack"
+    joined = _misuse.joined(named, dim, stack=stack)
+    if joined is None:
+        joined = calls_joined(named, dim, stack=stack)
     if joined is not None:
         _tag(result, joined)
 

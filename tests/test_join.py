@@ -220,3 +220,4 @@ def test_lengths_along_batch_only_where_every_part_has_them() -> None:
     assert calls_joined([_part(2, (2, 1)), _part(2, None)], 1, stack=False) is None
     assert calls_joined([_part(2, None), _part(2, None)], 1, stack=False) is not None
     assert calls_joined([_part(2, None), _part(2, None)], 3, stack=False) is None
+    assert calls_joined([_part(2, None), _part(2, None)], 0, stack=True) is None  # a new axis

@@ -8,6 +8,7 @@ from typing import Any
 import einops
 import torch
 
+from ._broadcast import with_notes
 from ._layout import Axes
 
 __all__ = ["AnnotatedTensor", "parse_pattern"]
@@ -86,8 +87,8 @@ class AnnotatedTensor:
         self.origin = origin
         self.at: dict[str, int] = dict(at or {})
         """Positions of the dims indexed away, e.g. `{"layer": 1, "direction": 1}`."""
-        self.notes = notes
-        """Caveats, e.g. `("backward direction only",)`."""
+        self.notes = with_notes(notes, axes.dims)
+        """Caveats, e.g. `("backward direction only",)`; one for each `broadcast` axis."""
         self.lengths = lengths
         """Valid tokens per batch row of a padded tensor (in its batch order), else None."""
         self.sliced: dict[str, tuple[int, int, int]] = dict(sliced or {})

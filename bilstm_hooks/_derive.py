@@ -5,8 +5,9 @@ of the annotated tensor, whose axes are unpacked into elementary dims (each with
 its own stride: `(direction hidden)` of stride 1 is `direction` of stride
 `hidden` and `hidden` of stride 1). The view's offset gives the position of every
 dim; each of its axes is one dim (whole, or a slice with a step), several adjacent
-dims fused, a new axis of size 1, or a broadcast (stride 0). A dim no axis covers
-was indexed away: its position goes into `at`. An axis that is none of these (a
+dims fused, a new axis of size 1, or a broadcast (stride 0: `expand`), which gets a
+name of its own (`broadcast`, see `_broadcast`). A dim no axis covers was indexed
+away: its position goes into `at`. An axis that is none of these (a
 `view` that mixes `batch` into `(layer direction)`, say) cannot be named: the
 derivation fails and says why. It never guesses.
 
@@ -22,6 +23,8 @@ Example:
     >>> found = derive(h_n_axes, geometry_of(h_n), h_n[-1])
     >>> found.axes.pattern, found.at
     ('batch hidden', {'layer': 1, 'direction': 1})
+    >>> derive(h_n_axes, geometry_of(h_n), h_n[-1][:, None].expand(3, 6, 4)).axes.pattern
+    'batch broadcast hidden'
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ._broadcast import fresh_names
 from ._layout import Axes
 
 __all__ = ["Derived", "Geometry", "Underivable", "derive", "geometry_of", "logical"]
@@ -238,6 +242,9 @@ def derive(axes: Axes, base: Geometry, view: torch.Tensor | Geometry) -> Derived
         return Derived(axes)  # the annotated tensor itself, or an alias of it
     if base[0] != axes.shape:
         return Underivable(f"the annotated tensor is {base[0]}, not {axes.shape}")
+    along = tuple(i for i, stride in enumerate(strides) if not stride and shape[i] != 1)
+    if along:
+        return _expanded(axes, base, (shape, strides, offset), along)
     dims = _dims(axes, base[1])
     if 0 in shape:  # no element: its offset may point anywhere, even past the end
         pass
@@ -250,8 +257,6 @@ def derive(axes: Axes, base: Geometry, view: torch.Tensor | Geometry) -> Derived
         if size == 1:
             groups.append(None)  # named once every longer axis is: `_place_units`
             continue
-        if stride == 0:
-            return Underivable("it is broadcast (expanded) along an axis")
         chain = _chain(dims, size, stride) if size else _empty(dims, stride)
         if chain is None:
             mixes = _mixed(dims, size, stride)
@@ -273,3 +278,25 @@ def derive(axes: Axes, base: Geometry, view: torch.Tensor | Geometry) -> Derived
     at = {d.name: d.position for d in dims if not d.used and d.size > 1}
     named = tuple((name, sizes[name]) for group in named_groups for name in group)
     return Derived(Axes(named_groups, named), at, sliced)
+
+
+def _expanded(
+    axes: Axes, base: Geometry, view: Geometry, along: tuple[int, ...]
+) -> Derived | Underivable:
+    """A view broadcast along the axes `along`: the view without them, named, plus a new
+    axis for each. Its positions are all one element of the view without it, which no
+    dim of the annotated tensor names: it gets a name of its own (`broadcast`)."""
+    shape, strides, offset = view
+    rest = [i for i in range(len(shape)) if i not in along]
+    found = derive(
+        axes, base, (tuple(shape[i] for i in rest), tuple(strides[i] for i in rest), offset)
+    )
+    if isinstance(found, Underivable):
+        return found
+    groups = list(found.axes.groups)
+    size = found.axes.size_of
+    for i, name in zip(along, fresh_names(len(along), axes.dims), strict=True):
+        groups.insert(i, (name,))
+        size[name] = shape[i]
+    named = tuple((name, size[name]) for group in groups for name in group)
+    return Derived(Axes(tuple(groups), named), found.at, found.sliced)

@@ -23,7 +23,8 @@ from torch.utils.hooks import RemovableHandle
 from . import _registry
 from ._annotated import AnnotatedTensor
 from ._errors import LayoutWarning
-from ._rules import MAY_CHANGE_IN_PLACE, RULES, after_inplace, before
+from ._inplace import MAY_CHANGE_IN_PLACE, after_inplace, before
+from ._rules import RULES
 
 __all__ = ["FollowHooks", "follow"]
 

@@ -9,11 +9,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from ._layout import DIRECTIONS
 
-__all__ = ["notes_for", "rows_of", "slice_note", "slice_notes"]
+__all__ = [
+    "is_padding_rows",
+    "notes_for",
+    "padding_rows",
+    "rows_of",
+    "slice_note",
+    "slice_notes",
+]
 
 
 def rows_of(
@@ -77,12 +85,26 @@ def notes_for(
             if length <= token:
                 notes.append(f"padding: sequence {row} has {length} tokens")
         else:
-            rows = [b for b, n in enumerate(lengths) if n <= token]
-            if rows:
-                listed = ", ".join(map(str, rows))
-                notes.append(f"row{'s' if len(rows) > 1 else ''} {listed} {_are(rows)} padding")
+            notes += padding_rows(lengths, token)
     notes += slice_notes(sliced)
     return tuple(notes)
+
+
+def padding_rows(lengths: tuple[int, ...], token: int) -> tuple[str, ...]:
+    """`("rows 0, 2 are padding",)`: the batch rows padded at `token`, or `()`."""
+    rows = [b for b, n in enumerate(lengths) if n <= token]
+    if not rows:
+        return ()
+    listed = ", ".join(map(str, rows))
+    return (f"row{'s' if len(rows) > 1 else ''} {listed} {_are(rows)} padding",)
+
+
+def is_padding_rows(note: str) -> bool:
+    """Whether `note` is one of `padding_rows`: it names rows by their place in the batch."""
+    return _PADDING_ROWS.fullmatch(note) is not None
+
+
+_PADDING_ROWS = re.compile(r"rows? \d+(, \d+)* (is|are) padding")
 
 
 def _are(rows: list[int]) -> str:

@@ -22,6 +22,8 @@ import torch.nn.functional as F
 
 from . import _misuse, _registry
 from ._annotated import AnnotatedTensor
+from ._broadcast import keeps_broadcast
+from ._join import calls_joined
 from ._layout import Axes
 from ._registry import Named
 from ._rows import batch_index, gathered_rows
@@ -33,7 +35,7 @@ from ._rule_parts import names_of as names_of
 from ._rule_parts import tag as _tag
 from ._rule_parts import without as _without
 
-__all__ = ["MAY_CHANGE_IN_PLACE", "RULES", "Rule", "after_inplace", "before", "names_of"]
+__all__ = ["RULES", "Rule", "names_of", "same_rule"]
 
 Rule = Callable[[Any, tuple[Any, ...], dict[str, Any], Any], None]
 RULES: dict[Any, Rule] = {}
@@ -67,35 +69,10 @@ _SAME = (
     "rsqrt", "square", "sign", "clamp", "clip", "masked_fill", "where", "__add__", "__radd__",
     "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__", "__neg__",
     "__pow__", "__rpow__", "__abs__",
-    # in place: the names are read before the op changes the tensor (`before`)
+    # in place: the names are read before the op changes the tensor (`_inplace`)
     "add_", "sub_", "mul_", "div_", "masked_fill_", "clamp_", "tanh_", "sigmoid_", "dropout_",
     "__iadd__", "__isub__", "__imul__", "__itruediv__",
 )  # fmt: skip
-
-
-# where `inplace` sits among the positional arguments of the functional forms
-_INPLACE_AT = {"relu": 1, "selu": 1, "silu": 1, "elu": 2, "leaky_relu": 2, "hardtanh": 3}
-_INPLACE_AT.update(dropout=3, alpha_dropout=3)
-
-
-def before(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AnnotatedTensor | None:
-    """The names of the tensor an in-place op (`relu_`, `x += 1`, `F.relu(x, inplace=True)`)
-    is about to change: read before it does, when it is no longer what was tagged.
-    `_follow` asks only for the functions in `MAY_CHANGE_IN_PLACE`."""
-    if not args or RULES.get(func) is not same_rule:
-        return None
-    name = getattr(func, "__name__", "")
-    inplace = name.startswith("__i") if name.endswith("__") else name.endswith("_")
-    at = _INPLACE_AT.get(name)
-    inplace = inplace or kwargs.get("inplace") is True
-    inplace = inplace or (at is not None and len(args) > at and args[at] is True)
-    return names_of(args[0]) if inplace else None
-
-
-def after_inplace(names: AnnotatedTensor, result: Any) -> None:
-    """`result`, the tensor changed in place, named as it was before."""
-    if result is names.tensor and names_of(result) is None:
-        _tag(result, _as_named(names))
 
 
 @_register(*_SAME)
@@ -104,7 +81,8 @@ def same_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
 
     Operands at different positions of a dim (`out[..., :H] + out[..., H:]`, both
     directions summed) keep their axes, not the position; operands of different
-    tensors, or of different slices, give no names.
+    tensors, or of different slices, give no names; nor does an op that makes a
+    `broadcast` axis differ along it (`expanded + noise`, dropout in training).
     """
     if not isinstance(result, torch.Tensor):
         return
@@ -118,24 +96,12 @@ def same_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
     first = shaped[0]
     if any(
         n.axes != first.axes or n.origin != first.origin or n.sliced != first.sliced for n in shaped
-    ):
-        return
+    ) or not keeps_broadcast(first.axes.groups, func, args, kwargs, shaped):
+        return  # or a `broadcast` axis no longer the same along (`expanded + noise`)
     at = {k: v for k, v in first.at.items() if all(n.at.get(k) == v for n in shaped)}
     notes = tuple(note for note in first.notes if all(note in n.notes for n in shaped))
     lengths = first.lengths if all(n.lengths == first.lengths for n in shaped) else None
     _tag(result, _as_named(first, at=tuple(at.items()), notes=notes, lengths=lengths))
-
-
-def _may_change_in_place(func: Any) -> bool:
-    name = getattr(func, "__name__", "")
-    if name in _INPLACE_AT:
-        return True
-    return name.startswith("__i") if name.endswith("__") else name.endswith("_")
-
-
-MAY_CHANGE_IN_PLACE = frozenset(
-    f for f, rule in RULES.items() if rule is same_rule and _may_change_in_place(f)
-)
 
 
 # -- packed sequences --------------------------------------------------------------------
@@ -194,14 +160,20 @@ def _reordered(
 # -- joining parts -------------------------------------------------------------------------
 @_register("cat", "concat", "concatenate", "stack")
 def cat_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    """Views of one tensor in one position each (`cat([h_n[-2], h_n[-1]], -1)`) join into
+    that dim (`_misuse.joined`, which warns for directions along batch); equally named
+    parts of different tensors (a decoder's steps) along `batch` or `token` keep their
+    names (`_join.calls_joined`). Anything else, `stack` of those parts too: unknown."""
     parts = _arg(args, kwargs, 0, "tensors")
     if not isinstance(parts, list | tuple) or len(parts) < 2:
         return
     named = [n for n in map(names_of, parts) if n is not None]
     if len(named) != len(parts):
         return
-    dim = _arg(args, kwargs, 1, "dim") or 0
-    joined = _misuse.joined(named, dim, stack=func.__name__ == "stack")
+    dim, stack = _arg(args, kwargs, 1, "dim") or 0, func.__name__ == "stack"
+    joined = _misuse.joined(named, dim, stack=stack)
+    if joined is None:
+        joined = calls_joined(named, dim, stack=stack)
     if joined is not None:
         _tag(result, joined)
 

@@ -4,8 +4,9 @@
 the annotated tensor `base` (named `root`) with einops alone: unfuse `root` to its
 elementary dims, take each dim at its position in `found.at` or its slice in
 `found.sliced` (positions `range(start, stop, step)`, a reversed order included), and
-rearrange to `found.pattern`. A derived annotation is right when
-this equals the view it names.
+rearrange to `found.pattern`, repeating the result along each axis `found` names but
+`root` does not (a broadcast axis: the same elements at each of its positions). A
+derived annotation is right when this equals the view it names.
 
 `ids_like(base)`: a tensor of `base`'s geometry (shape, strides, storage offset) whose
 every element holds its own storage index, so that a view of it taken the same way
@@ -15,7 +16,7 @@ chance (as padding zeros would).
 `nameable(ids_base, root, ids_view)`: whether named dims can describe the view at all,
 decided from the element coordinates (not strides): each axis of the view must run
 over whole or sliced dims of its own, as a row-major product of arithmetic progressions,
-and every other dim must stay at one position.
+or over none (a broadcast axis), and every other dim must stay at one position.
 """
 
 from __future__ import annotations
@@ -53,10 +54,16 @@ def expected(
         else:
             assert sizes[name] == 1, f"{name} (size {sizes[name]}) is neither kept nor placed"
             picked = picked.select(axis, 0)
-    assert sorted(kept) == sorted(found.dims), (kept, found.pattern)
+    spread = broadcast_of(root, found)
+    assert sorted(kept) == sorted(n for n in found.dims if n not in spread), (kept, found.pattern)
     if not found.axes.groups:
         return picked
-    return einops.rearrange(picked, f"{' '.join(kept)} -> {found.pattern}")
+    return einops.repeat(picked, f"{' '.join(kept)} -> {found.pattern}", **spread)
+
+
+def broadcast_of(root: bh.AnnotatedTensor, found: bh.AnnotatedTensor) -> dict[str, int]:
+    """The axes `found` names and `root` has not, with their sizes: new, broadcast axes."""
+    return {name: found.sizes[name] for name in found.dims if name not in root.sizes}
 
 
 def ids_like(base: torch.Tensor) -> torch.Tensor:
@@ -85,6 +92,9 @@ def check(
         assert all(0 <= p < root.sizes[name] for p in positions), (name, found.sliced)
     for name, position in found.at.items():
         assert 0 <= position < root.sizes[name], (name, found.at)
+    for name in broadcast_of(root, found):  # says what it is, and that it repeats
+        assert name.startswith("broadcast"), (name, found.pattern)
+        assert any(note.startswith(f"{name}: expanded") for note in found.notes), found.notes
     assert torch.equal(expected(ids_base, root, found), ids_view), (found.pattern, found.at)
     assert torch.equal(expected(base, root, found), view), (found.pattern, found.at)
 
@@ -133,8 +143,10 @@ def nameable(ids_base: torch.Tensor, root: bh.AnnotatedTensor, ids_view: torch.T
                 return False  # depends on another axis too
             if along.unique().numel() > 1:
                 varying.append((name, along.tolist()))
-        if not varying or any(name in owner for name, _ in varying):
-            return False  # a broadcast axis, or a dim split over two axes
+        if not varying:
+            continue  # a broadcast axis: the same elements at each of its positions
+        if any(name in owner for name, _ in varying):
+            return False  # a dim split over two axes
         owner.update((name, axis) for name, _ in varying)
         # row-major: the dim that changes most often is innermost
         varying.sort(key=lambda nv: -sum(a != b for a, b in itertools.pairwise(nv[1])))

@@ -454,8 +454,10 @@ def test_a_rule_that_fails_never_breaks_the_forward(monkeypatch: pytest.MonkeyPa
     for func, rule in list(_rules.RULES.items()):
         if rule.__name__ in ("cat_rule", "view_rule", "same_rule", "linear_rule", "pad_rule"):
             monkeypatch.setitem(_rules.RULES, func, broken)
-    monkeypatch.setattr(_rules, "before", broken)
     import bilstm_hooks._follow as follow_module
+    import bilstm_hooks._inplace as inplace_module
+
+    monkeypatch.setattr(inplace_module, "before", broken)
 
     monkeypatch.setattr(follow_module, "before", broken)
 

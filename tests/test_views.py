@@ -8,13 +8,17 @@ checked by `oracle.expected` on the values and on a tensor of element ids of the
 same geometry; `oracle.nameable` decides, from element coordinates, whether any
 names could describe the view, and annotation_of must then give them.
 
+A broadcast axis (`expand` of a size-1 or a new axis) repeats the same elements: no
+dim of the base names it (`token=6` would say six tokens), so it is `broadcast`
+(`broadcast2`, ... for more), with a note saying so; the ids prove that its
+positions really are one and the same element.
+
 The views no names can describe (annotation_of gives None), all tested below:
 - a slice of a fused axis across its inner boundary: `out[..., 2:6]` of
   `(direction=2 hidden=4)` holds the end of one direction and the start of the
   other; `h_n[1:3]` the backward half of layer 0 and the forward half of layer 1;
 - a dim split over two axes: `out.unflatten(1, (2, 3))` of 6 tokens (no names for
-  halves of `token`), and the wrong split `out.view(b, t, hidden, 2)`;
-- a broadcast axis: `expand` to a new size repeats elements, which no dim names.
+  halves of `token`), and the wrong split `out.view(b, t, hidden, 2)`.
 A copy (`reshape` where no view exists) is no view: it is named only while
 following (`test_follow.py`).
 """
@@ -112,10 +116,7 @@ def method_views(draw: st.DrawFn, shape: tuple[int, ...]) -> View:
     if op == "squeeze_dim":
         return f"squeeze({dim})", lambda t: t.squeeze(dim)
     if op == "expand":
-        if draw(st.booleans()) or not n:
-            return "expand(same)", lambda t: t.expand(t.shape)
-        lead = draw(st.integers(2, 3))
-        return f"expand({lead}, ...)", lambda t: t.expand(lead, *t.shape)
+        return draw(expand_views(shape))
     if op == "select" and size:
         i = draw(st.integers(-size, size - 1))
         return f"select({dim}, {i})", lambda t: t.select(dim, i)
@@ -158,6 +159,27 @@ def method_views(draw: st.DrawFn, shape: tuple[int, ...]) -> View:
     if op == "T":
         return "T", lambda t: t.T
     return "detach()", lambda t: t.detach()
+
+
+@st.composite
+def expand_views(draw: st.DrawFn, shape: tuple[int, ...]) -> View:
+    """`expand` to the same shape, with a new leading axis, or along a size-1 axis (one
+    of `shape`'s, or a new one: `h_n[-1].unsqueeze(1).expand(B, T, H)`)."""
+    n = len(shape)
+    ones = [i for i, s in enumerate(shape) if s == 1]
+    how = draw(st.sampled_from(["same", "lead", "new"] + ["one"] * bool(ones)))
+    k = draw(st.integers(2, 4))
+    if how == "same":
+        return "expand(same)", lambda t: t.expand(t.shape)
+    if how == "lead":
+        return f"expand({k}, ...)", lambda t: t.expand(k, *t.shape)
+    if how == "new":
+        at = draw(st.integers(0, n))
+        grown = tuple(k if i == at else -1 for i in range(n + 1))
+        return f"unsqueeze({at}).expand{grown}", lambda t: t.unsqueeze(at).expand(grown)
+    axis = draw(st.sampled_from(ones))
+    grown = tuple(k if i == axis else -1 for i in range(n))
+    return f"expand{grown}", lambda t: t.expand(grown)
 
 
 def _view_targets(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
@@ -211,12 +233,16 @@ def check_view(
     return found
 
 
-def draw_chain(data: st.DataObject, base: torch.Tensor, what: str, most: int = 4) -> None:
-    """Draw up to `most` views in a chain, checking the names after each."""
+def draw_chain(
+    data: st.DataObject, base: torch.Tensor, what: str, most: int = 4, expand_at: int = -1
+) -> None:
+    """Draw up to `most` views in a chain, checking the names after each; the view at
+    step `expand_at` (when there is one) is an `expand`."""
     ids_base = ids_like(base)
     view, ids_view = base, ids_base
-    for _ in range(data.draw(st.integers(1, most), label="steps")):
-        text, step = data.draw(views(tuple(view.shape)), label="view")
+    for i in range(data.draw(st.integers(max(1, expand_at + 1), most), label="steps")):
+        drawn = expand_views if i == expand_at else views
+        text, step = data.draw(drawn(tuple(view.shape)), label="view")
         try:
             view, ids_view = step(view), step(ids_view)
         except (RuntimeError, IndexError):  # not viewable, say: the chain goes on without it
@@ -241,6 +267,20 @@ def test_drawn_views_are_named_right_across_the_matrix(
     tensors = annotated_tensors(run(cfg))
     role = data.draw(st.sampled_from(sorted(tensors)), label="role")
     draw_chain(data, tensors[role], f"{cfg.id} {role}")
+
+
+@settings(max_examples=150)
+@given(data=st.data())
+def test_drawn_views_with_an_expand_are_named_right(
+    data: st.DataObject, config_strategy: Any, run: Any
+) -> None:
+    """An expand somewhere in the chain: the broadcast axis, then indexed, sliced, moved,
+    flattened, expanded again; the ids show its positions are one element each."""
+    cfg = data.draw(config_strategy, label="config")
+    tensors = annotated_tensors(run(cfg))
+    role = data.draw(st.sampled_from(sorted(tensors)), label="role")
+    expand_at = data.draw(st.integers(0, 2), label="expand at")
+    draw_chain(data, tensors[role], f"{cfg.id} {role}", expand_at=expand_at)
 
 
 @settings(max_examples=150)
@@ -347,8 +387,7 @@ UNNAMEABLE: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "h_n[1:3]: across the layers": lambda out, h_n: h_n[1:3],
     "tokens split in two": lambda out, h_n: out.unflatten(1, (2, 3)),
     "(direction hidden) split the wrong way": lambda out, h_n: out.view(3, 6, 4, 2),
-    "expanded: a repeated axis": lambda out, h_n: h_n[-1][:, None].expand(3, 6, 4),
-    "expanded in front": lambda out, h_n: out.expand(2, 3, 6, 8),
+    "expanded, then split across the directions": lambda out, h_n: out.expand(2, 3, 6, 8)[..., 2:6],
 }
 
 

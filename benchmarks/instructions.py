@@ -4,7 +4,8 @@ Wall-clock ratios on a shared 2-core machine move by several percent from run to
 valgrind's callgrind counts the instructions a process executes, which machine load does
 not change. Each variant (bare or hooked, no_grad or grad) runs the seed's tiny model N1
 and N2 times in two processes under callgrind; the difference over N2 - N1 calls is the
-cost of one forward call, start-up excluded. One thread, so that no thread pool spins, and
+cost of one forward call, start-up excluded. One thread (torch's, and the OpenBLAS pool that
+numpy starts when torchinfo imports it), so that no thread pool spins, and
 a fixed hash seed; what still varies between runs (when the garbage collector runs, say)
 moves the ratio by about 1%.
 
@@ -50,7 +51,7 @@ def count(calls: int, hooked: bool, grad: bool) -> int:
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
+        env={**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
     )
     found = re.search(r"Collected : (\d+)", done.stderr)
     if found is None:

@@ -99,7 +99,7 @@ def follow() -> Iterator[None]:
         >>> print(bh.annotation_of(final).pattern, bh.annotation_of(final).at)
         batch (direction hidden) {'layer': 1}
     """
-    _registry.key_bases()  # calls made before the block: their views must be found cheaply
+    _registry.key_bases()  # outputs of calls made before the block: find their views
     with _Follow():
         yield
 
@@ -121,6 +121,7 @@ class FollowHooks:
         return modes
 
     def _enter(self, module: nn.Module, args: Any) -> None:
+        _registry.key_bases()  # outputs of unfollowed calls, passed in: find their views
         mode = _Follow()
         mode.__enter__()  # type: ignore[no-untyped-call]
         self._modes().append(mode)

@@ -147,16 +147,19 @@ def key_base(tensor: torch.Tensor, value: Value, version: int) -> None:
 
 
 def key_bases() -> None:
-    """`key_base` every live tagged view the hooks keyed by itself alone (a batch-first
-    `out`, tagged while not following): what following needs, since its cheap look at
-    an op's arguments reads only their own and their base's keys."""
+    """`key_base` the views in `VIEWS` (each a batch-first `out` the hooks tagged while not
+    following) that are still alive, and empty it: following needs that, since its cheap
+    look at an op's arguments reads only their own and their base's keys."""
     with LOCK:
-        for entry in list(TAGS.values()):
-            if len(entry) == 3 and isinstance(entry[1], Tag) and entry[1].role == "out":
-                keyed = entry[0]()
-                if keyed is not None and keyed._base is not None:
-                    key_base(keyed, entry[1], entry[2])
-        GENERATION[0] += 1
+        views = list(VIEWS)
+        VIEWS.clear()
+        for held in views:
+            view = held()
+            entry = None if view is None else _alive(TAGS.get(id(view)), view)
+            if entry is not None:
+                key_base(view, entry[1], entry[2])  # type: ignore[arg-type]
+        if views:
+            GENERATION[0] += 1
 
 
 def _alive(entry: tuple[Any, ...] | None, tensor: torch.Tensor) -> tuple[Any, ...] | None:
@@ -277,7 +280,7 @@ def stale_origin(tensor: torch.Tensor) -> str | None:
     """The origin of a tagged tensor changed in place since it was tagged, else None."""
     entry = _alive(TAGS.get(id(tensor)), tensor)
     if entry is None and tensor._base is not None:
-        entry = _alive(TAGS.get(id(tensor._base)), tensor._base)
+        entry = _alive(TAGS.get(id(tensor._base)), tensor._base) or _sibling(tensor._base)
     if entry is None or entry[2] == version_of(tensor):
         return None
     origin: str = entry[1].origin

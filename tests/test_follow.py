@@ -704,3 +704,23 @@ def test_views_of_a_batch_first_out_are_named_past_the_storage_scans_size() -> N
     out, _ = lstm(torch.randn(2, 5, 3))
     assert names(out.detach()[:, 0, 4:]).at == {"token": 0, "direction": 1}  # by storage
     assert _registry.size() < _registry._INDEXED_AT_MOST
+
+
+def test_a_followed_model_follows_the_views_of_an_unfollowed_out_passed_in() -> None:
+    encoder = nn.LSTM(3, 4, bidirectional=True, batch_first=True)
+    bh.attach_hooks(encoder)  # not followed: its out is keyed by itself only
+
+    class Head(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gru = nn.GRU(8, 2)  # a recurrent layer, so that it can be hooked
+
+        def forward(self, out: torch.Tensor) -> torch.Tensor:
+            later = out[:, 1:]  # a view of the layer's buffer, as out is: a sibling
+            return later[:, -1]  # both halves at the last token: the bug
+
+    head = Head()
+    bh.attach_hooks(head, follow=True)
+    out, _ = encoder(torch.randn(2, 5, 3))
+    with pytest.warns(bh.LayoutWarning, match="backward half"):
+        head(out)

@@ -422,3 +422,15 @@ def seq_lstm() -> nn.LSTM:
     """The seed model of DESIGN.md: 3 features, hidden 4, 2 layers, bidirectional, batch-first."""
     torch.manual_seed(0)
     return nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+
+
+@pytest.fixture
+def encoder() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """`(out, h_n)` of a hooked bidirectional two-layer LSTM named `encoder` (batch-first,
+    hidden 4), called on 3 sequences of 6 tokens."""
+    torch.manual_seed(0)
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    rec = bh.attach_hooks(nn.ModuleDict({"encoder": lstm}))
+    out, (h_n, _) = lstm(torch.randn(3, 6, 3))
+    yield out, h_n
+    rec.remove()

@@ -8,7 +8,7 @@ still the same along it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,17 +22,6 @@ from bilstm_hooks._broadcast import fresh_names, is_broadcast, keeps_broadcast, 
 
 NOTE = "broadcast: expanded, its positions hold one and the same data"
 NOTE2 = "broadcast2: expanded, its positions hold one and the same data"
-
-
-@pytest.fixture
-def call() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """A bidirectional two-layer LSTM (batch-first): 3 sequences of 6 tokens, hidden 4."""
-    torch.manual_seed(0)
-    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
-    rec = bh.attach_hooks(nn.ModuleDict({"encoder": lstm}))
-    out, (h_n, _) = lstm(torch.randn(3, 6, 3))
-    yield out, h_n
-    rec.remove()
 
 
 View = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -74,8 +63,8 @@ VIEWS: dict[str, tuple[str, View, str, dict[str, int], tuple[str, ...]]] = {
 
 
 @pytest.mark.parametrize("name", VIEWS)
-def test_expanded_views_are_named_broadcast_and_hold_what_they_say(call: Any, name: str) -> None:
-    out, h_n = call
+def test_expanded_views_are_named_broadcast_and_hold_what_they_say(encoder: Any, name: str) -> None:
+    out, h_n = encoder
     role, make, pattern, at, notes = VIEWS[name]
     base = out if role == "out" else h_n
     view = make(out, h_n)
@@ -89,7 +78,7 @@ def test_expanded_views_are_named_broadcast_and_hold_what_they_say(call: Any, na
     check(view, ids_view, base, ids, root, found)
 
 
-def test_an_expanded_size_1_dim_is_not_named_as_if_it_had_grown(call: Any) -> None:
+def test_an_expanded_size_1_dim_is_not_named_as_if_it_had_grown(encoder: Any) -> None:
     """A decoder step's `out` (token=1) expanded over 6 positions is not `token=6`."""
     gru = nn.GRU(3, 4, batch_first=True)
     bh.attach_hooks(nn.ModuleDict({"decoder": gru}))
@@ -102,8 +91,8 @@ def test_an_expanded_size_1_dim_is_not_named_as_if_it_had_grown(call: Any) -> No
         assert torch.equal(step.expand(3, 6, 4)[:, k], step[:, 0])
 
 
-def test_describe_and_repr_show_the_broadcast_axis(call: Any) -> None:
-    _, h_n = call
+def test_describe_and_repr_show_the_broadcast_axis(encoder: Any) -> None:
+    _, h_n = encoder
     view = h_n[-1].unsqueeze(1).expand(3, 6, 4)
     assert bh.describe(view) == (
         "batch=3 broadcast=6 hidden=4 · encoder.h_n: layer 1, backward · float32 cpu · "
@@ -112,8 +101,8 @@ def test_describe_and_repr_show_the_broadcast_axis(call: Any) -> None:
     assert repr(bh.annotation_of(view)) == "AnnotatedTensor[batch=3, broadcast=6, hidden=4]"
 
 
-def test_the_note_goes_with_the_axis(call: Any) -> None:
-    out, _ = call
+def test_the_note_goes_with_the_axis(encoder: Any) -> None:
+    out, _ = encoder
     found = bh.annotation_of(out[None].expand(2, -1, -1, -1))
     assert found is not None
     assert found.isel(broadcast=1).notes == ()
@@ -131,9 +120,9 @@ def test_fresh_names_avoid_the_names_taken() -> None:
     assert with_notes((NOTE,), ("batch",)) == ()
 
 
-def test_a_copy_of_an_expanded_view_keeps_the_axis_and_its_views_are_named(call: Any) -> None:
+def test_a_copy_of_an_expanded_view_keeps_the_axis_and_its_views_are_named(encoder: Any) -> None:
     """A tagged copy that has a `broadcast` dim: a new expand gets `broadcast2`."""
-    _, h_n = call
+    _, h_n = encoder
     with bh.follow():
         copy = h_n[-1].unsqueeze(1).expand(3, 6, 4).contiguous()
     found = bh.annotation_of(copy[None].expand(2, -1, -1, -1))
@@ -170,8 +159,8 @@ DROP: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 @pytest.mark.parametrize("op", KEEP.values(), ids=list(KEEP))
-def test_ops_that_keep_it_the_same_along_keep_the_names(call: Any, op: Any) -> None:
-    _, h_n = call
+def test_ops_that_keep_it_the_same_along_keep_the_names(encoder: Any, op: Any) -> None:
+    _, h_n = encoder
     with bh.follow():
         result = op(_expanded(h_n))
     found = bh.annotation_of(result)
@@ -183,8 +172,8 @@ def test_ops_that_keep_it_the_same_along_keep_the_names(call: Any, op: Any) -> N
 
 
 @pytest.mark.parametrize("op", DROP.values(), ids=list(DROP))
-def test_ops_that_make_it_differ_along_drop_the_names(call: Any, op: Any) -> None:
-    _, h_n = call
+def test_ops_that_make_it_differ_along_drop_the_names(encoder: Any, op: Any) -> None:
+    _, h_n = encoder
     torch.manual_seed(1)
     with bh.follow():
         result = op(_expanded(h_n))
@@ -192,8 +181,8 @@ def test_ops_that_make_it_differ_along_drop_the_names(call: Any, op: Any) -> Non
     assert not all(torch.equal(result[:, k], result[:, 0]) for k in range(1, 6))
 
 
-def test_an_in_place_op_that_makes_it_differ_drops_the_names(call: Any) -> None:
-    _, h_n = call
+def test_an_in_place_op_that_makes_it_differ_drops_the_names(encoder: Any) -> None:
+    _, h_n = encoder
     with bh.follow():
         copy = _expanded(h_n).contiguous()
         copy.add_(torch.randn(3, 6, 4))

@@ -18,7 +18,7 @@ t, hidden, 2)` with hidden == 2 is `out.view(b, t, 2, hidden)`; `h_n.view(batch,
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -306,16 +306,6 @@ def test_drawn_sizes(data: st.DataObject, config_strategy: Any, run: Any) -> Non
 
 
 # -- the messages, notes, and the bugs one by one ------------------------------------------------
-@pytest.fixture
-def encoder() -> Iterator[Any]:
-    torch.manual_seed(0)
-    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
-    rec = bh.attach_hooks(nn.ModuleDict({"encoder": lstm}))
-    out, (h_n, _) = lstm(torch.randn(3, 6, 3))
-    yield out, h_n
-    rec.remove()
-
-
 @pytest.mark.parametrize(
     ("code", "message"),
     [

@@ -126,24 +126,23 @@ def version_of(tensor: torch.Tensor) -> int:
 def tag(tensor: torch.Tensor, value: Value) -> None:
     """Remember `value` for `tensor` (and its views) for as long as the tensor lives."""
     with LOCK:
-        base = tensor._base
-        if base is not None and _alive(TAGS.get(id(base)), base) is None:
-            geometry = geometry_of(tensor)
-            TAGS[id(base)] = (weakref.ref(base), value, version_of(tensor), geometry)
-        else:
+        if not key_base(tensor, value, version_of(tensor)):
             TAGS[id(tensor)] = (weakref.ref(tensor), value, version_of(tensor))
         GENERATION[0] += 1
         if len(TAGS) >= sweep_at:
             sweep()
 
 
-def key_base(tensor: torch.Tensor, value: Value, version: int) -> None:
-    """Key the view `tensor` by its base too, with its geometry: its sibling views
-    (`out[:, -1]` holds the base, not `out`) then find it with one look, even once
-    `tensor` itself is gone. Caller holds LOCK."""
+def key_base(tensor: torch.Tensor, value: Value, version: int) -> bool:
+    """Key the view `tensor` by its base, with its geometry, unless the base has an
+    entry already: its sibling views (`out[:, -1]` holds the base, not `out`) then
+    find it with one look, even once `tensor` itself is gone. Whether it did so.
+    Caller holds LOCK."""
     base = tensor._base
-    if base is not None and _alive(TAGS.get(id(base)), base) is None:
-        TAGS[id(base)] = (weakref.ref(base), value, version, geometry_of(tensor))
+    if base is None or _alive(TAGS.get(id(base)), base) is not None:
+        return False
+    TAGS[id(base)] = (weakref.ref(base), value, version, geometry_of(tensor))
+    return True
 
 
 def key_bases() -> None:

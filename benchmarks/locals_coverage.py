@@ -29,16 +29,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # dap_client
 sys.path.insert(0, str(ROOT))  # benchmarks.models
 
-from dap_client import DAPClient, DAPError, marked_processes  # noqa: E402
+from dap_client import DAPClient, DAPError, debuggee, free_port  # noqa: E402
 
 from benchmarks.models import MODELS, Stop, load, resolve  # noqa: E402
 
@@ -125,55 +120,11 @@ class Session:
     log: str = ""
 
 
-# -- processes (as tests/test_debugger_e2e.py: a new session, marked, killed, checked gone) --
-def _marked(marker: str) -> list[int]:
-    if not sys.platform.startswith("linux"):
-        return []
-    return marked_processes(MARKER, marker)
-
-
-@contextlib.contextmanager
 def _debuggee(
     argv: list[str], workdir: Path, src: Path | None
-) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    marker = uuid.uuid4().hex
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    environ.update(PYDEVD_DISABLE_FILE_VALIDATION="1", PYTHONUNBUFFERED="1")
-    if src is not None:
-        environ["PYTHONPATH"] = str(src)
-    environ[MARKER] = marker
-    log_path = workdir / "debuggee.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            argv,
-            cwd=workdir,
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            yield proc, log_path
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            for pid in _marked(marker):  # debugpy's adapter leaves the process group
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-            deadline = time.monotonic() + 10
-            while _marked(marker) and time.monotonic() < deadline:
-                time.sleep(0.05)
-    if _marked(marker):
-        raise RuntimeError("a debugger process outlived its session")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+) -> contextlib.AbstractContextManager[tuple[subprocess.Popen[bytes], Path]]:
+    env = {"PYTHONUNBUFFERED": "1"} | ({} if src is None else {"PYTHONPATH": str(src)})
+    return debuggee(argv, workdir, MARKER, env)
 
 
 # -- one debug session -------------------------------------------------------------------
@@ -225,7 +176,7 @@ def run_session(mode: str, wheres: list[Where], python: str, src: Path | None) -
         workdir = Path(tmp)
         target = workdir / "target.py"
         target.write_text(TARGET.format(root=str(ROOT), unsupported=UNSUPPORTED))
-        port = _free_port()
+        port = free_port()
         argv = [python, "-Xfrozen_modules=off", "-m", "debugpy", "--listen",
                 f"127.0.0.1:{port}", "--wait-for-client", str(target), mode, *models]  # fmt: skip
         try:

@@ -10,12 +10,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
+import subprocess
 import threading
 import time
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
-__all__ = ["DAPClient", "DAPError", "marked_processes"]
+__all__ = ["DAPClient", "DAPError", "debuggee", "free_port", "marked_processes"]
 
 
 class DAPError(RuntimeError):
@@ -144,7 +149,9 @@ class DAPClient:
 
 def marked_processes(variable: str, marker: str) -> list[int]:
     """Processes whose environment has `variable=marker`: a debuggee and all it spawned
-    (debugpy's adapter leaves the session). Linux only: read from /proc."""
+    (debugpy's adapter leaves the session). Read from /proc: none where there is none."""
+    if not os.path.isdir("/proc"):
+        return []
     tag = f"{variable}={marker}".encode()
     pids = []
     for entry in os.listdir("/proc"):
@@ -156,3 +163,50 @@ def marked_processes(variable: str, marker: str) -> list[int]:
             except OSError:
                 continue
     return pids
+
+
+@contextlib.contextmanager
+def debuggee(
+    argv: list[str], workdir: Path, variable: str, env: Mapping[str, str]
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """Run `argv` in `workdir` as a new session, its output in `workdir/debuggee.log`, the
+    environment without PYTHON* variables but `env`, marked with `variable`; yield the
+    process and the log's path. On leaving, it and all it spawned are killed, and a
+    RuntimeError says so if one outlived it."""
+    marker = uuid.uuid4().hex
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    environ.update(PYDEVD_DISABLE_FILE_VALIDATION="1", **env)
+    environ[variable] = marker
+    log_path = workdir / "debuggee.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            argv,
+            cwd=workdir,
+            env=environ,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield proc, log_path
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            for pid in marked_processes(variable, marker):  # the adapter leaves the group
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+            deadline = time.monotonic() + 10
+            while marked_processes(variable, marker) and time.monotonic() < deadline:
+                time.sleep(0.05)
+    if marked_processes(variable, marker):
+        raise RuntimeError("a debugger process outlived its session")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

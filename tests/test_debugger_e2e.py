@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
 import sysconfig
 import tarfile
 import time
-import uuid
 import venv
 import zipfile
 from collections.abc import Iterator
@@ -39,7 +37,7 @@ from typing import Any
 
 import pytest
 import torch
-from dap_client import DAPClient, marked_processes
+from dap_client import DAPClient, debuggee, free_port
 from pycharm_client import PyCharmClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -235,49 +233,13 @@ def test_sdist_ships_the_plugin(tmp_path: Path) -> None:
 
 
 # -- processes ----------------------------------------------------------------------------
-def _marked(marker: str) -> list[int]:
-    """Processes whose environment carries `marker`: the debuggee and all it spawned."""
-    return marked_processes(MARKER, marker)
-
-
 @contextlib.contextmanager
 def _debuggee(argv: list[str | Path], workdir: Path, **env: str) -> Iterator[None]:
-    marker = uuid.uuid4().hex
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    environ.update(PYDEVD_DISABLE_FILE_VALIDATION="1", **env)
-    environ[MARKER] = marker
-    log_path = workdir / "debuggee.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [str(a) for a in argv],
-            cwd=workdir,
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
+    try:
+        with debuggee([str(a) for a in argv], workdir, MARKER, env):
             yield
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            for pid in _marked(marker):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-            deadline = time.monotonic() + 10
-            while _marked(marker) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            print(log_path.read_text())  # shown when a test fails
-    assert not _marked(marker), "a debugger process outlived its session"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    finally:
+        print((workdir / "debuggee.log").read_text())  # shown when a test fails
 
 
 def _target(workdir: Path) -> tuple[Path, dict[str, int]]:
@@ -351,7 +313,7 @@ def _dap_session(which: str, python: Path, workdir: Path) -> Iterator[Stops]:
     flags = ["-Xfrozen_modules=off"]
     with contextlib.ExitStack() as stack:
         if which == "debugpy":
-            port = _free_port()
+            port = free_port()
             listen = ["-m", "debugpy", "--listen", f"127.0.0.1:{port}", "--wait-for-client"]
             stack.enter_context(_debuggee([python, *flags, *listen, target], workdir))
             client = DAPClient.connect("127.0.0.1", port, timeout=TIMEOUT)

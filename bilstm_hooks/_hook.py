@@ -7,7 +7,11 @@ the output: a call it cannot read is counted, its cause kept, and warned about
 once. Calls made while tracing (`torch.jit.trace`) or on fake tensors
 (`torch.export`, `torch.compile`) are skipped: they are not real calls.
 
-Threads: the registry writes, the kept calls and the counters change together,
+The registry is written in batches: a call is noted in `_registry.PENDING`, and
+written (for those of its tensors still alive) when 64 have piled up or something
+reads the registry.
+
+Threads: the registry's notes, the kept calls and the counters change together,
 holding the registry's lock; a kept call is a list that gains its `Record` in
 place, so that reading never moves entries that another thread appends.
 """
@@ -44,10 +48,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Hook"]
 
-_TAGS = _registry.TAGS
-_GENERATION = _registry.GENERATION
 _LOCK = _registry.LOCK
-_VIEWS = _registry.VIEWS
+_PENDING = _registry.PENDING
+_FLUSH_AT = _registry.FLUSH_AT
+_flush = _registry.flush
 _ref = weakref.ref
 _Tensor = torch.Tensor
 _is_tracing = torch._C._is_tracing
@@ -149,12 +153,20 @@ class Hook:
             cached = self.layouts.get(key)
             if cached is None:
                 cached = self._new_layout(key, module, input, out_data, h_n, c_n)
-            layout, out_tag, h_n_tag, c_n_tag, out_is_view = cached
+            layout = cached[0]
             try:
                 versions = (out_data._version, h_n._version, 0 if c_n is None else c_n._version)
             except RuntimeError:  # inference tensors keep no version
                 versions = (-1, -1, -1)
-            tagged = (out_data, h_n, c_n)  # what the caller holds: before detaching
+            # what the caller holds, before detaching: noted for the registry (see `flush`)
+            pending = (
+                _ref(out_data),
+                _ref(h_n),
+                None if c_n is None else _ref(c_n),
+                cached,
+                versions,
+                following,
+            )
             if self.detach:  # only what holds a graph: under no_grad nothing needs it
                 if input_data.requires_grad:
                     input = input.detach() if input_data is input else detached(input)
@@ -167,21 +179,9 @@ class Hook:
                     hx = detached_state(hx)
             entry = [layout, input, out, h_n, c_n, hx, module.training]
             with _LOCK:
-                table = _TAGS
-                held = _ref(out_data)
-                table[id(out_data)] = (held, out_tag, versions[0])
-                if following:  # a view (batch-first)? its siblings hold its base: key that
-                    _registry.key_base(out_data, out_tag, versions[0])
-                elif out_is_view:  # where `find` looks for it, once asked: no base made here
-                    _VIEWS.append(held)
-                held = tagged[1]
-                table[id(held)] = (_ref(held), h_n_tag, versions[1])
-                held = tagged[2]
-                if held is not None:
-                    table[id(held)] = (_ref(held), c_n_tag, versions[2])
-                _GENERATION[0] += 1
-                if len(table) >= _registry.sweep_at:
-                    _registry.sweep()
+                _PENDING.append(pending)
+                if following or len(_PENDING) >= _FLUSH_AT:  # following: its look needs keys now
+                    _flush()
                 self.kept.append(entry)
                 self.calls += 1
                 recorder._last = self

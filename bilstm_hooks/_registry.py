@@ -6,6 +6,11 @@ tensor or its autograd graph alive. Entries of dead tensors are swept in
 batches, when the table has doubled since the last sweep: tagging stays a dict
 store plus a plain weak reference, and the table stays bounded.
 
+The hooks do not write here on every call: they note each call in `PENDING`
+(weak references, tags, versions) and `flush()` writes those whose tensors are
+still alive, once 64 have piled up or before anything reads or writes the table.
+In a loop most of a call's tensors are gone by then, and cost nothing more.
+
 A tensor that is a view (a batch-first `out` is a transpose of the layer's own
 buffer) holds a base that its sibling views (`out[:, -1]`) hold too. The hooks key
 it by itself, and note it in `VIEWS`, the latest such views: its base is made and
@@ -41,6 +46,7 @@ __all__ = [
     "Named",
     "Tag",
     "find",
+    "flush",
     "key_base",
     "key_bases",
     "lookup",
@@ -100,8 +106,42 @@ sweep_at = _MIN_SWEEP
 GENERATION = [0]
 # weak references to the latest tensors the hooks tagged that are views, newest last
 VIEWS: deque[weakref.ref[torch.Tensor]] = deque(maxlen=64)
+# the hooks' calls not yet written into TAGS, oldest first: (out, h_n, c_n weak references
+# (c_n's None without one), the call shape's cached (layout, out tag, h_n tag, c_n tag,
+# out is a view), the tensors' versions, following). Appended holding LOCK; see `flush`.
+PENDING: list[tuple[Any, ...]] = []
+FLUSH_AT = 64  # pending calls that make the hook flush
 _INDEXED_AT_MOST = 2048  # live entries; past that the last-resort storage look is skipped
 _swept = [-1]  # GENERATION after the latest sweep made for the storage look
+
+
+def flush() -> None:
+    """Write the pending calls' tags of tensors still alive into TAGS, in call order.
+
+    Every reader and writer of TAGS calls it first, so that nothing pending is
+    missed and no older call's tag overwrites a newer one."""
+    with LOCK:
+        if not PENDING:
+            return
+        calls = PENDING[:]
+        PENDING.clear()
+        for out_ref, h_n_ref, c_n_ref, cached, versions, following in calls:
+            out = out_ref()
+            if out is not None:
+                TAGS[id(out)] = (out_ref, cached[1], versions[0])
+                if following:  # a view (batch-first)? its siblings hold its base: key that
+                    key_base(out, cached[1], versions[0])
+                elif cached[4]:  # where `find` looks for it, once asked: no base made here
+                    VIEWS.append(out_ref)
+            h_n = h_n_ref()
+            if h_n is not None:
+                TAGS[id(h_n)] = (h_n_ref, cached[2], versions[1])
+            c_n = None if c_n_ref is None else c_n_ref()
+            if c_n is not None:
+                TAGS[id(c_n)] = (c_n_ref, cached[3], versions[2])
+        GENERATION[0] += 1
+        if len(TAGS) >= sweep_at:
+            sweep()
 
 
 def sweep() -> None:
@@ -126,6 +166,7 @@ def version_of(tensor: torch.Tensor) -> int:
 def tag(tensor: torch.Tensor, value: Value) -> None:
     """Remember `value` for `tensor` (and its views) for as long as the tensor lives."""
     with LOCK:
+        flush()
         if not key_base(tensor, value, version_of(tensor)):
             TAGS[id(tensor)] = (weakref.ref(tensor), value, version_of(tensor))
         GENERATION[0] += 1
@@ -150,6 +191,7 @@ def key_bases() -> None:
     following) that are still alive, and empty it: following needs that, since its cheap
     look at an op's arguments reads only their own and their base's keys."""
     with LOCK:
+        flush()
         views = list(VIEWS)
         VIEWS.clear()
         for held in views:
@@ -172,6 +214,8 @@ def find(tensor: torch.Tensor) -> tuple[Value, Geometry | None, bool] | None:
     its base (None: the keyed tensor itself); `direct` is whether `tensor` is the
     keyed one. None: no entry, or the tensor changed in place since it was tagged.
     """
+    if PENDING:
+        flush()
     entry = _alive(TAGS.get(id(tensor)), tensor)
     direct = entry is not None
     if entry is None:
@@ -211,6 +255,7 @@ def sharing(tensor: torch.Tensor) -> list[tuple[Value, Geometry]]:
     (dead ones are swept first). Each candidate is checked alive and on the same
     storage, never assumed.
     """
+    flush()
     address = _address(tensor)
     if len(TAGS) > _INDEXED_AT_MOST and _swept[0] != GENERATION[0]:
         sweep()  # the dead entries of many calls do not count, only the live ones
@@ -277,6 +322,7 @@ def lookup(tensor: torch.Tensor) -> Tag | None:
 
 def stale_origin(tensor: torch.Tensor) -> str | None:
     """The origin of a tagged tensor changed in place since it was tagged, else None."""
+    flush()
     entry = _alive(TAGS.get(id(tensor)), tensor)
     if entry is None and tensor._base is not None:
         entry = _alive(TAGS.get(id(tensor._base)), tensor._base) or _sibling(tensor._base)
@@ -288,10 +334,12 @@ def stale_origin(tensor: torch.Tensor) -> str | None:
 
 def size() -> int:
     """How many live tensors are registered (for leak tests and benchmarks)."""
+    flush()
     sweep()
     return len(TAGS)
 
 
 def stored() -> int:
     """How many entries the table holds now, dead ones awaiting a sweep included."""
+    flush()
     return len(TAGS)

@@ -11,14 +11,17 @@ The registry is written in batches: a call is noted in `_registry.PENDING`, and
 written (for those of its tensors still alive) when 64 have piled up or something
 reads the registry.
 
-Threads: the registry's notes, the kept calls and the counters change together,
-holding the registry's lock; a kept call is a list that gains its `Record` in
+Threads: the hot path takes no lock. Each of its writes is one atomic step under
+the GIL: appending to `PENDING` and to the kept calls (deques), counting the call
+(`next()` of an `itertools.count`), setting the recorder's latest hook; `flush()`
+takes the registry's lock itself. A kept call is a list that gains its `Record` in
 place, so that reading never moves entries that another thread appends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import warnings
 import weakref
 from collections import deque
@@ -77,7 +80,7 @@ class Hook:
     """
 
     __slots__ = (
-        "calls",
+        "counted",
         "detach",
         "failure",
         "failures",
@@ -95,7 +98,7 @@ class Hook:
         self.detach = detach
         # [layout, input, out, h_n, c_n, hx, training], then its Record once read
         self.kept: deque[list[Any]] = deque(maxlen=history)
-        self.calls = 0  # recorded
+        self.counted = itertools.count()  # recorded calls: `next()` is one atomic step
         self.failures = 0  # could not be read
         self.failure = ""  # the cause of the latest failure
         self.skipped = 0  # traced or fake: not calls
@@ -178,18 +181,23 @@ class Hook:
                 if hx is not None:
                     hx = detached_state(hx)
             entry = [layout, input, out, h_n, c_n, hx, module.training]
-            with _LOCK:
-                _PENDING.append(pending)
-                if following or len(_PENDING) >= _FLUSH_AT:  # following: its look needs keys now
-                    _flush()
-                self.kept.append(entry)
-                self.calls += 1
-                recorder._last = self
+            # no lock: each of these is one atomic step (see the module's docstring)
+            _PENDING.append(pending)
+            if following or len(_PENDING) >= _FLUSH_AT:  # following: its look needs keys now
+                _flush()
+            self.kept.append(entry)
+            next(self.counted)
+            recorder._last = self
         except _Skipped:
             with _LOCK:
                 self.skipped += 1
         except Exception as exc:  # a hook must never break the forward pass
             self._failed(module, exc)
+
+    @property
+    def calls(self) -> int:
+        """How many calls were recorded."""
+        return int(repr(self.counted)[len("count(") : -1])  # reading it leaves it as it is
 
     def _unusual(self, module: nn.Module, output: Any) -> None:
         """Raise `_Skipped` for a traced or fake call, or ValueError for an output not

@@ -108,8 +108,9 @@ GENERATION = [0]
 VIEWS: deque[weakref.ref[torch.Tensor]] = deque(maxlen=64)
 # the hooks' calls not yet written into TAGS, oldest first: (out, h_n, c_n weak references
 # (c_n's None without one), the call shape's cached (layout, out tag, h_n tag, c_n tag,
-# out is a view), the tensors' versions, following). Appended holding LOCK; see `flush`.
-PENDING: list[tuple[Any, ...]] = []
+# out is a view), the tensors' versions, following). The hooks append without a lock (one
+# atomic step); `flush` pops from the left, holding LOCK.
+PENDING: deque[tuple[Any, ...]] = deque()
 FLUSH_AT = 64  # pending calls that make the hook flush
 _INDEXED_AT_MOST = 2048  # live entries; past that the last-resort storage look is skipped
 _swept = [-1]  # GENERATION after the latest sweep made for the storage look
@@ -123,9 +124,8 @@ def flush() -> None:
     with LOCK:
         if not PENDING:
             return
-        calls = PENDING[:]
-        PENDING.clear()
-        for out_ref, h_n_ref, c_n_ref, cached, versions, following in calls:
+        while PENDING:  # what other threads' hooks append meanwhile is written too
+            out_ref, h_n_ref, c_n_ref, cached, versions, following = PENDING.popleft()
             out = out_ref()
             if out is not None:
                 TAGS[id(out)] = (out_ref, cached[1], versions[0])

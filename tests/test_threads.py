@@ -212,3 +212,28 @@ def test_the_storage_index_sees_a_tensor_tagged_under_a_reused_id() -> None:
     _registry.tag(second, Named(axes, "second"))
     found = _registry.sharing(second[0])
     assert [value.origin for value, _ in found] == ["second"]
+
+
+@pytest.mark.usefixtures("fast_switches")
+def test_no_call_noted_while_the_registry_flushes_is_lost() -> None:
+    """The hooks note calls without a lock while other threads flush the notes: each
+    thread runs the hook itself on fresh tensors, as fast as it can, to make them meet."""
+    rnn = nn.RNN(3, 4)
+    rec = bh.attach_hooks(rnn)
+    x = torch.randn(5, 2, 3)
+    with torch.no_grad():
+        out, h_n = rnn(x)
+    hook = rec._hooks[""]
+    made: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in range(THREADS)]
+
+    def work(i: int) -> None:
+        for _ in range(10 * CALLS):
+            output = (out.clone(), h_n.clone())
+            hook.record(rnn, (x,), {}, output)
+            made[i].append(output)  # alive: each must be written
+
+    errors = run_threads(work, readers=2, read=_registry.flush)
+    assert errors == []
+    assert rec.calls(rnn) == 1 + THREADS * 10 * CALLS
+    lost = [t for calls in made for call in calls for t in call if _registry.lookup(t) is None]
+    assert lost == []

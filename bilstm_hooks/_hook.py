@@ -151,8 +151,10 @@ class Hook:
                     config["input_size"],
                     config["proj_size"],
                 )
+                training = config["training"]
             except KeyError:  # a subclass computes some of them
                 key = (shape, *(getattr(module, name) for name in _SETTINGS))
+                training = module.training
             cached = self.layouts.get(key)
             if cached is None:
                 cached = self._new_layout(key, module, input, out_data, h_n, c_n)
@@ -180,7 +182,7 @@ class Hook:
                         c_n = c_n.detach()
                 if hx is not None:
                     hx = detached_state(hx)
-            entry = [layout, input, out, h_n, c_n, hx, module.training]
+            entry = [layout, input, out, h_n, c_n, hx, training]
             # no lock: each of these is one atomic step (see the module's docstring)
             _PENDING.append(pending)
             if following or len(_PENDING) >= _FLUSH_AT:  # following: its look needs keys now

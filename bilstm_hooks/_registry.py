@@ -121,11 +121,14 @@ def flush() -> None:
 
     Every reader and writer of TAGS calls it first, so that nothing pending is
     missed and no older call's tag overwrites a newer one."""
+    if not PENDING:  # nothing to write (a call noted meanwhile is a later one): no lock taken
+        return
     with LOCK:
-        if not PENDING:
-            return
-        while PENDING:  # what other threads' hooks append meanwhile is written too
-            out_ref, h_n_ref, c_n_ref, cached, versions, following = PENDING.popleft()
+        # what other threads' hooks append meanwhile is written too; a note leaves only once
+        # written, so that a reader who finds none pending finds every tag in TAGS
+        while PENDING:
+            note = PENDING[0]
+            out_ref, h_n_ref, c_n_ref, cached, versions, following = note
             out = out_ref()
             if out is not None:
                 TAGS[id(out)] = (out_ref, cached[1], versions[0])
@@ -139,6 +142,8 @@ def flush() -> None:
             c_n = None if c_n_ref is None else c_n_ref()
             if c_n is not None:
                 TAGS[id(c_n)] = (c_n_ref, cached[3], versions[2])
+            if PENDING and PENDING[0] is note:  # else a flush nested in this one (a finalizer
+                PENDING.popleft()  # run by the garbage collector, say) wrote and took it
         GENERATION[0] += 1
         if len(TAGS) >= sweep_at:
             sweep()
@@ -214,8 +219,7 @@ def find(tensor: torch.Tensor) -> tuple[Value, Geometry | None, bool] | None:
     its base (None: the keyed tensor itself); `direct` is whether `tensor` is the
     keyed one. None: no entry, or the tensor changed in place since it was tagged.
     """
-    if PENDING:
-        flush()
+    flush()
     entry = _alive(TAGS.get(id(tensor)), tensor)
     direct = entry is not None
     if entry is None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gc
 import weakref
+from collections import deque
+from typing import Any
 
 import torch
 from torch import nn
@@ -54,3 +56,31 @@ def test_pending_notes_keep_no_tensor_alive_and_dead_ones_are_never_stored() -> 
     assert [ref() for ref in refs] == [None, None]  # pending, and gone
     assert _registry.stored() <= stored  # flushed: neither call's tensors are alive
     assert not _registry.PENDING
+
+
+def test_a_flush_nested_in_a_flush_writes_every_note_once(monkeypatch: Any) -> None:
+    """A finalizer run by the garbage collector inside a flush may tag, which flushes."""
+    lstm = nn.LSTM(3, 4, batch_first=True)
+    bh.attach_hooks(lstm)
+    first, _ = lstm(torch.randn(2, 5, 3))
+    named = _registry.Named(bh.annotation_of(first).axes, "elsewhere")  # type: ignore[union-attr]
+    other = torch.zeros(2, 5, 4)
+
+    nested: list[bool] = []
+
+    class Nesting(deque):  # type: ignore[type-arg]
+        def append(self, held: Any) -> None:  # the flush notes a batch-first out here
+            super().append(held)
+            if not nested:  # as a finalizer runs: once
+                nested.append(True)
+                _registry.tag(other, named)  # in a flush: a nested one
+
+    kept = [lstm(torch.randn(2, 5, 3)) for _ in range(3)]
+    assert len(_registry.PENDING) == 3
+    monkeypatch.setattr(_registry, "VIEWS", Nesting(maxlen=64))
+    _registry.flush()
+    assert nested
+    assert not _registry.PENDING
+    for out, (h_n, c_n) in kept:
+        assert [_registry.lookup(t) is not None for t in (out, h_n, c_n)] == [True] * 3
+    assert _registry.find(other) == (named, None, True)

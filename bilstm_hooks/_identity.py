@@ -33,6 +33,7 @@ from ._derive import Derived, Geometry, derive, geometry_of
 from ._layout import DIRECTIONS, Axes
 from ._notes import notes_for, rows_of, slice_notes
 from ._registry import Named, Tag
+from ._storage_look import sharing
 
 __all__ = [
     "annotation_of",
@@ -105,7 +106,7 @@ def annotation_of(obj: object, *, shared: bool = True) -> AnnotatedTensor | None
         annotated = _derived_annotation(obj, named, geometry)
         if annotated is not None:
             return annotated
-    for value, geometry in _registry.sharing(obj) if shared else ():  # detach(), .data
+    for value, geometry in sharing(obj) if shared else ():  # detach(), .data
         if not (isinstance(value, Tag) and value.packed):
             annotated = _derived_annotation(obj, named_of(value), geometry)
             if annotated is not None:

@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import bilstm_hooks as bh
-from bilstm_hooks import _registry, _rules
+from bilstm_hooks import _registry, _rules, _storage_look
 
 
 def stack_depth() -> int:
@@ -691,7 +691,7 @@ def test_views_of_a_batch_first_out_are_named_past_the_storage_scans_size() -> N
     rec = bh.attach_hooks(lstm, history=800)
     with torch.no_grad():
         outs = [lstm(torch.randn(2, 5, 3))[0] for _ in range(800)]
-    assert _registry.size() > _registry._INDEXED_AT_MOST  # live: the storage scan is skipped
+    assert _registry.size() > _storage_look._INDEXED_AT_MOST  # live: the storage scan is skipped
     for out in (outs[-1], outs[-40]):
         found = names(out[:, -1, 4:])
         assert (found.pattern, found.at) == ("batch hidden", {"token": 4, "direction": 1})
@@ -699,11 +699,11 @@ def test_views_of_a_batch_first_out_are_named_past_the_storage_scans_size() -> N
     rec.remove()
     del outs, rec
     gc.collect()  # the kept calls: now dead entries, which must not skip the storage scan
-    assert _registry.stored() > _registry._INDEXED_AT_MOST
+    assert _registry.stored() > _storage_look._INDEXED_AT_MOST
     bh.attach_hooks(lstm)
     out, _ = lstm(torch.randn(2, 5, 3))
     assert names(out.detach()[:, 0, 4:]).at == {"token": 0, "direction": 1}  # by storage
-    assert _registry.size() < _registry._INDEXED_AT_MOST
+    assert _registry.size() < _storage_look._INDEXED_AT_MOST
 
 
 def test_a_followed_model_follows_the_views_of_an_unfollowed_out_passed_in() -> None:

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 import bilstm_hooks as bh
-from bilstm_hooks import _registry
+from bilstm_hooks import _registry, _storage_look
 
 THREADS = 4
 CALLS = 150  # per thread
@@ -196,7 +196,7 @@ def test_the_storage_index_sees_a_tensor_tagged_under_a_reused_id() -> None:
     with torch.inference_mode():
         first = torch.zeros(5, 4)
     _registry.tag(first, Named(axes, "first"))
-    assert len(_registry.sharing(first[0])) == 1  # builds the index
+    assert len(_storage_look.sharing(first[0])) == 1  # builds the index
     reused = id(first)
     del first
     second = None
@@ -210,7 +210,7 @@ def test_the_storage_index_sees_a_tensor_tagged_under_a_reused_id() -> None:
     if second is None:
         pytest.skip("no id was reused in 10,000 tries")
     _registry.tag(second, Named(axes, "second"))
-    found = _registry.sharing(second[0])
+    found = _storage_look.sharing(second[0])
     assert [value.origin for value, _ in found] == ["second"]
 
 

@@ -42,6 +42,8 @@ from ._call_reading import (
     who,
     wrong_shapes,
 )
+from ._compiled import keep_out_of_dynamo
+from ._follow import drop_ended
 from ._layout import Layout, label_of
 from ._record import Record
 from ._registry import Tag
@@ -122,6 +124,7 @@ class Hook:
             return
         if _modes_on():  # following (or the user's own mode): our own ops are not theirs
             with _no_torch_function():
+                drop_ended()  # a follow mode left on by an interrupted forward
                 return self.record(module, args, kwargs, output, True)
         try:
             if type(output) is not tuple or len(output) != 2 or _is_tracing():
@@ -156,7 +159,8 @@ class Hook:
                 key = (shape, *(getattr(module, name) for name in _SETTINGS))
                 training = module.training
             cached = self.layouts.get(key)
-            if cached is None:
+            if cached is None:  # a new call shape: the slow path
+                keep_out_of_dynamo()  # before Dynamo traces it, when compiled
                 cached = self._new_layout(key, module, input, out_data, h_n, c_n)
             layout = cached[0]
             try:

@@ -10,6 +10,7 @@ from torch.utils.hooks import RemovableHandle
 
 from . import _artifacts, _registry
 from ._call_reading import who
+from ._compiled import keep_out_of_dynamo
 from ._follow import FollowHooks
 from ._hook import Hook
 from ._keywords import checked_keywords
@@ -74,6 +75,7 @@ def attach_hooks(
             f"{type(model).__qualname__} has no recurrent layer: looked for {looked_for} "
             "among its named_modules()"
         )
+    keep_out_of_dynamo()  # where Dynamo is imported already (else at a hooked call)
     recorder = Recorder(found, history=history, detach=detach)
     if follow:
         _artifacts.install(every_module=True)

@@ -63,7 +63,17 @@ class AnnotatedTensor:
         AnnotatedTensor[batch=1, token=6, hidden=4]
     """
 
-    __slots__ = ("_axes", "_full", "_tensor", "at", "lengths", "notes", "origin", "sliced")
+    __slots__ = (
+        "_axes",
+        "_full",
+        "_tensor",
+        "at",
+        "lengths",
+        "notes",
+        "origin",
+        "sequences",
+        "sliced",
+    )
 
     def __init__(
         self,
@@ -76,6 +86,7 @@ class AnnotatedTensor:
         lengths: tuple[int, ...] | None = None,
         sliced: dict[str, tuple[int, int, int]] | None = None,
         full: dict[str, int] | None = None,
+        sequences: tuple[int | None, ...] | None = None,
     ) -> None:
         if not axes.matches(tensor.shape):
             raise ValueError(
@@ -98,6 +109,11 @@ class AnnotatedTensor:
         `out[:, 2:][:, 1]` is at token 3. A step below 0 is a reversed order, as in
         `cat([h_n[-1], h_n[-2]], -1)`: `{"direction": (1, -1, -1)}`."""
         self._full = dict(full or {})  # sizes in the original of the dims sliced or taken
+        self.sequences = sequences
+        """For batch rows reordered or picked (`out[order]`, `index_select` along batch):
+        the row of the tensor `origin` names that each batch row holds, e.g. `(1, 0)`
+        (None where not known); None when the rows are in that tensor's order.
+        `.at["batch"]` of a row taken from it is then the row it holds."""
 
     @property
     def tensor(self) -> torch.Tensor:
@@ -190,6 +206,7 @@ class AnnotatedTensor:
             lengths=self.lengths,
             sliced=self.sliced,
             full=self._full,
+            sequences=self.sequences if "batch" in names else None,
         )
 
     def split_directions(self) -> tuple[AnnotatedTensor, ...]:
@@ -224,6 +241,7 @@ class AnnotatedTensor:
                 lengths=self.lengths,
                 sliced=self.sliced,
                 full=self._full,
+                sequences=self.sequences,
             )
             for i in range(stacked.shape[0])
         )
@@ -277,7 +295,7 @@ class AnnotatedTensor:
             >>> torch.equal(backward.tensor, h_n[3]), backward.at
             (True, {'layer': 1, 'direction': 1})
         """
-        from ._identity import select
+        from ._select import select
 
         return select(self, positions)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
@@ -30,17 +30,17 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from . import _registry
 from ._annotated import AnnotatedTensor
 from ._derive import Derived, Geometry, derive, geometry_of
-from ._layout import DIRECTIONS, Axes
-from ._notes import notes_for, rows_of, slice_notes
+from ._layout import Axes
+from ._notes import is_order_note, notes_for, order_note, rows_of, slice_notes
 from ._registry import Named, Tag
 from ._storage_look import sharing
 
 __all__ = [
+    "annotate_view",
     "annotation_of",
     "full_sizes",
     "named_from",
     "named_of",
-    "select",
     "unwrapped",
     "view_of",
 ]
@@ -99,7 +99,7 @@ def annotation_of(obj: object, *, shared: bool = True) -> AnnotatedTensor | None
         if direct and geometry is None:
             if not named.axes.matches(obj.shape):  # resized in place: stale
                 return None
-            return _annotated(obj, named, named.axes, {}, {})
+            return annotate_view(obj, named, named.axes, {}, {})
         if geometry is None:
             assert obj._base is not None  # found through its base
             geometry = geometry_of(obj._base)
@@ -120,7 +120,7 @@ def _derived_annotation(
     derived = _derived(named.axes, geometry, geometry_of(tensor))
     if derived is None:
         return None
-    return _annotated(tensor, named, derived.axes, derived.at, derived.sliced)
+    return annotate_view(tensor, named, derived.axes, derived.at, derived.sliced)
 
 
 def _packed(packed: PackedSequence) -> AnnotatedTensor | None:
@@ -144,6 +144,7 @@ def named_from(annotated: AnnotatedTensor, axes: Axes | None = None, **changes: 
         annotated.lengths,
         tuple((name, *where) for name, where in annotated.sliced.items()),
         tuple(annotated._full.items()),
+        annotated.sequences,
     )
     return named._replace(**changes) if changes else named
 
@@ -153,16 +154,18 @@ def full_sizes(annotated: AnnotatedTensor) -> dict[str, int]:
     return {**annotated.sizes, **annotated._full}
 
 
-Composed = tuple[
-    tuple[tuple[str, int], ...],  # at
-    tuple[str, ...],  # notes
-    tuple[int, ...] | None,  # lengths
-    tuple[tuple[str, tuple[int, int, int]], ...],  # sliced
-    tuple[tuple[str, int], ...],  # full sizes
-]
+class Composed(NamedTuple):
+    """A view's metadata in the original's positions (see `_annotated`)."""
+
+    at: tuple[tuple[str, int], ...]
+    notes: tuple[str, ...]
+    lengths: tuple[int, ...] | None
+    sliced: tuple[tuple[str, tuple[int, int, int]], ...]
+    full: tuple[tuple[str, int], ...]  # sizes in the original of the dims sliced or taken
+    sequences: tuple[int | None, ...] | None  # see `Named.sequences`
 
 
-def _annotated(
+def annotate_view(
     tensor: torch.Tensor,
     named: Named,
     axes: Axes,
@@ -171,19 +174,20 @@ def _annotated(
 ) -> AnnotatedTensor:
     """`tensor`, a view of what `named` describes: `at` and `sliced` are positions in that
     tensor, composed here with its own slices into positions of the original."""
-    composed: Composed = (named.at, named.notes, named.lengths, (), named.full)
     if at or sliced or named.sliced:  # else the tensor itself, or a transpose: as it is
         composed = _composed(named, axes, tuple(at.items()), tuple(sliced.items()))
-    positions, notes, lengths, slices, full = composed
+    else:
+        composed = Composed(named.at, named.notes, named.lengths, (), named.full, named.sequences)
     return AnnotatedTensor(
         tensor,
         axes,
         named.origin,
-        at=dict(positions),
-        notes=notes,
-        lengths=lengths,
-        sliced=dict(slices),
-        full=dict(full),
+        at=dict(composed.at),
+        notes=composed.notes,
+        lengths=composed.lengths,
+        sliced=dict(composed.sliced),
+        full=dict(composed.full),
+        sequences=composed.sequences,
     )
 
 
@@ -194,10 +198,14 @@ def _composed(
     at_items: tuple[tuple[str, int], ...],
     sliced_items: tuple[tuple[str, tuple[int, int, int]], ...],
 ) -> Composed:
-    """Metadata only, so remembered: the positions, notes and lengths of one view."""
+    """Metadata only, so remembered: the positions, notes and lengths of one view.
+
+    Batch rows reordered (`named.sequences`) map a position along batch to the row it
+    holds, never to its place: a row not known loses its `batch` position."""
     at, sliced = dict(at_items), dict(sliced_items)
     parent = {name: (start, stop, step) for name, start, stop, step in named.sliced}
     full = {**named.axes.size_of, **dict(named.full)}
+    held = named.sequences
 
     def absolute(name: str, position: int) -> int:
         start, _, step = parent.get(name, (0, 0, 1))
@@ -205,26 +213,41 @@ def _composed(
 
     size = axes.size_of
     slices = {name: where for name, where in parent.items() if name in size}
+    sequences = held if "batch" in size else None
     for name, (start, _, step) in sliced.items():
+        if name == "batch" and held is not None:  # rows of a reordered batch: still reordered
+            sequences = tuple(held[start + i * step] for i in range(size[name]))
+            continue
         first, by = absolute(name, start), step * parent.get(name, (0, 0, 1))[2]
         count = size[name]
         slices[name] = (first, first + (count - 1) * by + (1 if by > 0 else -1), by)
         if not count:
             slices[name] = (first, first, by)
     new = {name: absolute(name, position) for name, position in at.items()}
+    if held is not None and "batch" in at:
+        row = held[at["batch"]]
+        del new["batch"]
+        if row is not None:
+            new["batch"] = row
     positions = {**dict(named.at), **new}
     lengths, rows = rows_of(named.lengths, at, sliced)
-    stale = slice_notes(parent)
-    notes = tuple(note for note in named.notes if note not in stale)
-    notes += notes_for(positions, full, lengths if rows is None else rows, new, {})
+    taken: tuple[int, ...] | dict[int | None, int] | None = lengths
+    if rows is not None:  # one row taken: named by the row of the original it holds
+        taken = {positions.get("batch"): length for length in rows.values()}
+    stale = {*slice_notes(parent)}
+    notes = tuple(note for note in named.notes if note not in stale and not is_order_note(note))
+    notes += notes_for(positions, full, taken, new, {})
     notes += slice_notes(slices)
+    if sequences is not None:
+        notes += (order_note(sequences),)
     kept = {name: full[name] for name in (*slices, *positions) if name in full}
-    return (
+    return Composed(
         tuple(positions.items()),
         tuple(dict.fromkeys(notes)),
         lengths,
         tuple(slices.items()),
         tuple(kept.items()),
+        sequences,
     )
 
 
@@ -242,42 +265,7 @@ def view_of(annotated: AnnotatedTensor, result: object) -> AnnotatedTensor | Non
     derived = _derived(annotated.axes, geometry_of(source), geometry_of(result))
     if derived is None:
         return None
-    return _annotated(result, named_from(annotated), derived.axes, derived.at, derived.sliced)
-
-
-def select(annotated: AnnotatedTensor, positions: Mapping[str, int | str]) -> AnnotatedTensor:
-    """`annotated.isel(**positions)`: each named dim taken at one position."""
-    tensor, axes = annotated.tensor, annotated.axes
-    at: dict[str, int] = {}
-    for name, given in positions.items():
-        size = axes.size_of
-        if name not in size:
-            raise KeyError(
-                f"cannot select {name!r}: expected one of {', '.join(size)} ({axes.described()})"
-            )
-        index = _position(name, given, size[name])
-        g, group = next((g, group) for g, group in enumerate(axes.groups) if name in group)
-        if len(group) == 1:
-            tensor = tensor.select(g, index)
-        else:
-            k = group.index(name)
-            tensor = tensor.unflatten(g, tuple(size[n] for n in group)).select(g + k, index)  # type: ignore[no-untyped-call]
-            if len(group) > 2:
-                tensor = tensor.flatten(g, g + len(group) - 2)
-        axes = axes.without(name)
-        at[name] = index
-    return _annotated(tensor, named_from(annotated), axes, at, {})
-
-
-def _position(name: str, given: int | str, size: int) -> int:
-    if name == "direction" and isinstance(given, str) and given in DIRECTIONS[:size]:
-        return DIRECTIONS.index(given)
-    if isinstance(given, bool) or not isinstance(given, int):
-        names = " or 'forward'/'backward'" if name == "direction" else ""
-        raise TypeError(f"expected {name} as an int position{names}, got {given!r}")
-    if not -size <= given < size:
-        raise IndexError(f"expected {name} in [{-size}, {size - 1}], got {given}")
-    return given % size
+    return annotate_view(result, named_from(annotated), derived.axes, derived.at, derived.sliced)
 
 
 def unwrapped(value: Any) -> Any:

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from ._annotated import AnnotatedTensor
 from ._identity import named_from
 from ._layout import Axes
-from ._notes import is_padding_rows, padding_rows
+from ._notes import is_order_note, is_padding_rows, padding_rows
 from ._registry import Named
 
 __all__ = ["JOINABLE", "calls_joined"]
@@ -55,7 +55,8 @@ def calls_joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> 
     if any(
         p.axes.groups != groups
         or {**p.sizes, name: 0} != others
-        or (p.origin, p.at, p.sliced) != (first.origin, first.at, first.sliced)
+        or (p.origin, p.at, p.sliced, p.sequences)
+        != (first.origin, first.at, first.sliced, first.sequences)
         for p in parts
     ):
         return None
@@ -68,11 +69,13 @@ def calls_joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> 
             return None  # each part's padding would sit in the middle of the tokens
     elif all(p.lengths is not None for p in parts):
         lengths = tuple(n for p in parts for n in p.lengths or ())
+    sequences = first.sequences
     if name == "batch":  # rows named by their place in a part: in the whole, elsewhere
-        notes = tuple(note for note in notes if not is_padding_rows(note))
+        notes = tuple(n for n in notes if not is_padding_rows(n) and not is_order_note(n))
+        sequences = None  # rows of the whole, a new origin
         if lengths is not None and "token" in first.at:
             notes += padding_rows(lengths, first.at["token"])
     sizes = {**first.sizes, name: sum(p.sizes[name] for p in parts)}
     axes = Axes(groups, tuple((n, sizes[n]) for g in groups for n in g))
     origin = f"{first.origin}, {len(parts)} parts joined along {name}"
-    return named_from(first, axes, origin=origin, notes=notes, lengths=lengths)
+    return named_from(first, axes, origin=origin, notes=notes, lengths=lengths, sequences=sequences)

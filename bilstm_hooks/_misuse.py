@@ -174,7 +174,9 @@ def joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> Named 
     again, its positions in the order given (a reversed order is a step of -1)."""
     first = parts[0]
     if any(
-        p.axes != first.axes or p.origin != first.origin or p.sliced != first.sliced for p in parts
+        (p.axes, p.origin, p.sliced, p.sequences)
+        != (first.axes, first.origin, first.sliced, first.sequences)
+        for p in parts
     ):
         return None
     if len({p.tensor.untyped_storage().data_ptr() for p in parts}) != 1:

@@ -5,6 +5,8 @@
 ('backward direction only',)
 >>> slice_note("token", 2, 5, 1), slice_note("direction", 1, -1, -1)[:34]
 ('token 2:5', 'direction order: backward, forward')
+>>> order_note((2, 0, 0))
+'batch order: sequences 2, 0, 0'
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from collections.abc import Mapping
 from ._layout import DIRECTIONS
 
 __all__ = [
+    "is_order_note",
     "is_padding_rows",
     "notes_for",
+    "order_note",
     "padding_rows",
     "rows_of",
     "slice_note",
@@ -55,17 +59,34 @@ def slice_note(name: str, start: int, stop: int, step: int) -> str:
     return f"{name} order: {shown} (bh.final_representation gives them in order)"
 
 
+_MAX_LISTED = 8  # sequences listed in an order note
+
+
+def order_note(sequences: tuple[int | None, ...]) -> str:
+    """`batch order: sequences 2, 0, 0`: the rows of the original each batch row holds."""
+    if any(s is None for s in sequences):
+        return "batch rows reordered: which sequence each holds is not known"
+    listed = ", ".join(map(str, sequences[:_MAX_LISTED]))
+    return f"batch order: sequences {listed}{', …' if len(sequences) > _MAX_LISTED else ''}"
+
+
+def is_order_note(note: str) -> bool:
+    """Whether `note` is an `order_note`."""
+    return note.startswith(("batch order: sequences ", "batch rows reordered: "))
+
+
 def notes_for(
     at: Mapping[str, int],
     sizes: Mapping[str, int],
-    lengths: tuple[int, ...] | Mapping[int, int] | None,
+    lengths: tuple[int, ...] | Mapping[int | None, int] | None,
     new: Mapping[str, int],
     sliced: Mapping[str, tuple[int, int, int]],
 ) -> tuple[str, ...]:
     """Caveats of the positions indexed away: a direction alone, the first layer, padding.
 
     `sizes` are those of the original tensor; `lengths` those of the view's batch rows
-    (a mapping `{row: length}` when one row was taken).
+    (a mapping `{row: length}` when one row was taken, the row in the original, None
+    where it is not known).
     """
     notes = []
     if "direction" in at and sizes.get("direction", 1) == 2:
@@ -83,7 +104,8 @@ def notes_for(
         if isinstance(lengths, Mapping):
             ((row, length),) = lengths.items()
             if length <= token:
-                notes.append(f"padding: sequence {row} has {length} tokens")
+                which = "its sequence" if row is None else f"sequence {row}"
+                notes.append(f"padding: {which} has {length} tokens")
         else:
             notes += padding_rows(lengths, token)
     notes += slice_notes(sliced)

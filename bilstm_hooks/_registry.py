@@ -80,7 +80,9 @@ class Named(NamedTuple):
     `at` holds the positions of dims indexed away, `notes` caveats, `lengths` the
     valid tokens per batch row of a padded tensor (in its batch order); `sliced` the
     dims kept in part, as `(name, start, stop, step)` in the positions of the tensor
-    `origin` names, and `full` their sizes there.
+    `origin` names, and `full` their sizes there; `sequences`, for batch rows
+    reordered or picked (`out[order]`), the row of that tensor each of its batch rows
+    holds (None: not known), while `batch` is then never in `sliced`.
     """
 
     axes: Axes
@@ -90,6 +92,7 @@ class Named(NamedTuple):
     lengths: tuple[int, ...] | None = None
     sliced: tuple[tuple[str, int, int, int], ...] = ()
     full: tuple[tuple[str, int], ...] = ()
+    sequences: tuple[int | None, ...] | None = None
 
 
 Value = Tag | Named

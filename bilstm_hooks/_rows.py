@@ -1,4 +1,5 @@
-"""Which batch rows an index takes: `gather` by whole rows, `out[:, order]`, a mask.
+"""Batch rows: which an index takes (`gather` by whole rows, `out[:, order]`, a mask), and
+which sequence each holds once reordered (`reordered`).
 
 >>> import torch
 >>> from bilstm_hooks._rows import gathered_rows
@@ -9,11 +10,19 @@ tensor([2, 0, 1])
 
 from __future__ import annotations
 
+import sys
+from types import FrameType
 from typing import Any
 
 import torch
+from torch.nn.utils.rnn import pad_packed_sequence
 
-__all__ = ["batch_index", "gathered_rows"]
+from ._annotated import AnnotatedTensor
+from ._layout import Axes
+from ._notes import is_order_note, order_note
+from ._rule_parts import as_named, tag, without
+
+__all__ = ["batch_index", "gathered_rows", "held_rows", "reordered"]
 
 
 def gathered_rows(index: torch.Tensor, axis: int) -> torch.Tensor | None:
@@ -52,3 +61,57 @@ def batch_index(groups: int, index: Any) -> tuple[int, torch.Tensor | None] | No
         elif not (isinstance(item, slice) and item == slice(None)):
             return None
     return found[0] if len(found) == 1 else None
+
+
+def held_rows(source: AnnotatedTensor) -> tuple[int | None, ...]:
+    """Which row of the original each batch row of `source` holds: its `sequences`, else
+    the rows of its slice along batch, else its own order."""
+    if source.sequences is not None:
+        return source.sequences
+    count = source.sizes["batch"]
+    start, _, step = source.sliced.get("batch", (0, 0, 1))
+    return tuple(start + i * step for i in range(count))
+
+
+def reordered(
+    source: AnnotatedTensor, axis: int, index: torch.Tensor | None, result: torch.Tensor
+) -> None:
+    """`result` holds the rows `index` of `source` along `axis`, a `batch` axis: each
+    keeps the sequence it holds (`sequences`), not known where the index is not (on
+    another device than the CPU, say), and its length."""
+    if source.axes.groups[axis] != ("batch",):
+        return
+    count = result.shape[axis]
+    picked = None
+    if index is not None and index.dim() == 1 and index.device.type == "cpu":
+        picked = index.tolist()
+    held = held_rows(source)
+    sequences: tuple[int | None, ...] | None
+    sequences = tuple(held[i] for i in picked) if picked is not None else (None,) * count
+    if _unsorting(sys._getframe(1)):
+        sequences = None  # back in the caller's order, which `pad_rule` named the rows by
+    lengths = source.lengths
+    if lengths is not None:
+        lengths = tuple(lengths[i] for i in picked) if picked is not None else None
+    sizes = {**source.sizes, "batch": count}
+    axes = Axes(source.axes.groups, tuple((n, sizes[n]) for n in source.axes.dims))
+    notes = tuple(n for n in source.notes if not is_order_note(n))
+    if sequences is not None:
+        notes += (order_note(sequences),)
+    named = as_named(source, axes, lengths=lengths, notes=notes, sequences=sequences)
+    tag(result, without(named, "batch"))
+
+
+_PAD_PACKED = pad_packed_sequence.__code__
+
+
+def _unsorting(frame: FrameType | None) -> bool:
+    """Whether the op runs in `pad_packed_sequence` itself: its `index_select` puts the
+    rows of the padded batch (longest first) back in the caller's order."""
+    for _ in range(6):  # this rule's frames, the mode's, then the op's caller
+        if frame is None:
+            return False
+        if frame.f_code is _PAD_PACKED:
+            return True
+        frame = frame.f_back
+    return False

@@ -8,6 +8,7 @@ True
 
 from __future__ import annotations
 
+from itertools import filterfalse
 from typing import Any
 
 import torch
@@ -16,6 +17,7 @@ from . import _registry
 from ._annotated import AnnotatedTensor
 from ._identity import annotation_of, named_from
 from ._layout import Axes
+from ._notes import is_order_note
 from ._registry import Named
 
 __all__ = ["arg", "as_named", "axis_of", "copied", "names_of", "tag", "without"]
@@ -40,6 +42,8 @@ def as_named(annotated: AnnotatedTensor, axes: Axes | None = None, **changes: An
     return named._replace(
         sliced=tuple(s for s in named.sliced if s[0] in kept),
         full=tuple(f for f in named.full if f[0] in kept),
+        sequences=named.sequences if "batch" in kept else None,
+        notes=named.notes if "batch" in kept else tuple(filterfalse(is_order_note, named.notes)),
     )
 
 

@@ -21,19 +21,17 @@ import torch
 import torch.nn.functional as F
 
 from . import _misuse, _registry
-from ._annotated import AnnotatedTensor
 from ._broadcast import keeps_broadcast
 from ._join import calls_joined
 from ._layout import Axes
 from ._registry import Named
-from ._rows import batch_index, gathered_rows
+from ._rows import batch_index, gathered_rows, reordered
 from ._rule_parts import arg as _arg
 from ._rule_parts import as_named as _as_named
 from ._rule_parts import axis_of as _axis
 from ._rule_parts import copied as _copied
 from ._rule_parts import names_of as names_of
 from ._rule_parts import tag as _tag
-from ._rule_parts import without as _without
 
 __all__ = ["RULES", "Rule", "names_of", "same_rule"]
 
@@ -95,7 +93,9 @@ def same_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
         return
     first = shaped[0]
     if any(
-        n.axes != first.axes or n.origin != first.origin or n.sliced != first.sliced for n in shaped
+        (n.axes, n.origin, n.sliced, n.sequences)
+        != (first.axes, first.origin, first.sliced, first.sequences)
+        for n in shaped
     ) or not keeps_broadcast(first.axes.groups, func, args, kwargs, shaped):
         return  # or a `broadcast` axis no longer the same along (`expanded + noise`)
     at = {k: v for k, v in first.at.items() if all(n.at.get(k) == v for n in shaped)}
@@ -139,22 +139,7 @@ def batch_order_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], r
         index = gathered_rows(index, axis)
         if index is None:  # each element from its own row: no batch of sequences any more
             return
-    _reordered(source, axis, index, result)
-
-
-def _reordered(
-    source: AnnotatedTensor, axis: int, index: torch.Tensor | None, result: torch.Tensor
-) -> None:
-    """`result` holds the rows `index` of `source` along `axis`, a `batch` axis."""
-    if source.axes.groups[axis] != ("batch",):
-        return
-    lengths = source.lengths
-    if lengths is not None:
-        known = index is not None and index.dim() == 1 and index.device.type == "cpu"
-        lengths = tuple(lengths[i] for i in index.tolist()) if known else None  # type: ignore[union-attr]
-    sizes = {**source.sizes, "batch": result.shape[axis]}
-    axes = Axes(source.axes.groups, tuple((n, sizes[n]) for n in source.axes.dims))
-    _tag(result, _without(_as_named(source, axes, lengths=lengths), "batch"))
+    reordered(source, axis, index, result)
 
 
 # -- joining parts -------------------------------------------------------------------------
@@ -234,7 +219,7 @@ def view_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
         if _copied(result, source):  # `out[:, order]` along batch keeps the names
             rows = batch_index(len(source.axes.groups), index)
             if rows is not None:
-                _reordered(source, rows[0], rows[1], result)
+                reordered(source, rows[0], rows[1], result)
             return
         _misuse.check_index(source, index, result)
         return

@@ -9,6 +9,7 @@ import torch
 from ._errors import LayoutError
 from ._layout import DIRECTIONS
 from ._replay import where_of
+from ._since import in_place_reason
 
 if TYPE_CHECKING:
     from ._unroll import Unrolled
@@ -33,6 +34,9 @@ def check(unrolled: Unrolled, *, rtol: float | None = None, atol: float | None =
 
     record = unrolled.record
     layout = record.layout
+    reason = in_place_reason(record, "compare the replay with the call", ("out", "h_n", "c_n"))
+    if reason is not None:
+        raise ValueError(f"{where_of(record)}: {reason}")
     replayed = unrolled._replayed
     L, D = layout.layers, layout.directions
     fused_out = record._plain("out")
@@ -116,6 +120,7 @@ def _message(
         f"{where_of(unrolled.record)}: the replay differs from the fused call in {what} at "
         f"{place}: replay {float(got[tuple(at)]):.6g}, fused {float(expected[tuple(at)]):.6g}; "
         f"max |difference| {largest:.3g}, above {bound}. "
-        "The replay uses the layer's weights as they are now: were they changed since the "
-        "call (optimizer.step(), load_state_dict())? Unroll right after the call." + hint
+        "The weights, the input and the outputs are the call's as far as their version "
+        "counters tell; a change that bypasses them (an edit of .data) shows here too. "
+        "Rounding grows with tokens and layers: rtol=/atol= widen the bound." + hint
     )

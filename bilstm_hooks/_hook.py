@@ -65,7 +65,7 @@ _no_torch_function = torch._C.DisableTorchFunction
 _LAYOUTS_KEPT = 32  # distinct call shapes whose layout is cached, per module
 # the layer's settings a layout is derived from, besides the call's shape
 _SETTINGS = ("batch_first", "hidden_size", "num_layers", "bidirectional", "input_size", "proj_size")
-_RECORD = 7  # where a kept call holds its Record once read: after the Record() arguments
+_RECORD = 8  # where a kept call holds its Record once read: after the Record() arguments
 
 
 class _Skipped(Exception):
@@ -98,7 +98,7 @@ class Hook:
         self.recorder = recorder
         self.name = name
         self.detach = detach
-        # [layout, input, out, h_n, c_n, hx, training], then its Record once read
+        # [layout, input, out, h_n, c_n, hx, training, versions], then its Record once read
         self.kept: deque[list[Any]] = deque(maxlen=history)
         self.counted = itertools.count()  # recorded calls: `next()` is one atomic step
         self.failures = 0  # could not be read
@@ -163,10 +163,15 @@ class Hook:
                 keep_out_of_dynamo()  # before Dynamo traces it, when compiled
                 cached = self._new_layout(key, module, input, out_data, h_n, c_n)
             layout = cached[0]
-            try:
-                versions = (out_data._version, h_n._version, 0 if c_n is None else c_n._version)
+            try:  # out, h_n, c_n, input: `Record.check` and the replay tell changes in place
+                versions = (
+                    out_data._version,
+                    h_n._version,
+                    0 if c_n is None else c_n._version,
+                    input_data._version,
+                )
             except RuntimeError:  # inference tensors keep no version
-                versions = (-1, -1, -1)
+                versions = (-1, -1, -1, -1)
             # what the caller holds, before detaching: noted for the registry (see `flush`)
             pending = (
                 _ref(out_data),
@@ -186,7 +191,7 @@ class Hook:
                         c_n = c_n.detach()
                 if hx is not None:
                     hx = detached_state(hx)
-            entry = [layout, input, out, h_n, c_n, hx, training]
+            entry = [layout, input, out, h_n, c_n, hx, training, versions]
             # no lock: each of these is one atomic step (see the module's docstring)
             _PENDING.append(pending)
             if following or len(_PENDING) >= _FLUSH_AT:  # following: its look needs keys now

@@ -11,23 +11,16 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from . import _registry
 from ._annotated import AnnotatedTensor
-from ._errors import LayoutError
-from ._helpers import final_representation, last_outputs
+from ._helpers import final_representation
 from ._layout import Layout, Role, label_of, quoted_label_of
+from ._record_check import check_record
+from ._since import outside_vmap, weight_versions
 
 if TYPE_CHECKING:
     from ._diagram import Diagram
     from ._unroll import Unrolled
 
 __all__ = ["Record", "packed_lengths", "packed_lengths_nosync"]
-
-# rtol, atol per dtype: those of torch.testing.assert_close
-_TOLERANCE = {
-    torch.float16: (1e-3, 1e-5),
-    torch.bfloat16: (1.6e-2, 1e-5),
-    torch.float32: (1.3e-6, 1e-5),
-    torch.float64: (1e-7, 1e-7),
-}
 
 
 def packed_lengths(packed: PackedSequence) -> torch.Tensor:
@@ -83,6 +76,7 @@ class Record:
         c_n: torch.Tensor | None,
         hx: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
         training: bool | None = None,
+        versions: tuple[int, int, int, int] | None = None,
     ) -> None:
         self.name = name
         self.module = module
@@ -93,6 +87,10 @@ class Record:
         self._raw_c_n = c_n
         self._hx = hx
         self._training = training  # the module's train mode during the call, when kept
+        self._call_versions = versions  # of out, h_n, c_n and the input at the call (`_since`)
+        # the layer's parameters' versions now: built on first read, or before the next
+        # optimizer step (`_recorder`), so the call's weights unless changed otherwise
+        self._weights = weight_versions(module)
         self._padded: dict[str, torch.Tensor] = {}
 
     @property
@@ -186,6 +184,9 @@ class Record:
         sequence of a packed batch, unlike `out[:, -1]`.
         """
         layout = self.layout
+        reason = outside_vmap(self, "read the final state")
+        if reason is not None:
+            raise ValueError(f"{quoted_label_of(self.name, self.module)}: {reason}")
         return final_representation(
             self._raw_h_n, layers=layout.layers, directions=layout.directions
         )
@@ -198,55 +199,15 @@ class Record:
           last layer's forward row of `h_n`;
         - the backward half of `out` at token 0 equals the last layer's backward row.
 
+        Values are compared as `torch.testing.assert_close` does, NaN equal to NaN.
+
         Raises:
             LayoutError: naming the identity that failed, the module and where.
-            ValueError: the call ran on the meta device, whose tensors hold no values.
+            ValueError: the values are not the call's any more (`out`, `h_n` or `c_n`
+                changed in place since), the call ran on the meta device, or inside
+                `torch.func.vmap`.
         """
-        layout = self.layout
-        where = f"{quoted_label_of(self.name, self.module)} ({layout.describe_module()})"
-        tensors = {}
-        roles: tuple[Role, ...] = ("out", "h_n", "c_n")
-        for role in roles:
-            tensor = self._plain(role)
-            if tensor is None:
-                continue
-            axes = layout.axes(role)
-            if not axes.matches(tensor.shape):
-                raise LayoutError(
-                    f"{where}: {role} should be {axes.expected()}, got shape {tuple(tensor.shape)}"
-                )
-            tensors[role] = tensor
-        out = tensors["out"]
-        if out.device.type == "meta":
-            raise ValueError(
-                f"{where}: cannot check the identities of a call on the meta device: meta "
-                "tensors hold no values (their shapes match their annotations); run the "
-                "layer on a real device to check them"
-            )
-        expected = self.final()
-        got = last_outputs(
-            out, self.lengths, batch_first=layout.batch_first, directions=layout.directions
-        )
-        rtol, atol = _TOLERANCE.get(out.dtype, (0.0, 0.0))
-        h = layout.h_out
-        last = layout.layers - 1
-        for d, (name, token) in enumerate(
-            (("forward", "the last valid token"), ("backward", "token 0"))[: layout.directions]
-        ):
-            a, b = got[..., d * h : (d + 1) * h], expected[..., d * h : (d + 1) * h]
-            close = torch.isclose(a, b, rtol=rtol, atol=atol).all(dim=-1)
-            if not bool(close.all()):
-                bad = (~close).nonzero().flatten().tolist() if close.dim() else []
-                rows = f" in batch rows {bad}" if layout.batched else ""
-                diff = float((a.float() - b.float()).abs().max())
-                row = last * layout.directions + d
-                raise LayoutError(
-                    f"{where}: the {name} half of out at {token} differs from h_n[{row}] "
-                    f"(layer {last}, {name}){rows}; max |difference| {diff:.3g}.\n"
-                    f"  out: {layout.axes('out').described()}\n"
-                    f"  h_n: {layout.axes('h_n').described()}"
-                    + (f"\n  lengths: {self.lengths.tolist()}" if self.lengths is not None else "")
-                )
+        check_record(self)
 
     def unroll(self, *, gates: bool = False) -> Unrolled:
         """Replay this call step by step: every layer's state at every token.

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import weakref
 from collections.abc import Iterator
 from types import TracebackType
+from typing import Any
 
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch.utils.hooks import RemovableHandle
 
 from . import _artifacts, _registry
@@ -83,6 +87,23 @@ def attach_hooks(
     return recorder
 
 
+_LIVE: weakref.WeakSet[Recorder] = weakref.WeakSet()  # recorders whose records may be unread
+_STEP_HOOK: list[RemovableHandle] = []
+
+
+def _before_step(optimizer: Any, args: Any, kwargs: Any) -> None:
+    """Before any optimizer step: build the records not read yet, so that each keeps the
+    versions of its layer's weights from before the step (`_since`)."""
+    for recorder in list(_LIVE):
+        with contextlib.suppress(Exception):  # never break the user's training step
+            recorder._build_records()
+
+
+def _watch_optimizer_steps() -> None:
+    if not _STEP_HOOK:
+        _STEP_HOOK.append(register_optimizer_step_pre_hook(_before_step))
+
+
 class Recorder:
     """The hooks `attach_hooks` added and the records they keep.
 
@@ -98,6 +119,8 @@ class Recorder:
         self._removed = False
         self._follow: FollowHooks | None = None
         _artifacts.install()
+        _LIVE.add(self)
+        _watch_optimizer_steps()
         self._handles: list[RemovableHandle] = [
             module.register_forward_hook(self._hooks[name].record, with_kwargs=True)
             for name, module in modules
@@ -151,6 +174,10 @@ class Recorder:
                 "call the model eagerly"
             )
         return f"{state}, but it has not been called since it was hooked; run the model first"
+
+    def _build_records(self) -> None:
+        for hook in self._hooks.values():
+            hook.kept_records()
 
     def records(self, key: str | nn.Module) -> list[Record]:
         """The kept records of one module, oldest first (at most `history`)."""

@@ -24,6 +24,7 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from ._layout import Layout, quoted_label_of
 from ._record import Record
+from ._since import in_place_reason, outside_vmap, weight_versions
 
 __all__ = ["GATE_NAMES", "Replayed", "replay", "where_of"]
 
@@ -59,6 +60,17 @@ def refusal(record: Record) -> str | None:
             f"inter-layer dropout={module.dropout}, whose masks were drawn inside the fused "
             "kernel and cannot be known. Call the model in eval mode (model.eval()) or with "
             "dropout=0, then unroll that call"
+        )
+    moved = outside_vmap(record, f"unroll this call of {where_of(record)}")
+    moved = moved or in_place_reason(record, f"unroll this call of {where_of(record)}", ("input",))
+    if moved is not None:
+        return moved
+    if record._weights and weight_versions(module) != record._weights:
+        return (
+            f"cannot unroll this call of {where_of(record)}: the layer's weights changed "
+            "since the call (their version counters moved: optimizer.step(), "
+            "load_state_dict(), an in-place update), and a replay with other weights would "
+            "not be this call's. Unroll right after the call, before the step"
         )
     raw = record._raw_input
     data = raw.data if isinstance(raw, PackedSequence) else raw

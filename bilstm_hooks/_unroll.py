@@ -19,6 +19,7 @@ from ._annotated import AnnotatedTensor
 from ._layout import Axes, Layout
 from ._record import Record, packed_lengths_nosync
 from ._replay import GATE_NAMES, Replayed, replay, where_of
+from ._since import weight_versions
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -50,14 +51,6 @@ def unroll_axes(layout: Layout, hidden: int, gates: int = 0) -> Axes:
     return Axes(tuple((n,) for n in names), tuple((n, size[n]) for n in names))
 
 
-def _weight_versions(record: Record) -> tuple[int, ...]:
-    """The version counters of the layer's parameters: they move on every in-place update."""
-    try:
-        return tuple(p._version for p in record.module.parameters())
-    except RuntimeError:  # inference tensors keep no version
-        return ()
-
-
 class Unrolled:
     """One recorded call replayed: every layer and direction at every token.
 
@@ -83,7 +76,7 @@ class Unrolled:
     def __init__(self, record: Record, *, gates: bool = False) -> None:
         self.record = record
         self._replayed: Replayed = replay(record, gates=gates)
-        self._versions = _weight_versions(record)
+        self._versions = weight_versions(record.module)
         self.gate_names: tuple[str, ...] = GATE_NAMES[record.kind]
 
     @property
@@ -133,7 +126,7 @@ class Unrolled:
             return None
         gates = self._replayed.gates
         if gates is None:
-            if _weight_versions(self.record) != self._versions:
+            if weight_versions(self.record.module) != self._versions:
                 raise ValueError(
                     f"cannot compute the gates of this unroll of {where_of(self.record)}: the "
                     "layer's weights changed since it was unrolled, and the gates would not "

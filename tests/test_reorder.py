@@ -29,7 +29,7 @@ def padded() -> Iterator[Any]:
     x = torch.randn(3, 6, 3)
     out, (h_n, _) = lstm(pack_padded_sequence(x, [4, 6, 2], batch_first=True, enforce_sorted=False))
     with bh.follow():
-        padded, lengths = pad_packed_sequence(out, batch_first=True)
+        padded, _lengths = pad_packed_sequence(out, batch_first=True)
         yield padded, h_n, x
     rec.remove()
 

@@ -52,7 +52,8 @@ from ._display import (
 )
 from ._identity import annotation_of
 from ._layout import Axes, Role
-from ._record import Record, packed_lengths_nosync
+from ._packed import packed_lengths_nosync
+from ._record import Record
 from ._recorder import Recorder
 from ._registry import Named
 from ._sequence import sequence_text

@@ -12,7 +12,7 @@ from . import _registry
 from ._annotated import AnnotatedTensor
 from ._derive import Geometry, Underivable, derive, geometry_of
 from ._layout import DIRECTIONS, Axes, Layout, Role, label_of, quoted_label_of
-from ._record import packed_lengths_nosync
+from ._packed import packed_lengths_nosync
 
 if TYPE_CHECKING:
     from ._record import Record

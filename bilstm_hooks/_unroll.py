@@ -17,7 +17,8 @@ from torch.nn.utils.rnn import PackedSequence
 from . import _registry
 from ._annotated import AnnotatedTensor
 from ._layout import Axes, Layout
-from ._record import Record, packed_lengths_nosync
+from ._packed import packed_lengths_nosync
+from ._record import Record
 from ._replay import GATE_NAMES, Replayed, replay, where_of
 
 if TYPE_CHECKING:

@@ -107,8 +107,9 @@ def diagram(
         panels = [(f"{what} (batch={layout.batch}, {tokens} tokens)", None, tokens)]
     else:
         panels = [(f"the sequence (unbatched, {tokens} tokens)", None, tokens)]
-    hidden_panels = max(0, len(panels) - max_sequences)
-    panels = panels[:max_sequences]
+    shown = panels[:max_sequences]
+    hidden_panels = len(panels) - len(shown)  # max_sequences >= 1: Record.diagram checks it
+    panels = shown
     columns = _columns(tokens, {n - 1 for _, _, n in panels if n > 0}, max_tokens)
     x_of: dict[int, float] = {}
     x = float(LEFT)

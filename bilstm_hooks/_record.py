@@ -11,6 +11,7 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from . import _registry
 from ._annotated import AnnotatedTensor
+from ._arguments import expect_bool, expect_count
 from ._errors import LayoutError
 from ._helpers import final_representation, last_outputs
 from ._layout import Layout, Role, label_of, quoted_label_of
@@ -229,6 +230,7 @@ class Record:
         (else `.gates` replays again when first read).
 
         Raises:
+            TypeError: `gates` is not a bool.
             ValueError: the call ran in train mode with inter-layer dropout (its masks
                 cannot be known), on the meta device, or the layer has moved since.
 
@@ -245,6 +247,7 @@ class Record:
         """
         from ._unroll import Unrolled
 
+        expect_bool("gates", gates)
         return Unrolled(self, gates=gates)
 
     def diagram(
@@ -257,9 +260,16 @@ class Record:
         of h over its hidden units), the values in each cell's tooltip; one grid per
         sequence. Shown inline in Jupyter; `.save("call.svg")` writes it, `str()` is
         the SVG.
+
+        Raises:
+            TypeError: `max_sequences` or `max_tokens` is not an int, or `values` not a bool.
+            ValueError: `max_sequences` or `max_tokens` is below 1.
         """
         from ._diagram import diagram
 
+        expect_count("max_sequences", max_sequences)
+        expect_count("max_tokens", max_tokens)
+        expect_bool("values", values)
         unrolled = self.unroll() if values else None
         return diagram(self, max_sequences=max_sequences, max_tokens=max_tokens, values=unrolled)
 

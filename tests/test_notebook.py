@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,13 @@ def packed_record(lengths: list[int], **kwargs: Any) -> bh.Record:
     with bh.attach_hooks(nn.ModuleDict({"encoder": lstm})) as rec:
         lstm(packed)
     return rec["encoder"]
+
+
+def batched_record(batch: int) -> bh.Record:
+    lstm = seed_lstm()
+    with bh.attach_hooks(lstm) as rec:
+        lstm(torch.randn(batch, 5, 3))
+    return rec[lstm]
 
 
 # -- HTML -----------------------------------------------------------------------------------
@@ -177,3 +185,41 @@ def test_docs_image_is_current(overwrite_golden: bool) -> None:
         DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
         DOCS_IMAGE.write_text(svg, encoding="utf-8")
     assert DOCS_IMAGE.read_text(encoding="utf-8") == svg
+
+
+@pytest.mark.parametrize("option", ["max_sequences", "max_tokens"])
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [("3", TypeError), (None, TypeError), (2.5, TypeError), (True, TypeError),
+     (0, ValueError), (-1, ValueError)],
+)  # fmt: skip
+def test_diagram_takes_counts_as_ints_from_1(option: str, value: Any, error: type) -> None:
+    record = packed_record([4, 6])
+    with pytest.raises(
+        error, match=rf"^expected {option} as an int >= 1, got {re.escape(repr(value))}$"
+    ):
+        record.diagram(**{option: value})
+
+
+@pytest.mark.parametrize("values", ["yes", 1, None])
+def test_diagram_takes_values_as_a_bool_only(values: Any) -> None:
+    with pytest.raises(
+        TypeError, match=rf"^expected values as a bool, got {re.escape(repr(values))}$"
+    ):
+        packed_record([4, 6]).diagram(values=values)
+
+
+@pytest.mark.parametrize("values", [False, True])
+@pytest.mark.parametrize("max_sequences", [1, 2, 5, 6, 7, 100])
+def test_diagram_counts_the_sequences_left_out(values: bool, max_sequences: int) -> None:
+    batch = 6
+    for record in (packed_record([6, 5, 4, 3, 2, 1]), batched_record(batch)):
+        if not values and not record.packed:
+            continue  # one grid holds for every sequence
+        svg = record.diagram(max_sequences=max_sequences, values=values).svg
+        shown = min(batch, max_sequences)
+        assert {where(c)[0] for c in cells(svg)} == set(range(shown))
+        left = batch - shown
+        texts = [t.text or "" for t in ET.fromstring(svg).iter(f"{SVG}text")]
+        more = [t for t in texts if "more sequence" in t]
+        assert more == ([f"… and {left} more sequence{'s' if left > 1 else ''}"] if left else [])

@@ -427,3 +427,13 @@ def test_check_takes_its_own_tolerance(seq_lstm: nn.LSTM) -> None:
         unrolled.check(rtol=0, atol=1e-9)
     with pytest.raises(ValueError, match=r"expected rtol as a number >= 0, got -1"):
         unrolled.check(rtol=-1)
+
+
+@pytest.mark.parametrize("gates", ["no", 0, 1, None])
+def test_unroll_takes_gates_as_a_bool_only(seq_lstm: nn.LSTM, gates: Any) -> None:
+    with bh.attach_hooks(seq_lstm) as rec:
+        seq_lstm(torch.randn(2, 6, 3))
+    with pytest.raises(
+        TypeError, match=rf"^expected gates as a bool, got {re.escape(repr(gates))}$"
+    ):
+        rec[seq_lstm].unroll(gates=gates)

@@ -169,6 +169,8 @@ class Unrolled:
         Raises:
             LayoutError: naming the tensor, where it differs most, both values and the
                 max |difference|.
+            TypeError: `rtol` or `atol` is not a real number (a bool is not; a 0-d tensor is).
+            ValueError: `rtol` or `atol` is below 0 or NaN.
 
         Example:
             >>> import torch, bilstm_hooks as bh

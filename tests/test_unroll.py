@@ -12,6 +12,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -437,3 +438,41 @@ def test_unroll_takes_gates_as_a_bool_only(seq_lstm: nn.LSTM, gates: Any) -> Non
         TypeError, match=rf"^expected gates as a bool, got {re.escape(repr(gates))}$"
     ):
         rec[seq_lstm].unroll(gates=gates)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("x", TypeError),
+        (torch.tensor([1.0, 2.0]), TypeError),  # was torch's "Boolean value of Tensor ..."
+        (True, TypeError),  # a bool is not a number
+        (1j, TypeError),
+        (torch.tensor(True), TypeError),
+        (-1, ValueError),
+        (float("nan"), ValueError),
+        (torch.tensor(-1.0), ValueError),
+    ],
+    ids=["str", "tensor", "bool", "complex", "bool-tensor", "negative", "nan", "negative-tensor"],
+)
+@pytest.mark.parametrize("name", ["rtol", "atol"])
+def test_check_takes_tolerances_as_numbers_from_0(
+    seq_lstm: nn.LSTM, name: str, value: Any, error: type
+) -> None:
+    with bh.attach_hooks(seq_lstm) as rec:
+        seq_lstm(torch.randn(2, 6, 3))
+    unrolled = rec[seq_lstm].unroll()
+    expected = re.escape(f"expected {name} as a number >= 0, got {value!r}")
+    with pytest.raises(error, match=f"^{expected}$"):
+        unrolled.check(**{name: value})
+
+
+def test_check_accepts_ints_floats_numpy_and_0_d_tensors(seq_lstm: nn.LSTM) -> None:
+    """A 0-d real tensor is accepted (as before): a tolerance computed with torch, say
+    `torch.finfo(dtype).eps * 10` of a tensor, or a statistic of a tensor, is one."""
+    with bh.attach_hooks(seq_lstm) as rec:
+        seq_lstm(torch.randn(2, 6, 3))
+    unrolled = rec[seq_lstm].unroll()
+    for value in (1, 1e-3, float("inf"), np.float32(1e-3), np.int64(1), torch.tensor(1e-3)):
+        assert unrolled.check(atol=value) < 1e-5
+        assert unrolled.check(rtol=value) < 1e-5
+    assert unrolled.check(rtol=0) < 1e-5

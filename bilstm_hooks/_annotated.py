@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import einops
 import torch
@@ -45,6 +45,12 @@ class AnnotatedTensor:
         sliced: dict[str, tuple[int, int, int]] | None = None,
         full: dict[str, int] | None = None,
     ) -> None:
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"expected tensor as a torch.Tensor, got {tensor!r}")
+        if not isinstance(axes, Axes):
+            raise TypeError(f"expected axes as an Axes, got {axes!r}")
+        if not isinstance(origin, str):
+            raise TypeError(f"expected origin as a str, got {origin!r}")
         if not axes.matches(tensor.shape):
             raise ValueError(
                 f"expected {axes.expected()}, got shape {tuple(tensor.shape)}"
@@ -66,6 +72,13 @@ class AnnotatedTensor:
         `out[:, 2:][:, 1]` is at token 3. A step below 0 is a reversed order, as in
         `cat([h_n[-1], h_n[-2]], -1)`: `{"direction": (1, -1, -1)}`."""
         self._full = dict(full or {})  # sizes in the original of the dims sliced or taken
+
+    def __class_getitem__(cls, item: object) -> NoReturn:
+        raise TypeError(
+            "AnnotatedTensor is not generic: AnnotatedTensor[...] names no dims. Annotate with "
+            "torch.Tensor; at run time bh.annotation_of(tensor) gives a tensor's names, "
+            "AnnotatedTensor(tensor, axes) wraps one"
+        )
 
     @property
     def tensor(self) -> torch.Tensor:

@@ -24,7 +24,7 @@ import torch
 from torch.nn.utils.rnn import PackedSequence
 
 from ._annotated import AnnotatedTensor
-from ._display import packed_annotation, positions_text
+from ._display import packed_annotation, positions_text, shape_text
 from ._identity import annotation_of
 
 __all__ = ["MAX_DEPTH", "MAX_ITEMS", "sequence_text"]
@@ -85,7 +85,7 @@ def _item(item: object, depth: int, budget: list[int], dtypes: dict[str, None]) 
         if found is not None:
             return _annotated(found, item, dtypes)
         dtypes[_dtype(item)] = None
-        return f"tensor shape={tuple(item.shape)}"
+        return shape_text(item)
     if isinstance(item, AnnotatedTensor):
         return _annotated(item, item.tensor, dtypes)
     if type(item) in _SEQUENCES:

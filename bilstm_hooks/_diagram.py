@@ -57,10 +57,18 @@ class Diagram:
         return f"<Diagram: {self.title}>"
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the SVG to `path` (a name ending in `.svg`)."""
-        if not os.fspath(path).lower().endswith(".svg"):
+        """Write the SVG to `path` (a name ending in `.svg`).
+
+        Raises:
+            TypeError: `path` is not a str or `os.PathLike` of a str (bytes are not).
+            ValueError: `path` does not end in `.svg`.
+        """
+        name = os.fspath(path) if isinstance(path, str | os.PathLike) else None
+        if not isinstance(name, str):
+            raise TypeError(f"expected path as a str or os.PathLike, got {path!r}")
+        if not name.lower().endswith(".svg"):
             raise ValueError(
-                f"Diagram.save writes SVG; expected a path ending in .svg, got {os.fspath(path)!r}"
+                f"Diagram.save writes SVG; expected a path ending in .svg, got {name!r}"
             )
         with open(path, "w", encoding="utf-8") as file:
             file.write(self.svg)

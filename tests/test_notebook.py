@@ -223,3 +223,35 @@ def test_diagram_counts_the_sequences_left_out(values: bool, max_sequences: int)
         texts = [t.text or "" for t in ET.fromstring(svg).iter(f"{SVG}text")]
         more = [t for t in texts if "more sequence" in t]
         assert more == ([f"… and {left} more sequence{'s' if left > 1 else ''}"] if left else [])
+
+
+@pytest.mark.parametrize("path", [b"call.svg", 3, None, ["call.svg"]], ids=repr)
+def test_diagram_save_takes_a_str_or_path_only(tmp_path: Path, path: Any) -> None:
+    diagram = packed_record([4, 6, 2]).diagram()
+    with pytest.raises(
+        TypeError, match=rf"^expected path as a str or os\.PathLike, got {re.escape(repr(path))}$"
+    ):  # bytes gave a bare TypeError from str.endswith
+        diagram.save(path)
+
+
+def test_diagram_save_takes_a_str_and_any_path_like(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    diagram = packed_record([4, 6, 2]).diagram()
+    diagram.save(str(tmp_path / "a.svg"))
+    monkeypatch.chdir(tmp_path)
+
+    class Where:
+        def __fspath__(self) -> str:
+            return "b.SVG"
+
+    diagram.save(Where())
+    for name in ("a.svg", "b.SVG"):
+        assert (tmp_path / name).read_text(encoding="utf-8") == diagram.svg
+
+    class Raw:
+        def __fspath__(self) -> bytes:
+            return b"c.svg"
+
+    with pytest.raises(TypeError, match=r"^expected path as a str or os\.PathLike, got <"):
+        diagram.save(Raw())  # type: ignore[arg-type]

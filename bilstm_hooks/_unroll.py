@@ -164,7 +164,7 @@ class Unrolled:
         float64 1e-10 + 1e-10·|fused|, float32 1e-5 + 1e-5·|fused| (float16 2e-2,
         bfloat16 6e-2: those calls round every step, the replay runs in float32).
         `rtol=` and `atol=` replace the dtype's bounds (rounding grows with the
-        number of tokens and layers).
+        number of tokens and layers). A call on a batch of 0 has nothing to compare: 0.0.
 
         Raises:
             LayoutError: naming the tensor, where it differs most, both values and the
@@ -212,7 +212,7 @@ class Unrolled:
 
         Raises:
             ImportError: matplotlib is not installed.
-            ValueError: an unknown `state` or `sequence`.
+            ValueError: an unknown `state` or `sequence`, or a call on a batch of 0.
 
         Example:
             >>> import torch, bilstm_hooks as bh

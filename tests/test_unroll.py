@@ -9,6 +9,7 @@ tokens. The replay is held against it and against the fused call (`check()`).
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import replace
 from typing import Any
 
@@ -476,3 +477,34 @@ def test_check_accepts_ints_floats_numpy_and_0_d_tensors(seq_lstm: nn.LSTM) -> N
         assert unrolled.check(atol=value) < 1e-5
         assert unrolled.check(rtol=value) < 1e-5
     assert unrolled.check(rtol=0) < 1e-5
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_a_call_on_a_batch_of_0_unrolls_checks_and_draws(kind: str, batch_first: bool) -> None:
+    """Nothing to compare: check() is 0.0 (was torch's reshape error); nothing to plot: a
+    ValueError that says so (was "expected sequence as an int in 0..-1")."""
+    layer = getattr(nn, kind)(3, 4, num_layers=2, bidirectional=True, batch_first=batch_first)
+    with bh.attach_hooks(layer) as rec:
+        layer(torch.randn(0, 5, 3) if batch_first else torch.randn(5, 0, 3))
+    record = rec[layer]
+    record.check()
+    unrolled = record.unroll(gates=True)
+    assert unrolled.out.sizes == {"layer": 2, "direction": 2, "batch": 0, "token": 5, "hidden": 4}
+    assert unrolled.mask.shape == (0, 5)
+    assert unrolled.check() == 0.0
+    assert unrolled.check(rtol=0, atol=0) == 0.0
+    assert "Unrolled" in repr(unrolled)
+    assert "<svg" in unrolled._repr_html_()
+    if kind != "RNN":
+        saturation = unrolled.saturation()
+        assert saturation.low.tensor.isnan().all()  # no valid step: shown as "-"
+        assert "-" in repr(saturation)
+        assert "<table" in saturation._repr_html_()
+    with pytest.raises(
+        ValueError, match=r"^cannot plot .*: the call had a batch of 0 sequences, none to plot$"
+    ):
+        unrolled.plot()
+    for values in (False, True):
+        ET.fromstring(record.diagram(values=values).svg)
+    assert "<svg" in record._repr_html_()

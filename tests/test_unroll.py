@@ -19,6 +19,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
 
 import bilstm_hooks as bh
 from bilstm_hooks._unroll import TOLERANCE
@@ -508,3 +509,42 @@ def test_a_call_on_a_batch_of_0_unrolls_checks_and_draws(kind: str, batch_first:
     for values in (False, True):
         ET.fromstring(record.diagram(values=values).svg)
     assert "<svg" in record._repr_html_()
+
+
+def test_saturation_says_how_many_valid_steps_held_nan_gates() -> None:
+    """NaN is neither below nor above a bound: such steps count in neither share, and the
+    table says how many there were (it did not)."""
+    torch.manual_seed(0)
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    x = torch.randn(3, 6, 3)
+    x[0, 3, 1] = float("nan")  # sequence 0 from token 3 on (forward), up to it (backward)
+    lengths = torch.tensor([6, 4, 2])
+    with bh.attach_hooks(lstm) as rec:
+        lstm(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    unrolled = rec[lstm].unroll(gates=True)
+    saturation = unrolled.saturation()
+    gates = unrolled.gates
+    assert gates is not None
+    nan_at = gates.tensor.isnan().any(2).any(-1) & unrolled.mask  # layer direction batch token
+    steps = 2 * 2 * int(lengths.sum())
+    # layer 0: 3 forward steps, 4 backward; layer 1 sees a NaN half at every token
+    assert int(nan_at.sum()) == 3 + 4 + 6 + 6
+    assert (saturation.nan_steps, saturation.steps) == (19, steps)
+    note = (
+        f"NaN in the gates at 19 of {steps} valid steps (counting each layer and direction): "
+        "in neither share"
+    )
+    assert repr(saturation).splitlines()[-1] == note
+    assert note in saturation._repr_html_()
+    for i, name in enumerate(unrolled.gate_names):  # the shares are over every valid step
+        valid = gates.tensor[:, :, i].permute(2, 3, 0, 1, 4)[unrolled.mask]
+        lo, hi = (-0.8, 0.8) if name == "cell" else (0.1, 0.9)
+        low = (valid < lo).sum((0, 3)) / (valid.shape[0] * valid.shape[3])
+        high = (valid > hi).sum((0, 3)) / (valid.shape[0] * valid.shape[3])
+        assert torch.allclose(saturation.low.tensor[:, :, i], low.float())
+        assert torch.allclose(saturation.high.tensor[:, :, i], high.float())
+    with bh.attach_hooks(lstm) as rec:
+        lstm(torch.randn(3, 6, 3))
+    plain = rec[lstm].unroll().saturation()
+    assert (plain.nan_steps, plain.steps) == (0, 2 * 2 * 18)
+    assert "NaN" not in repr(plain) + plain._repr_html_()

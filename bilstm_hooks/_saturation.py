@@ -120,7 +120,7 @@ class Saturation:
             *(f"{escape(n)}<br><small>{escape(h)}</small>" for n, h in gates),
         )
         body = [
-            (layer, direction, *(f"{_pct(lo)} | {_pct(hi)}" for lo, hi in pairs))
+            (layer, direction, *(escape(f"{_pct(lo)} | {_pct(hi)}") for lo, hi in pairs))
             for layer, direction, pairs in self.rows()
         ]
         note = self._nan_note()

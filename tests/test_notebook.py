@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +256,69 @@ def test_diagram_save_takes_a_str_and_any_path_like(
 
     with pytest.raises(TypeError, match=r"^expected path as a str or os\.PathLike, got <"):
         diagram.save(Raw())  # type: ignore[arg-type]
+
+
+# -- markup in names -------------------------------------------------------------------------
+HOSTILE_CLASS = "<img src=x onerror=alert(1)>"
+HOSTILE_NAME = "<script>alert(2)</script>"
+
+
+def test_every_html_and_svg_view_escapes_class_and_module_names() -> None:
+    """A module class or qualified name holding markup reaches every view escaped: the
+    recorder's table showed the class name raw."""
+    hostile = type(HOSTILE_CLASS, (nn.LSTM,), {})
+    torch.manual_seed(0)
+    root = hostile(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    model = nn.ModuleDict()
+    model.add_module(HOSTILE_NAME, hostile(3, 4, bidirectional=True, batch_first=True))
+    inner = nn.ModuleDict({"plain": nn.GRU(3, 4)})
+    inner.add_module(HOSTILE_NAME, nn.GRU(3, 4))  # a hostile name nested in a path
+    model.add_module("inner", inner)
+    x = torch.randn(3, 6, 3)
+    lengths = torch.tensor([4, 6, 2])
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    views: list[tuple[str, str, list[str]]] = []  # what, text, the names it shows
+    for module, where, call, shown in (
+        (root, root, x, [f"<{HOSTILE_CLASS}>"]),
+        (model, model[HOSTILE_NAME], packed, [HOSTILE_NAME]),
+        (model, inner[HOSTILE_NAME], x, [f"inner.{HOSTILE_NAME}"]),
+    ):
+        with bh.attach_hooks(module) as rec:
+            where(call)
+        record = rec[where]
+        unrolled = record.unroll(gates=True)
+        views += [
+            ("Recorder", rec._repr_html_(), [*shown, HOSTILE_CLASS]),  # the kind column
+            ("Record", record._repr_html_(), shown),
+            ("Unrolled", unrolled._repr_html_(), shown),
+            ("Saturation", unrolled.saturation()._repr_html_(), shown),
+        ]
+        for role in ("out", "h_n", "input"):
+            views.append((f"AnnotatedTensor {role}", getattr(record, role)._repr_html_(), shown))
+        views.append(("AnnotatedTensor view", record.h_n[-1]._repr_html_(), shown))
+        views.append(("AnnotatedTensor unrolled", unrolled.out._repr_html_(), shown))
+        for values in (False, True):
+            diagram = record.diagram(values=values)
+            assert diagram._repr_svg_() == str(diagram)
+            ET.fromstring(diagram._repr_svg_())  # still well-formed XML
+            # a root module's diagram names the kind only, the others their module
+            names = [] if where is root else shown
+            views.append((f"Diagram values={values}", diagram._repr_svg_(), names))
+    for what, text, names in views:
+        for raw in ("<img", "<script", "</script", "onerror=alert(1)>"):
+            assert raw not in text, what
+        for name in names:
+            assert escape(name) in text, (what, name)
+
+
+def test_saturation_html_escapes_its_shares() -> None:
+    from bilstm_hooks._layout import Axes
+    from bilstm_hooks._saturation import Saturation
+
+    names = (("layer", 1), ("direction", 1), ("gate", 1))
+    axes = Axes(tuple((n,) for n, _ in names), names)
+    share = bh.AnnotatedTensor(torch.tensor([[[0.001]]]), axes)
+    top = bh.AnnotatedTensor(torch.tensor([[[0.999]]]), axes)
+    html = Saturation("title", ("forget",), share, top)._repr_html_()
+    assert "&lt;1% | &gt;99%" in html
+    assert "<1%" not in html

@@ -2,48 +2,16 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import Any, NoReturn
 
 import einops
 import torch
 
 from ._broadcast import with_notes
 from ._layout import Axes
+from ._pattern import parse_pattern
 
-__all__ = ["AnnotatedTensor", "parse_pattern"]
-
-_TOKEN = re.compile(r"\(|\)|[A-Za-z_][A-Za-z0-9_]*|\S+")
-
-
-def parse_pattern(pattern: str) -> tuple[tuple[str, ...], ...]:
-    """`"batch (direction hidden)"` -> `(("batch",), ("direction", "hidden"))`.
-
-    Only names and one level of parentheses: the subset of einops that names
-    every axis, so that the result can still be annotated.
-    """
-    groups: list[tuple[str, ...]] = []
-    open_group: list[str] | None = None
-    for token in _TOKEN.findall(pattern):
-        if token == "(":
-            if open_group is not None:
-                raise ValueError(f"nested parentheses in {pattern!r}")
-            open_group = []
-        elif token == ")":
-            if not open_group:
-                raise ValueError(f"unbalanced or empty parentheses in {pattern!r}")
-            groups.append(tuple(open_group))
-            open_group = None
-        elif token.isidentifier():
-            if open_group is None:
-                groups.append((token,))
-            else:
-                open_group.append(token)
-        else:
-            raise ValueError(f"expected axis names and parentheses in {pattern!r}, got {token!r}")
-    if open_group is not None:
-        raise ValueError(f"unbalanced parentheses in {pattern!r}")
-    return tuple(groups)
+__all__ = ["AnnotatedTensor"]
 
 
 class AnnotatedTensor:
@@ -88,6 +56,12 @@ class AnnotatedTensor:
         full: dict[str, int] | None = None,
         sequences: tuple[int | None, ...] | None = None,
     ) -> None:
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"expected tensor as a torch.Tensor, got {tensor!r}")
+        if not isinstance(axes, Axes):
+            raise TypeError(f"expected axes as an Axes, got {axes!r}")
+        if not isinstance(origin, str):
+            raise TypeError(f"expected origin as a str, got {origin!r}")
         if not axes.matches(tensor.shape):
             raise ValueError(
                 f"expected {axes.expected()}, got shape {tuple(tensor.shape)}"
@@ -114,6 +88,13 @@ class AnnotatedTensor:
         the row of the tensor `origin` names that each batch row holds, e.g. `(1, 0)`
         (None where not known); None when the rows are in that tensor's order.
         `.at["batch"]` of a row taken from it is then the row it holds."""
+
+    def __class_getitem__(cls, item: object) -> NoReturn:
+        raise TypeError(
+            "AnnotatedTensor is not generic: AnnotatedTensor[...] names no dims. Annotate with "
+            "torch.Tensor; at run time bh.annotation_of(tensor) gives a tensor's names, "
+            "AnnotatedTensor(tensor, axes) wraps one"
+        )
 
     @property
     def tensor(self) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import TYPE_CHECKING
 
 import torch
@@ -15,6 +17,18 @@ if TYPE_CHECKING:
     from ._unroll import Unrolled
 
 __all__ = ["check"]
+
+
+def _expect_tolerance(name: str, value: object) -> None:
+    """A real number >= 0 (a 0-d real tensor too, as torch computes them), never a bool."""
+    number: object = value
+    if isinstance(value, torch.Tensor):
+        real = not (value.is_complex() or value.dtype == torch.bool or value.is_meta)
+        number = value.item() if value.dim() == 0 and real else None
+    if isinstance(number, bool) or not isinstance(number, numbers.Real):
+        raise TypeError(f"expected {name} as a number >= 0, got {value!r}")
+    if math.isnan(number) or number < 0:
+        raise ValueError(f"expected {name} as a number >= 0, got {value!r}")
 
 
 def _name(dtype: torch.dtype) -> str:
@@ -43,8 +57,10 @@ def check(unrolled: Unrolled, *, rtol: float | None = None, atol: float | None =
     assert fused_out is not None
     default_rtol, default_atol = TOLERANCE.get(fused_out.dtype, TOLERANCE[torch.float32])
     for name, value in (("rtol", rtol), ("atol", atol)):
-        if value is not None and (isinstance(value, bool) or not value >= 0):
-            raise ValueError(f"expected {name} as a number >= 0, got {value!r}")
+        if value is not None:
+            _expect_tolerance(name, value)
+    if layout.batch == 0:
+        return 0.0  # a batch of 0 sequences: nothing to compare
     given = rtol is not None or atol is not None
     rtol = default_rtol if rtol is None else float(rtol)
     atol = default_atol if atol is None else float(atol)

@@ -52,10 +52,11 @@ from ._display import (
 )
 from ._identity import annotation_of
 from ._layout import Axes, Role
-from ._record import Record, packed_lengths_nosync
+from ._packed import packed_lengths_nosync
+from ._record import Record
 from ._recorder import Recorder
 from ._registry import Named
-from ._sequence import sequence_text
+from ._sequence import PLAIN_TENSORS, sequence_text
 from ._unroll import Unrolled
 from ._unroll_text import unrolled_children, unrolled_value
 
@@ -82,7 +83,10 @@ def value_text(obj: object) -> str | None:
         return sequence_text(obj)
     if isinstance(obj, Deferred):
         return obj.text
-    if isinstance(obj, torch.Tensor):
+    if issubclass(type(obj), torch.Tensor):
+        if type(obj) not in PLAIN_TENSORS:  # a user's subclass: its __torch_function__ would run
+            return None
+        assert isinstance(obj, torch.Tensor)
         found = annotation_of(obj)
         if found is None:  # changed in place, or a view that mixes named dims: say so
             note = plain_note(obj)
@@ -105,7 +109,10 @@ def children(obj: object) -> Children | None:
     if isinstance(obj, Deferred):
         value = obj.get()
         return children(value) or Children([], value)
-    if isinstance(obj, torch.Tensor):
+    if issubclass(type(obj), torch.Tensor):
+        if type(obj) not in PLAIN_TENSORS:  # as in value_text: never touched
+            return None
+        assert isinstance(obj, torch.Tensor)
         found = annotation_of(obj)
         if found is None:
             return None

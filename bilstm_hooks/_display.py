@@ -12,7 +12,7 @@ from . import _registry
 from ._annotated import AnnotatedTensor
 from ._derive import Geometry, Underivable, derive, geometry_of
 from ._layout import DIRECTIONS, Axes, Layout, Role, label_of, quoted_label_of
-from ._record import packed_lengths_nosync
+from ._packed import packed_lengths_nosync
 
 if TYPE_CHECKING:
     from ._record import Record
@@ -30,6 +30,7 @@ __all__ = [
     "record_text",
     "recorder_text",
     "role_axes",
+    "shape_text",
     "stale_note",
 ]
 
@@ -107,10 +108,19 @@ def plain_note(tensor: torch.Tensor) -> str:
     return stale_note(tensor) or unnamed_note(tensor)
 
 
+def shape_text(tensor: torch.Tensor) -> str:
+    """`tensor shape=(6, 8)`; a nested tensor has no one shape: `nested tensor, 2 components`."""
+    if tensor.is_nested:
+        count = tensor.size(0)
+        return f"nested tensor, {count} component{'' if count == 1 else 's'}"
+    return f"tensor shape={tuple(tensor.shape)}"
+
+
 def plain_text(tensor: torch.Tensor, note: str | None = None) -> str:
     """`tensor shape=(6, 8) · float32 cpu`, then its `plain_note` (given, or found)."""
-    note = plain_note(tensor) if note is None else note
-    return f"tensor shape={tuple(tensor.shape)} · {_dtype(tensor)}{note}"
+    if note is None:
+        note = "" if tensor.is_nested else plain_note(tensor)
+    return f"{shape_text(tensor)} · {_dtype(tensor)}{note}"
 
 
 def positions_text(at: dict[str, int]) -> str:
@@ -207,7 +217,7 @@ def describe(obj: object) -> str:
             return f"PackedSequence shape={tuple(obj.data.shape)} · {_dtype(obj.data)}"
         return f"{annotated_text(*found, obj.data)} · packed, lengths {_lengths(obj)}"
     if isinstance(obj, torch.Tensor):
-        annotated = annotation_of(obj)
+        annotated = None if obj.is_nested else annotation_of(obj)  # never a layer's output
         if annotated is None:
             return plain_text(obj)
         return describe(annotated)

@@ -29,6 +29,7 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from . import _registry
 from ._annotated import AnnotatedTensor
+from ._arguments import expect_bool
 from ._derive import Derived, Geometry, derive, geometry_of
 from ._layout import Axes
 from ._notes import is_order_note, notes_for, order_note, rows_of, slice_notes
@@ -72,6 +73,9 @@ def annotation_of(obj: object, *, shared: bool = True) -> AnnotatedTensor | None
     `shared=False` skips the last resort, a look through the tensors on the same
     storage (what finds `out.detach()`).
 
+    Raises:
+        TypeError: `shared` is not a bool.
+
     Example:
         >>> import torch, bilstm_hooks as bh
         >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
@@ -84,6 +88,7 @@ def annotation_of(obj: object, *, shared: bool = True) -> AnnotatedTensor | None
         >>> bh.annotation_of(torch.zeros(3)) is None
         True
     """
+    expect_bool("shared", shared)
     if isinstance(obj, AnnotatedTensor):
         return obj
     if isinstance(obj, PackedSequence):

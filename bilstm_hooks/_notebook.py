@@ -105,7 +105,7 @@ def recorder_html(recorder: Recorder) -> str:
             cells = ["(not called yet)" if not calls else "(cleared)", "", ""]
         module = recorder.modules[name]
         label = f"<code>{escape(label_of(name, module))}</code>"
-        rows.append((label, type(module).__name__, str(calls), *cells))
+        rows.append((label, escape(type(module).__name__), str(calls), *cells))
     plural = "s" if len(recorder) != 1 else ""
     return (
         f"<div {_BOX}><b>Recorder</b>: {len(recorder)} hooked module{plural}, "

@@ -40,6 +40,11 @@ def plot(unrolled: Unrolled, *, sequence: int = 0, state: str = "out") -> Figure
     if state not in states:
         raise ValueError(f"expected state as one of {', '.join(map(repr, states))}, got {state!r}")
     batch = layout.batch if layout.batch is not None else 1
+    if batch == 0:
+        raise ValueError(
+            f"cannot plot {where_of(unrolled.record)}: the call had a batch of 0 sequences, "
+            "none to plot"
+        )
     if isinstance(sequence, bool) or not isinstance(sequence, int) or not 0 <= sequence < batch:
         raise ValueError(
             f"expected sequence as an int in 0..{batch - 1} (the batch row to plot), "

@@ -11,8 +11,10 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from . import _registry
 from ._annotated import AnnotatedTensor
+from ._arguments import expect_bool, expect_count
 from ._helpers import final_representation
 from ._layout import Layout, Role, label_of, quoted_label_of
+from ._packed import packed_lengths
 from ._record_check import check_record
 from ._since import outside_vmap, weight_versions
 
@@ -20,36 +22,7 @@ if TYPE_CHECKING:
     from ._diagram import Diagram
     from ._unroll import Unrolled
 
-__all__ = ["Record", "packed_lengths", "packed_lengths_nosync"]
-
-
-def packed_lengths(packed: PackedSequence) -> torch.Tensor:
-    """Per-sequence lengths of a PackedSequence, in the caller's batch order."""
-    lengths, in_order = packed_lengths_nosync(packed)
-    if in_order:
-        return lengths
-    assert packed.unsorted_indices is not None  # only its device can put it out of order
-    return lengths[packed.unsorted_indices.cpu()]
-
-
-def packed_lengths_nosync(
-    packed: PackedSequence, first: int | None = None
-) -> tuple[torch.Tensor, bool]:
-    """Lengths of the (`first`) sequences from `batch_sizes`, always on the CPU: no device sync.
-
-    In the caller's batch order (True) unless that order lives on another device
-    than the CPU: then longest first (False), as reading it would sync the device.
-    """
-    batch_sizes = packed.batch_sizes
-    order = packed.unsorted_indices
-    in_order = order is None or order.device.type == "cpu"
-    if order is not None and in_order:
-        ranks = order[:first]  # the rank of each sequence among the sorted ones
-    else:
-        batch = batch_sizes[:1].tolist()[0] if batch_sizes.numel() else 0
-        ranks = torch.arange(batch if first is None else min(batch, first))
-    # batch_sizes never increases: the sequence of rank r is longer than t iff batch_sizes[t] > r
-    return torch.searchsorted(-batch_sizes, -ranks), in_order
+__all__ = ["Record"]
 
 
 class Record:
@@ -218,6 +191,7 @@ class Record:
         (else `.gates` replays again when first read).
 
         Raises:
+            TypeError: `gates` is not a bool.
             ValueError: the call ran in train mode with inter-layer dropout (its masks
                 cannot be known), on the meta device, or the layer has moved since.
 
@@ -234,6 +208,7 @@ class Record:
         """
         from ._unroll import Unrolled
 
+        expect_bool("gates", gates)
         return Unrolled(self, gates=gates)
 
     def diagram(
@@ -246,9 +221,16 @@ class Record:
         of h over its hidden units), the values in each cell's tooltip; one grid per
         sequence. Shown inline in Jupyter; `.save("call.svg")` writes it, `str()` is
         the SVG.
+
+        Raises:
+            TypeError: `max_sequences` or `max_tokens` is not an int, or `values` not a bool.
+            ValueError: `max_sequences` or `max_tokens` is below 1.
         """
         from ._diagram import diagram
 
+        expect_count("max_sequences", max_sequences)
+        expect_count("max_tokens", max_tokens)
+        expect_bool("values", values)
         unrolled = self.unroll() if values else None
         return diagram(self, max_sequences=max_sequences, max_tokens=max_tokens, values=unrolled)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import weakref
 from collections.abc import Iterator
 from types import TracebackType
@@ -23,6 +24,9 @@ from ._record import Record
 
 __all__ = ["Recorder", "attach_hooks"]
 
+_MAX_HISTORY = sys.maxsize
+"""The most calls `attach_hooks(history=)` keeps per module: what a deque takes (no limit)."""
+
 
 @checked_keywords
 def attach_hooks(
@@ -36,7 +40,8 @@ def attach_hooks(
     Args:
         model: any module; the recurrent layers may be nested anywhere in it,
             be the model itself, or sit inside `DataParallel`/`DistributedDataParallel`.
-        history: how many calls to keep per module (oldest dropped first).
+        history: how many calls to keep per module, 1 to `sys.maxsize` (oldest dropped
+            first).
         detach: keep detached tensors, so that records never hold the autograd
             graph alive. `False` keeps the tensors the layer returned.
         follow: carry the names through the torch ops of each forward of `model`
@@ -50,7 +55,7 @@ def attach_hooks(
 
     Raises:
         TypeError: `model` is not an `nn.Module`, or an option has the wrong type.
-        ValueError: `model` holds no recurrent layer, or `history` < 1.
+        ValueError: `model` holds no recurrent layer, or `history` < 1 or > `sys.maxsize`.
 
     Example:
         >>> import torch, bilstm_hooks as bh
@@ -68,6 +73,10 @@ def attach_hooks(
         raise TypeError(f"expected history as an int >= 1, got {history!r}")
     if history < 1:
         raise ValueError(f"expected history >= 1 (calls kept per module), got {history}")
+    if history > _MAX_HISTORY:
+        raise ValueError(
+            f"expected history as an int between 1 and {_MAX_HISTORY} (sys.maxsize), got {history}"
+        )
     if not isinstance(detach, bool):
         raise TypeError(f"expected detach as a bool, got {detach!r}")
     if not isinstance(follow, bool):

@@ -3,7 +3,9 @@
 A sigmoid gate is left-saturated below 0.1 and right-saturated above 0.9. The tanh
 gates (an LSTM's cell candidate, a GRU's new gate) span (-1, 1): the same tenth of
 their range at each end is below -0.8 and above 0.8. Shares are over every valid
-step of every sequence and every hidden unit of the gate.
+step of every sequence and every hidden unit of the gate. A NaN is neither below nor
+above a bound: it counts in neither share, and the table says at how many steps the
+gates held one.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ class Saturation:
     """The share of valid steps at which each gate is saturated, per layer and direction.
 
     `low` and `high` are `layer direction gate` AnnotatedTensors of shares in [0, 1];
-    the `repr` is a table with one row per layer and direction.
+    the `repr` is a table with one row per layer and direction. `steps` counts the
+    valid steps of every layer and direction, `nan_steps` those whose gates held a
+    NaN (counted in neither share; the table then says how many).
 
     Example:
         >>> import torch, bilstm_hooks as bh
@@ -49,12 +53,29 @@ class Saturation:
     """
 
     def __init__(
-        self, title: str, gate_names: tuple[str, ...], low: AnnotatedTensor, high: AnnotatedTensor
+        self,
+        title: str,
+        gate_names: tuple[str, ...],
+        low: AnnotatedTensor,
+        high: AnnotatedTensor,
+        *,
+        steps: int = 0,
+        nan_steps: int = 0,
     ) -> None:
         self.title = title
         self.gate_names = gate_names
         self.low = low
         self.high = high
+        self.steps = steps
+        self.nan_steps = nan_steps
+
+    def _nan_note(self) -> str:
+        if not self.nan_steps:
+            return ""
+        return (
+            f"NaN in the gates at {self.nan_steps} of {self.steps} valid steps (counting each "
+            "layer and direction): in neither share"
+        )
 
     def rows(self) -> list[tuple[str, str, list[tuple[float, float]]]]:
         """`(layer, direction, [(low, high) per gate])` per layer and direction."""
@@ -87,7 +108,7 @@ class Saturation:
         for layer, direction, pairs in self.rows():
             cells = "  ".join(f"{_pct(lo):>5} | {_pct(hi):<5}".ljust(cell) for lo, hi in pairs)
             lines.append(f"{layer:<7}{direction:<11}{cells}".rstrip())
-        return "\n".join(lines)
+        return "\n".join([*lines, self._nan_note()] if self.nan_steps else lines)
 
     def _repr_html_(self) -> str:
         from ._notebook import _BOX, _table
@@ -99,12 +120,14 @@ class Saturation:
             *(f"{escape(n)}<br><small>{escape(h)}</small>" for n, h in gates),
         )
         body = [
-            (layer, direction, *(f"{_pct(lo)} | {_pct(hi)}" for lo, hi in pairs))
+            (layer, direction, *(escape(f"{_pct(lo)} | {_pct(hi)}") for lo, hi in pairs))
             for layer, direction, pairs in self.rows()
         ]
+        note = self._nan_note()
+        note = f'<span style="color: #8a4b00">{escape(note)}</span>' if note else ""
         return (
             f"<div {_BOX}><b>{escape(self.title)}</b><br>share of valid steps near each end "
-            f"of the gate's range (low | high){_table(header, body)}</div>"
+            f"of the gate's range (low | high){_table(header, body)}{note}</div>"
         )
 
 
@@ -140,7 +163,9 @@ def saturation(unrolled: Unrolled) -> Saturation:
     count = valid.sum() * values.shape[-1]
     dims = (-3, -2, -1)
     low = ((values < low_at) & valid).sum(dims) / count
-    high = ((values > high_at) & valid).sum(dims) / count
+    high = ((values > high_at) & valid).sum(dims) / count  # a NaN is in neither
+    nan_at = values.isnan().any(2).any(-1) & mask  # layer direction batch token
+    valid_steps, nan_steps = torch.stack((mask.sum(), nan_at.sum())).tolist()  # one sync
     layout = unrolled.layout
     names = (
         ("layer", layout.layers),
@@ -155,4 +180,6 @@ def saturation(unrolled: Unrolled) -> Saturation:
         unrolled.gate_names,
         AnnotatedTensor(low.float(), axes, f"{origin}.low"),
         AnnotatedTensor(high.float(), axes, f"{origin}.high"),
+        steps=layout.layers * layout.directions * valid_steps,
+        nan_steps=nan_steps,
     )

@@ -24,15 +24,19 @@ import torch
 from torch.nn.utils.rnn import PackedSequence
 
 from ._annotated import AnnotatedTensor
-from ._display import packed_annotation, positions_text
+from ._display import packed_annotation, positions_text, shape_text
 from ._identity import annotation_of
 
-__all__ = ["MAX_DEPTH", "MAX_ITEMS", "sequence_text"]
+__all__ = ["MAX_DEPTH", "MAX_ITEMS", "PLAIN_TENSORS", "sequence_text"]
 
 MAX_ITEMS = 8
 """Items looked at in all, nested ones included."""
 MAX_DEPTH = 3
 """Nesting looked into: `[(h, c), ...]` is 2 deep."""
+
+PLAIN_TENSORS = frozenset({torch.Tensor, torch.nn.Parameter})
+"""The tensor types a debugger's look touches; any other subclass is told by its type only,
+as reading it (`.shape`, `._base`) would run its own `__torch_function__`."""
 
 _SEQUENCES = (tuple, list)
 _SCALARS = (bool, int, float, type(None))
@@ -45,7 +49,7 @@ def _has_names(items: tuple[object, ...] | list[object], depth: int, budget: lis
         if budget[0] <= 0:
             return False
         budget[0] -= 1
-        if isinstance(item, torch.Tensor):
+        if type(item) in PLAIN_TENSORS:
             if annotation_of(item, shared=False) is not None:
                 return True
         elif isinstance(item, AnnotatedTensor):
@@ -80,12 +84,13 @@ def _annotated(annotated: AnnotatedTensor, tensor: torch.Tensor, dtypes: dict[st
 
 
 def _item(item: object, depth: int, budget: list[int], dtypes: dict[str, None]) -> str:
-    if isinstance(item, torch.Tensor):
+    if type(item) in PLAIN_TENSORS:
+        assert isinstance(item, torch.Tensor)
         found = annotation_of(item, shared=False)
         if found is not None:
             return _annotated(found, item, dtypes)
         dtypes[_dtype(item)] = None
-        return f"tensor shape={tuple(item.shape)}"
+        return shape_text(item)
     if isinstance(item, AnnotatedTensor):
         return _annotated(item, item.tensor, dtypes)
     if type(item) in _SEQUENCES:

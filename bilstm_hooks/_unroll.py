@@ -17,7 +17,8 @@ from torch.nn.utils.rnn import PackedSequence
 from . import _registry
 from ._annotated import AnnotatedTensor
 from ._layout import Axes, Layout
-from ._record import Record, packed_lengths_nosync
+from ._packed import packed_lengths_nosync
+from ._record import Record
 from ._replay import GATE_NAMES, Replayed, replay, where_of
 from ._since import weight_versions
 
@@ -156,11 +157,13 @@ class Unrolled:
         float64 1e-10 + 1e-10·|fused|, float32 1e-5 + 1e-5·|fused| (float16 2e-2,
         bfloat16 6e-2: those calls round every step, the replay runs in float32).
         `rtol=` and `atol=` replace the dtype's bounds (rounding grows with the
-        number of tokens and layers).
+        number of tokens and layers). A call on a batch of 0 has nothing to compare: 0.0.
 
         Raises:
             LayoutError: naming the tensor, where it differs most, both values and the
                 max |difference|.
+            TypeError: `rtol` or `atol` is not a real number (a bool is not; a 0-d tensor is).
+            ValueError: `rtol` or `atol` is below 0 or NaN.
 
         Example:
             >>> import torch, bilstm_hooks as bh
@@ -202,7 +205,7 @@ class Unrolled:
 
         Raises:
             ImportError: matplotlib is not installed.
-            ValueError: an unknown `state` or `sequence`.
+            ValueError: an unknown `state` or `sequence`, or a call on a batch of 0.
 
         Example:
             >>> import torch, bilstm_hooks as bh

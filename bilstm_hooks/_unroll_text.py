@@ -59,7 +59,12 @@ def unrolled_html(unrolled: Unrolled) -> str:
     from ._notebook import _BOX, _table
 
     rows = [
-        (f"<code>{name}</code>", f"<code>{escape(a.pattern)}</code>", escape(a.described()), note)
+        (
+            f"<code>{name}</code>",
+            f"<code>{escape(a.pattern)}</code>",
+            escape(a.described()),
+            escape(note),
+        )
         for name, a, note in _roles(unrolled)
     ]
     note = _mask_note(unrolled)

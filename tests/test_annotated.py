@@ -84,6 +84,29 @@ def test_constructor_checks_the_shape(seed_call: Any) -> None:
         bh.AnnotatedTensor(out[0], record.out.axes)
 
 
+def test_constructor_checks_the_types(seed_call: Any) -> None:
+    record, out, *_ = seed_call
+    with pytest.raises(TypeError, match=r"^expected tensor as a torch\.Tensor, got None$"):
+        bh.AnnotatedTensor(None, None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^expected tensor as a torch\.Tensor, got \[1, 2\]$"):
+        bh.AnnotatedTensor([1, 2], record.out.axes)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^expected axes as an Axes, got 'batch token'$"):
+        bh.AnnotatedTensor(out, "batch token")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^expected origin as a str, got 3$"):
+        bh.AnnotatedTensor(out, record.out.axes, 3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("item", ["batch token hidden", "x", int])
+def test_annotated_tensor_is_not_a_type_annotation_form(item: Any) -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"^AnnotatedTensor is not generic: AnnotatedTensor\[\.\.\.\] names no dims\. "
+        r"Annotate with torch\.Tensor; at run time bh\.annotation_of\(tensor\) gives a "
+        r"tensor's names, AnnotatedTensor\(tensor, axes\) wraps one$",
+    ):
+        bh.AnnotatedTensor[item]  # type: ignore[misc]
+
+
 # -- rearrange ------------------------------------------------------------------------------
 
 

@@ -502,3 +502,48 @@ def test_plugin_gives_tuples_and_lists_a_value_line_only(plugin: Any, seed_outpu
         assert text.get_str_in_context(ours, "clipboard") is None
         assert text.get_str(kind([torch.zeros(2), 3])) is None
     assert not text.can_provide(torch.return_types.max, "max")  # a tuple subclass: not asked
+
+
+class _Counting(torch.Tensor):
+    """A user's own tensor subclass that counts the torch functions it sees."""
+
+    calls: list[Any] = []  # noqa: RUF012
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        cls.calls.append(func)
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+def test_plugin_declines_a_users_tensor_subclass_without_touching_it(
+    plugin: Any, seed_outputs: Any
+) -> None:
+    """Its __torch_function__ ran 8 times for the value line before the plugin declined it;
+    now only its type is looked at, and pydevd keeps its own presentation of it."""
+    out, h_n, _ = seed_outputs
+    mine = torch.zeros(2, 3).as_subclass(_Counting)
+    _Counting.calls.clear()
+    text, resolver = plugin.BilstmHooksStrProvider(), plugin.BilstmHooksTypeResolver()
+    assert not text.can_provide(_Counting, "_Counting")
+    assert not resolver.can_provide(_Counting, "_Counting")
+    assert text.get_str(mine) is None
+    assert text.get_str_in_context(mine, "variables") is None
+    assert plugin._ours("children", mine) is None
+    assert value_text(mine) is None
+    assert children(mine) is None
+    held = (h_n, mine)  # a tuple holding one: the subclass by its type's name only
+    assert (
+        text.get_str(held)
+        == value_text(held)
+        == ("((layer=2 direction=2) batch=2 hidden=4 · encoder.h_n, <_Counting>) · float32 cpu")
+    )
+    assert text.get_str([mine, mine]) is None
+    assert _Counting.calls == []
+    # plain tensors and Parameters stay ours (a Parameter made of h_n shares its names)
+    for kind in (torch.Tensor, torch.nn.Parameter):
+        assert text.can_provide(kind, kind.__name__)
+        assert resolver.can_provide(kind, kind.__name__)
+    assert text.get_str(out) == value_text(out) is not None
+    parameter = torch.nn.Parameter(h_n)
+    assert text.get_str(parameter) == value_text(parameter) == bh.describe(h_n)
+    assert plugin._ours("children", parameter) is not None

@@ -179,3 +179,57 @@ def test_annotated_tensor_children_and_html_show_positions(classifier: dict[str,
     assert padded is not None
     assert "lengths [4, 6, 2]" in padded._repr_html_()
     assert "lengths" not in h_n._repr_html_()
+
+
+# -- tensors of other layouts and devices -----------------------------------------------------
+
+
+def _unusual_tensors() -> dict[str, torch.Tensor]:
+    with warnings.catch_warnings():  # torch's own "prototype" / "beta" warnings
+        warnings.simplefilter("ignore")
+        parts = [torch.zeros(2, 3), torch.zeros(4, 3)]
+        return {
+            "nested": torch.nested.nested_tensor(parts),
+            "nested-jagged": torch.nested.nested_tensor(parts, layout=torch.jagged),
+            "nested-one": torch.nested.nested_tensor(parts[:1]),
+            "nested-empty": torch.nested.nested_tensor([]),
+            "sparse-coo": torch.eye(3).to_sparse(),
+            "sparse-csr": torch.eye(3).to_sparse_csr(),
+            "sparse-csc": torch.eye(3).to_sparse_csc(),
+            "sparse-bsr": torch.eye(4).to_sparse_bsr((2, 2)),
+            "meta": torch.zeros(3, 4, device="meta"),
+            "quantized": torch.quantize_per_tensor(torch.rand(3), 0.1, 0, torch.quint8),
+        }
+
+
+UNUSUAL = {
+    "nested": "nested tensor, 2 components · float32 cpu",
+    "nested-jagged": "nested tensor, 2 components · float32 cpu",
+    "nested-one": "nested tensor, 1 component · float32 cpu",
+    "nested-empty": "nested tensor, 0 components · float32 cpu",
+    "sparse-coo": "tensor shape=(3, 3) · float32 cpu",
+    "sparse-csr": "tensor shape=(3, 3) · float32 cpu",
+    "sparse-csc": "tensor shape=(3, 3) · float32 cpu",
+    "sparse-bsr": "tensor shape=(4, 4) · float32 cpu",
+    "meta": "tensor shape=(3, 4) · float32 meta",
+    "quantized": "tensor shape=(3,) · quint8 cpu",
+}
+
+
+@pytest.mark.parametrize("kind", list(UNUSUAL))
+def test_describe_of_nested_sparse_meta_and_quantized_tensors_never_raises(
+    classifier: dict[str, Any], kind: str
+) -> None:
+    """A plain line for each (a nested tensor has no one shape: its number of components);
+    the debugger keeps its own presentation of them, and a tuple holding one names the rest."""
+    tensor = _unusual_tensors()[kind]
+    assert bh.describe(tensor) == UNUSUAL[kind]
+    assert value_text(tensor) is None
+    assert children(tensor) is None
+    assert bh.annotation_of(tensor) is None
+    line, dtype = UNUSUAL[kind].split(" · ")
+    dtypes = "float32 cpu" if dtype == "float32 cpu" else f"float32 cpu, {dtype}"
+    if type(tensor) is not torch.Tensor:  # a jagged one is a tensor subclass: never touched
+        line = f"<{type(tensor).__name__}>"
+    held = (classifier["h_n"], tensor)
+    assert bh.describe(held) == value_text(held) == f"({H_N} · encoder.h_n, {line}) · {dtypes}"

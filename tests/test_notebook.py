@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,13 @@ def packed_record(lengths: list[int], **kwargs: Any) -> bh.Record:
     with bh.attach_hooks(nn.ModuleDict({"encoder": lstm})) as rec:
         lstm(packed)
     return rec["encoder"]
+
+
+def batched_record(batch: int) -> bh.Record:
+    lstm = seed_lstm()
+    with bh.attach_hooks(lstm) as rec:
+        lstm(torch.randn(batch, 5, 3))
+    return rec[lstm]
 
 
 # -- HTML -----------------------------------------------------------------------------------
@@ -177,3 +186,139 @@ def test_docs_image_is_current(overwrite_golden: bool) -> None:
         DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
         DOCS_IMAGE.write_text(svg, encoding="utf-8")
     assert DOCS_IMAGE.read_text(encoding="utf-8") == svg
+
+
+@pytest.mark.parametrize("option", ["max_sequences", "max_tokens"])
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [("3", TypeError), (None, TypeError), (2.5, TypeError), (True, TypeError),
+     (0, ValueError), (-1, ValueError)],
+)  # fmt: skip
+def test_diagram_takes_counts_as_ints_from_1(option: str, value: Any, error: type) -> None:
+    record = packed_record([4, 6])
+    with pytest.raises(
+        error, match=rf"^expected {option} as an int >= 1, got {re.escape(repr(value))}$"
+    ):
+        record.diagram(**{option: value})
+
+
+@pytest.mark.parametrize("values", ["yes", 1, None])
+def test_diagram_takes_values_as_a_bool_only(values: Any) -> None:
+    with pytest.raises(
+        TypeError, match=rf"^expected values as a bool, got {re.escape(repr(values))}$"
+    ):
+        packed_record([4, 6]).diagram(values=values)
+
+
+@pytest.mark.parametrize("values", [False, True])
+@pytest.mark.parametrize("max_sequences", [1, 2, 5, 6, 7, 100])
+def test_diagram_counts_the_sequences_left_out(values: bool, max_sequences: int) -> None:
+    batch = 6
+    for record in (packed_record([6, 5, 4, 3, 2, 1]), batched_record(batch)):
+        if not values and not record.packed:
+            continue  # one grid holds for every sequence
+        svg = record.diagram(max_sequences=max_sequences, values=values).svg
+        shown = min(batch, max_sequences)
+        assert {where(c)[0] for c in cells(svg)} == set(range(shown))
+        left = batch - shown
+        texts = [t.text or "" for t in ET.fromstring(svg).iter(f"{SVG}text")]
+        more = [t for t in texts if "more sequence" in t]
+        assert more == ([f"… and {left} more sequence{'s' if left > 1 else ''}"] if left else [])
+
+
+@pytest.mark.parametrize("path", [b"call.svg", 3, None, ["call.svg"]], ids=repr)
+def test_diagram_save_takes_a_str_or_path_only(tmp_path: Path, path: Any) -> None:
+    diagram = packed_record([4, 6, 2]).diagram()
+    with pytest.raises(
+        TypeError, match=rf"^expected path as a str or os\.PathLike, got {re.escape(repr(path))}$"
+    ):  # bytes gave a bare TypeError from str.endswith
+        diagram.save(path)
+
+
+def test_diagram_save_takes_a_str_and_any_path_like(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    diagram = packed_record([4, 6, 2]).diagram()
+    diagram.save(str(tmp_path / "a.svg"))
+    monkeypatch.chdir(tmp_path)
+
+    class Where:
+        def __fspath__(self) -> str:
+            return "b.SVG"
+
+    diagram.save(Where())
+    for name in ("a.svg", "b.SVG"):
+        assert (tmp_path / name).read_text(encoding="utf-8") == diagram.svg
+
+    class Raw:
+        def __fspath__(self) -> bytes:
+            return b"c.svg"
+
+    with pytest.raises(TypeError, match=r"^expected path as a str or os\.PathLike, got <"):
+        diagram.save(Raw())  # type: ignore[arg-type]
+
+
+# -- markup in names -------------------------------------------------------------------------
+HOSTILE_CLASS = "<img src=x onerror=alert(1)>"
+HOSTILE_NAME = "<script>alert(2)</script>"
+
+
+def test_every_html_and_svg_view_escapes_class_and_module_names() -> None:
+    """A module class or qualified name holding markup reaches every view escaped: the
+    recorder's table showed the class name raw."""
+    hostile = type(HOSTILE_CLASS, (nn.LSTM,), {})
+    torch.manual_seed(0)
+    root = hostile(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    model = nn.ModuleDict()
+    model.add_module(HOSTILE_NAME, hostile(3, 4, bidirectional=True, batch_first=True))
+    inner = nn.ModuleDict({"plain": nn.GRU(3, 4)})
+    inner.add_module(HOSTILE_NAME, nn.GRU(3, 4))  # a hostile name nested in a path
+    model.add_module("inner", inner)
+    x = torch.randn(3, 6, 3)
+    lengths = torch.tensor([4, 6, 2])
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    views: list[tuple[str, str, list[str]]] = []  # what, text, the names it shows
+    for module, where, call, shown in (
+        (root, root, x, [f"<{HOSTILE_CLASS}>"]),
+        (model, model[HOSTILE_NAME], packed, [HOSTILE_NAME]),
+        (model, inner[HOSTILE_NAME], x, [f"inner.{HOSTILE_NAME}"]),
+    ):
+        with bh.attach_hooks(module) as rec:
+            where(call)
+        record = rec[where]
+        unrolled = record.unroll(gates=True)
+        views += [
+            ("Recorder", rec._repr_html_(), [*shown, HOSTILE_CLASS]),  # the kind column
+            ("Record", record._repr_html_(), shown),
+            ("Unrolled", unrolled._repr_html_(), shown),
+            ("Saturation", unrolled.saturation()._repr_html_(), shown),
+        ]
+        for role in ("out", "h_n", "input"):
+            views.append((f"AnnotatedTensor {role}", getattr(record, role)._repr_html_(), shown))
+        views.append(("AnnotatedTensor view", record.h_n[-1]._repr_html_(), shown))
+        views.append(("AnnotatedTensor unrolled", unrolled.out._repr_html_(), shown))
+        for values in (False, True):
+            diagram = record.diagram(values=values)
+            assert diagram._repr_svg_() == str(diagram)
+            ET.fromstring(diagram._repr_svg_())  # still well-formed XML
+            # a root module's diagram names the kind only, the others their module
+            names = [] if where is root else shown
+            views.append((f"Diagram values={values}", diagram._repr_svg_(), names))
+    for what, text, names in views:
+        for raw in ("<img", "<script", "</script", "onerror=alert(1)>"):
+            assert raw not in text, what
+        for name in names:
+            assert escape(name) in text, (what, name)
+
+
+def test_saturation_html_escapes_its_shares() -> None:
+    from bilstm_hooks._layout import Axes
+    from bilstm_hooks._saturation import Saturation
+
+    names = (("layer", 1), ("direction", 1), ("gate", 1))
+    axes = Axes(tuple((n,) for n, _ in names), names)
+    share = bh.AnnotatedTensor(torch.tensor([[[0.001]]]), axes)
+    top = bh.AnnotatedTensor(torch.tensor([[[0.999]]]), axes)
+    html = Saturation("title", ("forget",), share, top)._repr_html_()
+    assert "&lt;1% | &gt;99%" in html
+    assert "<1%" not in html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any
 
@@ -389,6 +390,22 @@ def test_bad_options(options: dict[str, Any], error: type[Exception], message: s
     with pytest.raises(error, match=message):
         bh.attach_hooks(lstm, **options)
     assert hooks_of(lstm) == 0  # nothing half-attached
+
+
+@pytest.mark.parametrize("history", [sys.maxsize + 1, 2**70])
+def test_history_has_an_upper_bound(history: int) -> None:
+    lstm = nn.LSTM(2, 2)
+    with pytest.raises(
+        ValueError,
+        match=rf"^expected history as an int between 1 and {sys.maxsize} \(sys\.maxsize\), "
+        rf"got {history}$",
+    ):  # was an OverflowError from the deque
+        bh.attach_hooks(lstm, history=history)
+    assert hooks_of(lstm) == 0
+    with bh.attach_hooks(lstm, history=sys.maxsize) as rec:  # "no limit", as bh.summary asks
+        lstm(torch.randn(3, 2))
+    assert rec.history == sys.maxsize
+    assert len(rec.records(lstm)) == 1
 
 
 def test_options_are_keyword_only() -> None:

@@ -9,14 +9,17 @@ tokens. The replay is held against it and against the fused call (`check()`).
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
 
 import bilstm_hooks as bh
 from bilstm_hooks._unroll import TOLERANCE
@@ -429,3 +432,121 @@ def test_check_takes_its_own_tolerance(seq_lstm: nn.LSTM) -> None:
         unrolled.check(rtol=0, atol=1e-9)
     with pytest.raises(ValueError, match=r"expected rtol as a number >= 0, got -1"):
         unrolled.check(rtol=-1)
+
+
+@pytest.mark.parametrize("gates", ["no", 0, 1, None])
+def test_unroll_takes_gates_as_a_bool_only(seq_lstm: nn.LSTM, gates: Any) -> None:
+    with bh.attach_hooks(seq_lstm) as rec:
+        seq_lstm(torch.randn(2, 6, 3))
+    with pytest.raises(
+        TypeError, match=rf"^expected gates as a bool, got {re.escape(repr(gates))}$"
+    ):
+        rec[seq_lstm].unroll(gates=gates)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("x", TypeError),
+        (torch.tensor([1.0, 2.0]), TypeError),  # was torch's "Boolean value of Tensor ..."
+        (True, TypeError),  # a bool is not a number
+        (1j, TypeError),
+        (torch.tensor(True), TypeError),
+        (-1, ValueError),
+        (float("nan"), ValueError),
+        (torch.tensor(-1.0), ValueError),
+    ],
+    ids=["str", "tensor", "bool", "complex", "bool-tensor", "negative", "nan", "negative-tensor"],
+)
+@pytest.mark.parametrize("name", ["rtol", "atol"])
+def test_check_takes_tolerances_as_numbers_from_0(
+    seq_lstm: nn.LSTM, name: str, value: Any, error: type
+) -> None:
+    with bh.attach_hooks(seq_lstm) as rec:
+        seq_lstm(torch.randn(2, 6, 3))
+    unrolled = rec[seq_lstm].unroll()
+    expected = re.escape(f"expected {name} as a number >= 0, got {value!r}")
+    with pytest.raises(error, match=f"^{expected}$"):
+        unrolled.check(**{name: value})
+
+
+def test_check_accepts_ints_floats_numpy_and_0_d_tensors(seq_lstm: nn.LSTM) -> None:
+    """A 0-d real tensor is accepted (as before): a tolerance computed with torch, say
+    `torch.finfo(dtype).eps * 10` of a tensor, or a statistic of a tensor, is one."""
+    with bh.attach_hooks(seq_lstm) as rec:
+        seq_lstm(torch.randn(2, 6, 3))
+    unrolled = rec[seq_lstm].unroll()
+    for value in (1, 1e-3, float("inf"), np.float32(1e-3), np.int64(1), torch.tensor(1e-3)):
+        assert unrolled.check(atol=value) < 1e-5
+        assert unrolled.check(rtol=value) < 1e-5
+    assert unrolled.check(rtol=0) < 1e-5
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_a_call_on_a_batch_of_0_unrolls_checks_and_draws(kind: str, batch_first: bool) -> None:
+    """Nothing to compare: check() is 0.0 (was torch's reshape error); nothing to plot: a
+    ValueError that says so (was "expected sequence as an int in 0..-1")."""
+    layer = getattr(nn, kind)(3, 4, num_layers=2, bidirectional=True, batch_first=batch_first)
+    with bh.attach_hooks(layer) as rec:
+        layer(torch.randn(0, 5, 3) if batch_first else torch.randn(5, 0, 3))
+    record = rec[layer]
+    record.check()
+    unrolled = record.unroll(gates=True)
+    assert unrolled.out.sizes == {"layer": 2, "direction": 2, "batch": 0, "token": 5, "hidden": 4}
+    assert unrolled.mask.shape == (0, 5)
+    assert unrolled.check() == 0.0
+    assert unrolled.check(rtol=0, atol=0) == 0.0
+    assert "Unrolled" in repr(unrolled)
+    assert "<svg" in unrolled._repr_html_()
+    if kind != "RNN":
+        saturation = unrolled.saturation()
+        assert saturation.low.tensor.isnan().all()  # no valid step: shown as "-"
+        assert "-" in repr(saturation)
+        assert "<table" in saturation._repr_html_()
+    with pytest.raises(
+        ValueError, match=r"^cannot plot .*: the call had a batch of 0 sequences, none to plot$"
+    ):
+        unrolled.plot()
+    for values in (False, True):
+        ET.fromstring(record.diagram(values=values).svg)
+    assert "<svg" in record._repr_html_()
+
+
+def test_saturation_says_how_many_valid_steps_held_nan_gates() -> None:
+    """NaN is neither below nor above a bound: such steps count in neither share, and the
+    table says how many there were (it did not)."""
+    torch.manual_seed(0)
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    x = torch.randn(3, 6, 3)
+    x[0, 3, 1] = float("nan")  # sequence 0 from token 3 on (forward), up to it (backward)
+    lengths = torch.tensor([6, 4, 2])
+    with bh.attach_hooks(lstm) as rec:
+        lstm(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    unrolled = rec[lstm].unroll(gates=True)
+    saturation = unrolled.saturation()
+    gates = unrolled.gates
+    assert gates is not None
+    nan_at = gates.tensor.isnan().any(2).any(-1) & unrolled.mask  # layer direction batch token
+    steps = 2 * 2 * int(lengths.sum())
+    # layer 0: 3 forward steps, 4 backward; layer 1 sees a NaN half at every token
+    assert int(nan_at.sum()) == 3 + 4 + 6 + 6
+    assert (saturation.nan_steps, saturation.steps) == (19, steps)
+    note = (
+        f"NaN in the gates at 19 of {steps} valid steps (counting each layer and direction): "
+        "in neither share"
+    )
+    assert repr(saturation).splitlines()[-1] == note
+    assert note in saturation._repr_html_()
+    for i, name in enumerate(unrolled.gate_names):  # the shares are over every valid step
+        valid = gates.tensor[:, :, i].permute(2, 3, 0, 1, 4)[unrolled.mask]
+        lo, hi = (-0.8, 0.8) if name == "cell" else (0.1, 0.9)
+        low = (valid < lo).sum((0, 3)) / (valid.shape[0] * valid.shape[3])
+        high = (valid > hi).sum((0, 3)) / (valid.shape[0] * valid.shape[3])
+        assert torch.allclose(saturation.low.tensor[:, :, i], low.float())
+        assert torch.allclose(saturation.high.tensor[:, :, i], high.float())
+    with bh.attach_hooks(lstm) as rec:
+        lstm(torch.randn(3, 6, 3))
+    plain = rec[lstm].unroll().saturation()
+    assert (plain.nan_steps, plain.steps) == (0, 2 * 2 * 18)
+    assert "NaN" not in repr(plain) + plain._repr_html_()

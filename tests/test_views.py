@@ -25,6 +25,7 @@ following (`test_follow.py`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -585,3 +586,11 @@ def test_a_detached_view_of_an_inference_tensor_is_named_after_ids_are_reused(
         case = run(cfg)
         assert bh.annotation_of(case.out.detach()[1:]) is not None
         assert bh.annotation_of(case.h_n.squeeze()) is not None
+
+
+@pytest.mark.parametrize("shared", ["yes", 0, None])
+def test_annotation_of_takes_shared_as_a_bool_only(encoder: Any, shared: Any) -> None:
+    with pytest.raises(
+        TypeError, match=rf"^expected shared as a bool, got {re.escape(repr(shared))}$"
+    ):
+        bh.annotation_of(encoder[2], shared=shared)

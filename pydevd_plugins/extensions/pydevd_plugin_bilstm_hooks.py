@@ -23,7 +23,7 @@ from _pydevd_bundle.pydevd_extension_api import (  # type: ignore[import-untyped
 
 __all__ = ["BilstmHooksStrProvider", "BilstmHooksTypeResolver"]
 
-_OURS = {  # module -> class names handled; plain tensors are recognised by issubclass
+_OURS = {  # module -> class names handled; torch.Tensor and nn.Parameter by identity
     "torch.nn.utils.rnn": ("PackedSequence",),
     "bilstm_hooks._annotated": ("AnnotatedTensor",),
     "bilstm_hooks._record": ("Record",),
@@ -41,7 +41,8 @@ def _claims(type_object: Any, sequences: bool = False) -> bool:
         if type_object.__name__ in _OURS.get(type_object.__module__, ()):
             return True
         torch = sys.modules.get("torch")
-        return torch is not None and issubclass(type_object, torch.Tensor)
+        # never a user's tensor subclass: reading one runs its own __torch_function__
+        return torch is not None and type_object in (torch.Tensor, torch.nn.Parameter)
     except Exception:
         return False
 

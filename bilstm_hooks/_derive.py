@@ -242,6 +242,8 @@ def derive(axes: Axes, base: Geometry, view: torch.Tensor | Geometry) -> Derived
         return Derived(axes)  # the annotated tensor itself, or an alias of it
     if base[0] != axes.shape:
         return Underivable(f"the annotated tensor is {base[0]}, not {axes.shape}")
+    if any(not stride and size > 1 for size, stride in zip(base[0], base[1], strict=True)):
+        return Underivable("the annotated tensor is itself expanded (a stride of 0)")
     along = tuple(i for i, stride in enumerate(strides) if not stride and shape[i] != 1)
     if along:
         return _expanded(axes, base, (shape, strides, offset), along)

@@ -30,9 +30,17 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from . import _registry
 from ._annotated import AnnotatedTensor
 from ._arguments import expect_bool
+from ._broadcast import is_broadcast
 from ._derive import Derived, Geometry, derive, geometry_of
 from ._layout import Axes
-from ._notes import is_order_note, notes_for, order_note, rows_of, slice_notes
+from ._notes import (
+    is_order_note,
+    is_padding_note,
+    notes_for,
+    order_note,
+    rows_of,
+    slice_notes,
+)
 from ._registry import Named, Tag
 from ._storage_look import sharing
 
@@ -179,7 +187,8 @@ def annotate_view(
 ) -> AnnotatedTensor:
     """`tensor`, a view of what `named` describes: `at` and `sliced` are positions in that
     tensor, composed here with its own slices into positions of the original."""
-    if at or sliced or named.sliced:  # else the tensor itself, or a transpose: as it is
+    dropped = named.sequences is not None and "batch" not in axes.size_of  # squeezed away
+    if at or sliced or named.sliced or dropped:  # else the tensor itself, or a transpose
         composed = _composed(named, axes, tuple(at.items()), tuple(sliced.items()))
     else:
         composed = Composed(named.at, named.notes, named.lengths, (), named.full, named.sequences)
@@ -228,20 +237,36 @@ def _composed(
         slices[name] = (first, first + (count - 1) * by + (1 if by > 0 else -1), by)
         if not count:
             slices[name] = (first, first, by)
-    new = {name: absolute(name, position) for name, position in at.items()}
+    new = {  # a position along a broadcast axis says nothing: each holds the same data
+        name: absolute(name, position) for name, position in at.items() if not is_broadcast(name)
+    }
+    slices = {name: where for name, where in slices.items() if not is_broadcast(name)}
     if held is not None and "batch" in at:
         row = held[at["batch"]]
         del new["batch"]
         if row is not None:
             new["batch"] = row
+    elif held is not None and sequences is None and len(held) == 1 and held[0] is not None:
+        new["batch"] = held[0]  # the one row, squeezed away: the row it holds
     positions = {**dict(named.at), **new}
     lengths, rows = rows_of(named.lengths, at, sliced)
     taken: tuple[int, ...] | dict[int | None, int] | None = lengths
     if rows is not None:  # one row taken: named by the row of the original it holds
         taken = {positions.get("batch"): length for length in rows.values()}
     stale = {*slice_notes(parent)}
-    notes = tuple(note for note in named.notes if note not in stale and not is_order_note(note))
-    notes += notes_for(positions, full, taken, new, {})
+    if "direction" in at or "direction" in sliced:
+        stale.add("both directions")
+    rows_changed = "batch" in at or "batch" in sliced
+    notes = tuple(
+        note
+        for note in named.notes
+        if note not in stale
+        and not is_order_note(note)
+        and not (rows_changed and is_padding_note(note))
+    )
+    # rows taken or sliced after a token was: their padding, said again for these rows
+    again = {"token": positions["token"]} if rows_changed and "token" in dict(named.at) else {}
+    notes += notes_for(positions, full, taken, {**again, **new}, {})
     notes += slice_notes(slices)
     if sequences is not None:
         notes += (order_note(sequences),)

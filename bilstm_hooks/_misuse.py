@@ -26,7 +26,7 @@ from ._derive import Derived, Underivable, derive, logical
 from ._errors import LayoutWarning
 from ._identity import full_sizes, named_from, view_of
 from ._layout import Axes
-from ._notes import slice_note
+from ._notes import is_padding_note, slice_note
 from ._registry import Named
 
 __all__ = ["check_index", "check_reduction", "joined", "reshaped", "warn"]
@@ -210,7 +210,13 @@ def joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> Named 
     if order != list(range(size)):
         sliced[name] = (order[0], order[-1] + (1 if step > 0 else -1), step)
     at = {k: v for k, v in first.at.items() if k != name}
-    notes = tuple(note for note in first.notes if name not in note and "only" not in note)
+    notes = tuple(
+        note
+        for note in first.notes
+        if name not in note
+        and "only" not in note
+        and not (name in ("batch", "token") and is_padding_note(note))  # of one row or token
+    )
     if step < 0:
         notes += (slice_note(name, *sliced[name]),)
     elif name == "direction":

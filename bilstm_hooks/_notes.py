@@ -18,6 +18,7 @@ from ._layout import DIRECTIONS
 
 __all__ = [
     "is_order_note",
+    "is_padding_note",
     "is_padding_rows",
     "notes_for",
     "order_note",
@@ -119,6 +120,12 @@ def padding_rows(lengths: tuple[int, ...], token: int) -> tuple[str, ...]:
         return ()
     listed = ", ".join(map(str, rows))
     return (f"row{'s' if len(rows) > 1 else ''} {listed} {_are(rows)} padding",)
+
+
+def is_padding_note(note: str) -> bool:
+    """Whether `note` says which rows are padding at a token (`padding_rows`, or `padding:
+    sequence 2 has 2 tokens`): true of the rows it was said of only."""
+    return is_padding_rows(note) or note.startswith("padding: ")
 
 
 def is_padding_rows(note: str) -> bool:

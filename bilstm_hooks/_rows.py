@@ -18,8 +18,9 @@ import torch
 from torch.nn.utils.rnn import pad_packed_sequence
 
 from ._annotated import AnnotatedTensor
+from ._identity import full_sizes
 from ._layout import Axes
-from ._notes import is_order_note, order_note
+from ._notes import is_order_note, is_padding_note, order_note, padding_rows, slice_notes
 from ._rule_parts import as_named, tag, without
 
 __all__ = ["batch_index", "gathered_rows", "held_rows", "reordered"]
@@ -88,18 +89,30 @@ def reordered(
     held = held_rows(source)
     sequences: tuple[int | None, ...] | None
     sequences = tuple(held[i] for i in picked) if picked is not None else (None,) * count
-    if _unsorting(sys._getframe(1)):
-        sequences = None  # back in the caller's order, which `pad_rule` named the rows by
+    # the batch size of the tensor the rows come from (None: not known)
+    whole = full_sizes(source)["batch"] if source.sequences is None else source._full.get("batch")
+    if _unsorting(sys._getframe(1)) or (whole is not None and sequences == tuple(range(whole))):
+        sequences = None  # back in the caller's order (`pad_rule` named the rows by it)
     lengths = source.lengths
     if lengths is not None:
         lengths = tuple(lengths[i] for i in picked) if picked is not None else None
     sizes = {**source.sizes, "batch": count}
     axes = Axes(source.axes.groups, tuple((n, sizes[n]) for n in source.axes.dims))
-    notes = tuple(n for n in source.notes if not is_order_note(n))
+    stale = slice_notes({"batch": source.sliced["batch"]} if "batch" in source.sliced else {})
+    notes = tuple(
+        n
+        for n in source.notes
+        if not is_order_note(n) and n not in stale and not is_padding_note(n)
+    )
+    if lengths is not None and "token" in source.at:  # the rows padding there, in this order
+        notes += padding_rows(lengths, source.at["token"])
     if sequences is not None:
         notes += (order_note(sequences),)
     named = as_named(source, axes, lengths=lengths, notes=notes, sequences=sequences)
-    tag(result, without(named, "batch"))
+    named = without(named, "batch")
+    if sequences is not None and whole is not None:  # kept: the rows may come back in order
+        named = named._replace(full=(*named.full, ("batch", whole)))
+    tag(result, named)
 
 
 _PAD_PACKED = pad_packed_sequence.__code__

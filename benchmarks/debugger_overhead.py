@@ -51,7 +51,7 @@ from debugger_reads import derived_report, scan_report, sequence_report
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import bilstm_hooks as bh
-from bilstm_hooks._debugger import children, value_text
+from bilstm_hooks._display.debugger import children, value_text
 
 BUDGET_US = 100.0
 ROOT = Path(__file__).resolve().parents[1]

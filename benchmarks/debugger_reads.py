@@ -18,9 +18,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import bilstm_hooks as bh
-from bilstm_hooks import _registry
-from bilstm_hooks._debugger import children, value_text
-from bilstm_hooks._identity import annotation_of
+from bilstm_hooks._core import registry as _registry
+from bilstm_hooks._core.lookup import annotation_of
+from bilstm_hooks._display.debugger import children, value_text
 
 Timer = Callable[..., float]
 

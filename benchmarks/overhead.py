@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 import bilstm_hooks as bh
-from bilstm_hooks import _registry
+from bilstm_hooks._core import registry as _registry
 
 TARGETS = {"tiny": 1.05, "realistic": 1.01}
 

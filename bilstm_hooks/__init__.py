@@ -1,19 +1,19 @@
 """Named dimensions for PyTorch's recurrent layers: see what LSTM, GRU and RNN return."""
 
-from ._annotated import AnnotatedTensor as AnnotatedTensor
-from ._display import describe as describe
-from ._errors import LayoutError as LayoutError
-from ._errors import LayoutWarning as LayoutWarning
-from ._follow import follow as follow
-from ._helpers import final_representation as final_representation
-from ._helpers import last_outputs as last_outputs
-from ._helpers import split_directions as split_directions
-from ._helpers import split_layers as split_layers
-from ._identity import annotation_of as annotation_of
-from ._record import Record as Record
-from ._recorder import Recorder as Recorder
-from ._recorder import attach_hooks as attach_hooks
-from ._summary import summary as summary
+from ._base.errors import LayoutError as LayoutError
+from ._base.errors import LayoutWarning as LayoutWarning
+from ._core.annotated import AnnotatedTensor as AnnotatedTensor
+from ._core.lookup import annotation_of as annotation_of
+from ._display.summary import summary as summary
+from ._display.text import describe as describe
+from ._follow.mode import follow as follow
+from ._helpers.outputs import final_representation as final_representation
+from ._helpers.outputs import last_outputs as last_outputs
+from ._helpers.outputs import split_directions as split_directions
+from ._helpers.outputs import split_layers as split_layers
+from ._recording.record import Record as Record
+from ._recording.recorder import Recorder as Recorder
+from ._recording.recorder import attach_hooks as attach_hooks
 
 __version__ = "0.1.0"
 

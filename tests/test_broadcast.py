@@ -18,7 +18,7 @@ from oracle import check, ids_like
 from torch import nn
 
 import bilstm_hooks as bh
-from bilstm_hooks._broadcast import fresh_names, is_broadcast, keeps_broadcast, with_notes
+from bilstm_hooks._names.broadcast import fresh_names, is_broadcast, keeps_broadcast, with_notes
 
 NOTE = "broadcast: expanded, its positions hold one and the same data"
 NOTE2 = "broadcast2: expanded, its positions hold one and the same data"

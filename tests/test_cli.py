@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import bilstm_hooks as bh
-from bilstm_hooks._cli import UsageError, load_inputs, load_model, main, parse_size
+from bilstm_hooks._cli.main import UsageError, load_inputs, load_model, main, parse_size
 
 MODELS = "bh_cli_models"  # a module written for these tests
 DOCS_PAGE = Path(__file__).parent.parent / "docs" / "cli.md"
@@ -398,7 +398,7 @@ def test_an_unforeseen_failure_is_one_line(
     def fails(*args: object, **kwargs: object) -> None:
         raise raised
 
-    monkeypatch.setattr("bilstm_hooks._cli.summary", fails)
+    monkeypatch.setattr("bilstm_hooks._cli.main.summary", fails)
     err = error_of(["summary", f"{models}:lstm", "--input-size", "1,6,3"], capsys)
     assert err == f"bilstm-hooks: error: {models}:lstm failed on input sizes (1, 6, 3): {said}\n"
 

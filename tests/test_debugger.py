@@ -19,8 +19,9 @@ from torch.nn.utils.rnn import PackedSequence
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import bilstm_hooks as bh
-from bilstm_hooks import _debugger, _registry
-from bilstm_hooks._debugger import Children, Deferred, children, value_text
+from bilstm_hooks._core import registry as _registry
+from bilstm_hooks._display import debugger as _debugger
+from bilstm_hooks._display.debugger import Children, Deferred, children, value_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_MODULE = "pydevd_plugins.extensions.pydevd_plugin_bilstm_hooks"

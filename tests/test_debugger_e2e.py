@@ -216,7 +216,7 @@ def pycharm_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def test_wheel_ships_the_plugin_without_namespace_inits(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert PLUGIN in names
-    assert "bilstm_hooks/_debugger.py" in names
+    assert "bilstm_hooks/_display/debugger.py" in names
     # pydevd owns these (they extend the namespace); shipping them would clobber its own
     assert not [n for n in names if n.startswith("pydevd_plugins/") and n.endswith("__init__.py")]
 

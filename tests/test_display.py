@@ -16,8 +16,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import bilstm_hooks as bh
-from bilstm_hooks import _sequence
-from bilstm_hooks._debugger import children, value_text
+from bilstm_hooks._display import collection_text as _sequence
+from bilstm_hooks._display.debugger import children, value_text
 
 LENGTHS = [4, 6, 2]
 H_N = "(layer=2 direction=2) batch=3 hidden=4"

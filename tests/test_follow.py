@@ -25,7 +25,9 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import bilstm_hooks as bh
-from bilstm_hooks import _registry, _rules, _storage_look
+from bilstm_hooks._core import registry as _registry
+from bilstm_hooks._core import storage_index as _storage_look
+from bilstm_hooks._follow import rules as _rules
 
 
 def stack_depth() -> int:

@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import bilstm_hooks as bh
-from bilstm_hooks import _registry
+from bilstm_hooks._core import registry as _registry
 
 Op = Callable[[torch.Tensor], torch.Tensor]
 Step = tuple[str, Op]

@@ -799,7 +799,7 @@ def test_helpers_keep_their_signatures() -> None:
         "directions: 'int | None' = None) -> 'torch.Tensor'"
     )
     for helper in (bh.split_directions, bh.split_layers, bh.final_representation):
-        assert helper.__module__ == "bilstm_hooks._helpers"
+        assert helper.__module__ == "bilstm_hooks._helpers.outputs"
         assert ">>>" in (helper.__doc__ or "")
 
 

@@ -17,8 +17,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import bilstm_hooks as bh
-from bilstm_hooks._join import calls_joined
-from bilstm_hooks._layout import Axes
+from bilstm_hooks._follow.joins import calls_joined
+from bilstm_hooks._names.layout import Axes
 
 KINDS = {"LSTM": nn.LSTM, "GRU": nn.GRU, "RNN": nn.RNN}
 B, FEATURES, HIDDEN, STEPS = 3, 2, 4, 5

@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 import bilstm_hooks as bh
-from bilstm_hooks import _rules
+from bilstm_hooks._follow import rules as _rules
 
 
 @dataclass
@@ -444,8 +444,8 @@ def test_a_rule_that_fails_never_breaks_the_forward(monkeypatch: pytest.MonkeyPa
     for func, rule in list(_rules.RULES.items()):
         if rule.__name__ in ("cat_rule", "view_rule", "same_rule", "linear_rule", "pad_rule"):
             monkeypatch.setitem(_rules.RULES, func, broken)
-    import bilstm_hooks._follow as follow_module
-    import bilstm_hooks._inplace as inplace_module
+    import bilstm_hooks._follow.inplace as inplace_module
+    import bilstm_hooks._follow.mode as follow_module
 
     monkeypatch.setattr(inplace_module, "before", broken)
 

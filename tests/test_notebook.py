@@ -312,8 +312,8 @@ def test_every_html_and_svg_view_escapes_class_and_module_names() -> None:
 
 
 def test_saturation_html_escapes_its_shares() -> None:
-    from bilstm_hooks._layout import Axes
-    from bilstm_hooks._saturation import Saturation
+    from bilstm_hooks._names.layout import Axes
+    from bilstm_hooks._replay.saturation import Saturation
 
     names = (("layer", 1), ("direction", 1), ("gate", 1))
     axes = Axes(tuple((n,) for n, _ in names), names)

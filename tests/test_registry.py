@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 import bilstm_hooks as bh
-from bilstm_hooks import _registry
+from bilstm_hooks._core import registry as _registry
 
 
 def test_every_kept_output_of_more_calls_than_a_batch_is_named_as_its_own_call() -> None:

@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import bilstm_hooks as bh
-from bilstm_hooks import _rows
+from bilstm_hooks._follow import batch_rows as _rows
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import bilstm_hooks as bh
-from bilstm_hooks._rules import RULES, bmm_rule, norm_rule
+from bilstm_hooks._follow.rules import RULES, bmm_rule, norm_rule
 
 
 def encoder(batch_first: bool = True) -> tuple[nn.GRU, torch.Tensor, torch.Tensor]:

@@ -16,7 +16,8 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 import bilstm_hooks as bh
-from bilstm_hooks import _hook, _registry
+from bilstm_hooks._core import registry as _registry
+from bilstm_hooks._recording import hook as _hook
 
 SAFETY_SPECS = [
     {"kind": "LSTM", "layers": 2, "bidirectional": True, "batch_first": True},

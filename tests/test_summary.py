@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import bilstm_hooks as bh
-from bilstm_hooks import _summary_table
+from bilstm_hooks._display import summary_table as _summary_table
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 import bilstm_hooks as bh
-from bilstm_hooks import _registry, _storage_look
+from bilstm_hooks._core import registry as _registry
+from bilstm_hooks._core import storage_index as _storage_look
 
 THREADS = 4
 CALLS = 150  # per thread
@@ -189,8 +190,8 @@ def test_clear_while_other_threads_call_never_raises() -> None:
 def test_the_storage_index_sees_a_tensor_tagged_under_a_reused_id() -> None:
     """An entry replaced under a dead tensor's id keeps the table's size and order:
     the index of `sharing()` must notice it all the same (it counts writes)."""
-    from bilstm_hooks._layout import Axes
-    from bilstm_hooks._registry import Named
+    from bilstm_hooks._core.registry import Named
+    from bilstm_hooks._names.layout import Axes
 
     axes = Axes((("token",), ("hidden",)), (("token", 5), ("hidden", 4)))
     with torch.inference_mode():

@@ -15,8 +15,8 @@ from seed import seed_record
 from torch import nn
 
 import bilstm_hooks as bh
-from bilstm_hooks._shade import colour
-from bilstm_hooks._unroll import unrolled_text
+from bilstm_hooks._display.diagram_shade import colour
+from bilstm_hooks._replay.unrolled import unrolled_text
 
 SVG = "{http://www.w3.org/2000/svg}"
 IMG = Path(__file__).parent.parent / "docs" / "img"
@@ -184,8 +184,8 @@ def test_docs_diagram_with_values_is_current_and_renders(
 
 # -- debuggers ----------------------------------------------------------------------------
 def test_the_debugger_replays_only_when_layers_is_expanded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bilstm_hooks import _unroll
-    from bilstm_hooks._debugger import Deferred, children, value_text
+    from bilstm_hooks._display.debugger import Deferred, children, value_text
+    from bilstm_hooks._replay import unrolled as _unroll
 
     record = seed_record([4, 6, 2])
     calls: list[bool] = []
@@ -224,7 +224,7 @@ def test_the_debugger_replays_only_when_layers_is_expanded(monkeypatch: pytest.M
 
 
 def test_the_debugger_says_why_a_call_cannot_be_unrolled(make_config: Any, run: Any) -> None:
-    from bilstm_hooks._debugger import children
+    from bilstm_hooks._display.debugger import children
 
     found = children(run(make_config(layers=2, train=True)).record)
     assert found is not None

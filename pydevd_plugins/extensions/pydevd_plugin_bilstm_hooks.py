@@ -5,7 +5,7 @@ the debuggee's sys.path before user code runs, and uses the providers below for
 tensors, PackedSequences, bilstm_hooks' own objects, and the value line of tuples and
 lists that hold annotated tensors.
 
-A thin adapter over `bilstm_hooks._debugger`, kept tiny on purpose: it imports
+A thin adapter over `bilstm_hooks._display.debugger`, kept tiny on purpose: it imports
 neither torch nor bilstm_hooks (the library is used only once the program being
 debugged has imported it, as no tensor can be annotated before), never raises,
 and gives back pydevd's default presentation for everything that is not ours.
@@ -25,11 +25,11 @@ __all__ = ["BilstmHooksStrProvider", "BilstmHooksTypeResolver"]
 
 _OURS = {  # module -> class names handled; torch.Tensor and nn.Parameter by identity
     "torch.nn.utils.rnn": ("PackedSequence",),
-    "bilstm_hooks._annotated": ("AnnotatedTensor",),
-    "bilstm_hooks._record": ("Record",),
-    "bilstm_hooks._unroll": ("Unrolled",),
-    "bilstm_hooks._recorder": ("Recorder",),
-    "bilstm_hooks._debugger_views": ("Deferred",),
+    "bilstm_hooks._core.annotated": ("AnnotatedTensor",),
+    "bilstm_hooks._recording.record": ("Record",),
+    "bilstm_hooks._replay.unrolled": ("Unrolled",),
+    "bilstm_hooks._recording.recorder": ("Recorder",),
+    "bilstm_hooks._display.tensor_children": ("Deferred",),
 }
 
 
@@ -48,21 +48,21 @@ def _claims(type_object: Any, sequences: bool = False) -> bool:
 
 
 def _adapter() -> Any:
-    """`bilstm_hooks._debugger`, once the program has imported bilstm_hooks; else None."""
+    """`bilstm_hooks._display.debugger`, once the program has imported bilstm_hooks; else None."""
     if "bilstm_hooks" not in sys.modules:
         return None
-    adapter = sys.modules.get("bilstm_hooks._debugger")
+    adapter = sys.modules.get("bilstm_hooks._display.debugger")
     if adapter is None:
         try:
-            __import__("bilstm_hooks._debugger")
-            adapter = sys.modules["bilstm_hooks._debugger"]
+            __import__("bilstm_hooks._display.debugger")
+            adapter = sys.modules["bilstm_hooks._display.debugger"]
         except Exception:
             return None
     return adapter
 
 
 def _ours(name: str, obj: object) -> Any:
-    """`bilstm_hooks._debugger.<name>(obj)`, or None where it is not ours or fails."""
+    """`bilstm_hooks._display.debugger.<name>(obj)`, or None where it is not ours or fails."""
     try:
         adapter = _adapter()
         return None if adapter is None else getattr(adapter, name)(obj)

@@ -1,0 +1,1 @@
+"""Floor 9: the `bilstm-hooks` command line and its demo."""

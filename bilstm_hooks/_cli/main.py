@@ -1,0 +1,305 @@
+"""The `bilstm-hooks` command: `demo` walks through the layouts, `summary` annotates a model."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import os
+import re
+import sys
+import types
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+import torch
+from torch import nn
+from torchinfo.enums import ColumnSettings
+
+from .. import __version__
+from .._display.summary import summary
+from .demo import demo
+from .style import Style
+
+__all__ = ["UsageError", "load_inputs", "load_model", "main", "parse_size"]
+
+PROG = "bilstm-hooks"
+
+
+class UsageError(ValueError):
+    """A bad command line: printed as `bilstm-hooks: error: ...`, exit status 2."""
+
+
+# -- summary --------------------------------------------------------------------------------
+_NAMES_SHOWN = 12  # names listed when a target's attribute is missing
+_MAX_ELEMENTS = 2**31  # in one --input-size tensor: 8 GiB of float32, more than a summary needs
+_COLUMNS = tuple(column.value for column in ColumnSettings)
+
+
+def parse_columns(text: str) -> list[str]:
+    """`"output_size,num_params"` -> torchinfo's `col_names`, checked."""
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    bad = [n for n in names if n not in _COLUMNS]
+    if bad or not names:
+        raise UsageError(
+            f"bad --col-names {text!r}: expected some of {', '.join(_COLUMNS)}, comma-separated"
+        )
+    return names
+
+
+def parse_size(text: Sequence[str]) -> tuple[int, ...]:
+    """`["1", "6", "3"]`, `["1,6,3"]` or `["1x6x3"]` -> `(1, 6, 3)`; at most 2**31 elements."""
+    joined = " ".join(text).strip()
+    parts = [p.lstrip("0") for p in re.split(r"\s*[,x×]\s*|\s+", joined)]
+    if not all(re.fullmatch(r"[1-9][0-9]*", p) for p in parts):
+        raise UsageError(
+            f"bad --input-size {joined!r}: expected positive ints like 1,6,3 "
+            "(batch, token, feature for a batch-first model)"
+        )
+    # each is at least 10**(digits - 1): the product of very long ones is never computed
+    if sum(len(p) - 1 for p in parts) > 9 or math.prod(map(int, parts)) > _MAX_ELEMENTS:
+        raise UsageError(
+            f"bad --input-size {joined!r}: more than 2**31 elements in one tensor; "
+            "a summary needs no large input"
+        )
+    return tuple(map(int, parts))
+
+
+def _import_attr(target: str, what: str) -> Any:
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise UsageError(
+            f"bad {what} {target!r}: expected PACKAGE.MODULE:NAME, e.g. mypkg.models:build_model"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise UsageError(
+            f"bad {what} {target!r}: cannot import {module_name!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            # what the module defines itself, not what it imported
+            names = sorted(
+                n
+                for n, v in vars(module).items()
+                if not n.startswith("_")
+                and not isinstance(v, types.ModuleType)
+                and not (isinstance(v, type | types.FunctionType) and v.__module__ != module_name)
+            )
+            shown = ", ".join(names[:_NAMES_SHOWN]) or "(nothing public)"
+            if len(names) > _NAMES_SHOWN:
+                shown += f", ... ({len(names) - _NAMES_SHOWN} more)"
+            raise UsageError(
+                f"bad {what} {target!r}: module {module_name!r} has no attribute {attr!r}; "
+                f"it defines: {shown}"
+            ) from None
+    return obj
+
+
+def _call(target: str, what: str, factory: Callable[[], Any]) -> Any:
+    try:
+        return factory()
+    except Exception as exc:
+        raise UsageError(
+            f"bad {what} {target!r}: calling it failed: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def load_model(target: str) -> nn.Module:
+    """The model named by `PACKAGE.MODULE:FACTORY`: a module, or a callable returning one."""
+    model = _import_attr(target, "target")
+    if not isinstance(model, nn.Module) and callable(model):
+        model = _call(target, "target", model)
+    if not isinstance(model, nn.Module):
+        raise UsageError(
+            f"bad target {target!r}: got {type(model).__qualname__}, expected an nn.Module "
+            "or a function or class that returns one when called without arguments"
+        )
+    return model
+
+
+def load_inputs(target: str) -> Any:
+    """The forward arguments named by `PACKAGE.MODULE:NAME`: a value, or a callable giving one."""
+    obj = _import_attr(target, "--input-data")
+    if callable(obj) and not isinstance(obj, torch.Tensor):
+        obj = _call(target, "--input-data", obj)
+    return obj
+
+
+def _dtypes(text: str | None, count: int) -> list[torch.dtype] | None:
+    if text is None:
+        return None
+    dtypes = []
+    for name in text.split(","):
+        dtype = getattr(torch, name.strip().removeprefix("torch."), None)
+        if not isinstance(dtype, torch.dtype):
+            raise UsageError(
+                f"bad --dtype {name!r}: expected a torch dtype such as float32 or long"
+            )
+        dtypes.append(dtype)
+    if len(dtypes) == 1:
+        dtypes *= count
+    if len(dtypes) != count:
+        raise UsageError(f"got {len(dtypes)} --dtype values for {count} --input-size values")
+    return dtypes
+
+
+def _summary_command(args: argparse.Namespace, style: Style) -> str:
+    if args.input_size and args.input_data:
+        raise UsageError("give --input-size or --input-data, not both")
+    sizes = [parse_size(size) for size in args.input_size or ()]
+    dtypes = _dtypes(args.dtype, len(sizes))
+    model = load_model(args.target)
+    kwargs: dict[str, Any] = {"depth": args.depth, "col_width": args.col_width}
+    if args.col_names:
+        kwargs["col_names"] = parse_columns(args.col_names)
+    if dtypes is not None:
+        kwargs["dtypes"] = dtypes
+    if not style.unicode:
+        kwargs["row_settings"] = ("depth", "ascii_only")
+    inputs = load_inputs(args.input_data) if args.input_data else None
+    given = (
+        f"input sizes {', '.join(map(str, sizes))}" if sizes else f"input data {args.input_data}"
+    )
+    try:
+        return str(
+            summary(
+                model,
+                input_data=inputs,
+                input_size=[*sizes] if sizes else None,
+                device="cpu" if sizes else None,
+                **kwargs,
+            )
+        )
+    except Exception as exc:  # the model's, torchinfo's or ours: one line all the same
+        # a failed forward pass: summary's RuntimeError, the model's own error chained
+        cause = exc.__cause__ if isinstance(exc, RuntimeError) and exc.__cause__ else exc
+        raise UsageError(
+            f"{args.target} failed on {given}: {type(cause).__name__}: {cause}"
+        ) from exc
+
+
+def _one_line(text: str) -> str:
+    """A message on one line: torch's C++ frames cut off, the other lines joined."""
+    text = text.split("\nException raised from ", 1)[0]
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+# -- entry point ----------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse with our one-line errors, and `-1,6,3` read as a value."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Before Python 3.13 a word is a value if it is a number like -1 or -1.5: `-1,6,3`
+        # is an unknown option, and `--input-size -1,6,3` fails with "expected at least
+        # one argument". Since 3.13 any word that starts -<digit> is a value (while no
+        # option looks like a number, as none of ours does); so it is here, on every version.
+        self._negative_number_matcher = re.compile(r"-\.?\d")
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{PROG}: error: {message} (see {self.prog} --help)\n")
+
+
+def _at_least(least: int) -> Callable[[str], int]:
+    """An argparse `type=`: an int >= `least`, else a one-line error."""
+
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected an int >= {least}, got {text!r}")
+        return value
+
+    return count
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Named dimensions for PyTorch's nn.LSTM, nn.GRU and nn.RNN outputs.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo_parser = commands.add_parser(
+        "demo",
+        help="walk through what a bidirectional LSTM returns",
+        description="What out, h_n and c_n hold, checked live on the seed model "
+        "(3 features, 6 tokens, hidden 4, 2 layers, bidirectional, batch-first).",
+    )
+    demo_parser.add_argument("--no-color", action="store_true", help="never use ANSI colour")
+    sub = commands.add_parser(
+        "summary",
+        help="torchinfo's summary of a model, with the named dims of its recurrent layers",
+        description="torchinfo's summary of any importable model, plus the named dims of "
+        "out, h_n and c_n of every recurrent call.",
+        epilog="example: bilstm-hooks summary mypkg.models:build_model --input-size 1,6,3",
+    )
+    sub.add_argument(
+        "target",
+        metavar="PACKAGE.MODULE:FACTORY",
+        help="an nn.Module, or a function or class returning one (called without arguments)",
+    )
+    sub.add_argument(
+        "--input-size",
+        action="append",
+        nargs="+",
+        metavar="N",
+        help="the shape of one forward argument, e.g. 1,6,3 or 1 6 3, at most 2**31 elements; "
+        "repeat for more arguments",
+    )
+    sub.add_argument(
+        "--input-data",
+        metavar="PACKAGE.MODULE:NAME",
+        help="the forward arguments instead: a tensor, tuple, list or dict (or a function "
+        "returning one); needed for lengths and token ids",
+    )
+    sub.add_argument(
+        "--dtype", help="dtype of the --input-size tensors, e.g. long (comma-separated per input)"
+    )
+    sub.add_argument(
+        "--depth",
+        type=_at_least(0),
+        default=3,
+        metavar="N",
+        help="nesting depth shown, 0 or more (default 3)",
+    )
+    sub.add_argument(
+        "--col-names", help="torchinfo columns, e.g. input_size,output_size,num_params"
+    )
+    sub.add_argument(
+        "--col-width",
+        type=_at_least(1),
+        default=14,
+        metavar="N",
+        help="width of torchinfo's columns, 1 or more (default 14)",
+    )
+    sub.add_argument("--no-color", action="store_true", help="never use ANSI colour")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `bilstm-hooks`; returns the exit status."""
+    args = _parser().parse_args(argv)
+    style = Style(sys.stdout, no_color=args.no_color)
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like `python -m`: the current folder is importable
+    try:
+        text = demo(style) if args.command == "demo" else _summary_command(args, style)
+    except Exception as exc:  # a UsageError, or what nothing foresaw: never a traceback
+        what = "" if isinstance(exc, UsageError) else f"{type(exc).__name__}: "
+        print(f"{PROG}: error: {what}{_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # `| head`: the reader left; say nothing more
+        # Python would complain again when it flushes stdout at exit: point it at devnull
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return 0

@@ -1,0 +1,292 @@
+"""A weak, identity-keyed registry: tensor -> where it came from.
+
+Keys are `id(tensor)` checked against a weak reference (a tensor's `==` is
+elementwise, and a dead tensor's id may be reused), so nothing here keeps a
+tensor or its autograd graph alive. Entries of dead tensors are swept in
+batches, when the table has doubled since the last sweep: tagging stays a dict
+store plus a plain weak reference, and the table stays bounded.
+
+The hooks do not write here on every call: they note each call in `PENDING`
+(weak references, tags, versions) and `flush()` writes those whose tensors are
+still alive, once 64 have piled up or before anything reads or writes the table.
+In a loop most of a call's tensors are gone by then, and cost nothing more.
+
+A tensor that is a view (a batch-first `out` is a transpose of the layer's own
+buffer) holds a base that its sibling views (`out[:, -1]`) hold too. The hooks key
+it by itself, and note it in `VIEWS`, the latest such views: its base is made and
+keyed (with the view's geometry, `key_base`) only when a sibling is first looked
+up, so the forward pass pays nothing more. While following, and for what `tag()`
+writes, the base is keyed at once: the follow mode's look at each op's arguments
+reads only their own and their base's keys. `find()` returns the entry;
+`_identity` derives the names.
+
+Threads: every write (a tag, a sweep) holds `LOCK`; a read is one `dict.get`,
+atomic under the GIL, so readers never block writers. Each entry also keeps the
+tensor's `_version` when it was tagged: a tensor changed in place since (by
+`transpose_`, say) may no longer be laid out as its tag says, and is not
+annotated any more (`stale_origin` says what it was).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import deque
+from typing import Any, NamedTuple
+
+import torch
+
+from .._names.derive import Geometry, geometry_of
+from .._names.layout import Axes, Layout, Role
+
+__all__ = [
+    "LOCK",
+    "TAGS",
+    "VIEWS",
+    "Named",
+    "Tag",
+    "find",
+    "flush",
+    "key_base",
+    "key_bases",
+    "lookup",
+    "size",
+    "stale_origin",
+    "stored",
+    "sweep",
+    "tag",
+    "version_of",
+]
+
+_MIN_SWEEP = 256  # entries kept before the first sweep
+
+
+class Tag(NamedTuple):
+    """Where a tensor came from: the call's layout, its role and its origin.
+
+    `packed` marks the `.data` of a packed output, annotated only through its
+    PackedSequence (padded).
+    """
+
+    layout: Layout
+    role: Role
+    origin: str
+    packed: bool = False
+
+
+class Named(NamedTuple):
+    """Named axes given explicitly: a view, a copy followed through an op, a record's tensor.
+
+    `at` holds the positions of dims indexed away, `notes` caveats, `lengths` the
+    valid tokens per batch row of a padded tensor (in its batch order); `sliced` the
+    dims kept in part, as `(name, start, stop, step)` in the positions of the tensor
+    `origin` names, and `full` their sizes there; `sequences`, for batch rows
+    reordered or picked (`out[order]`), the row of that tensor each of its batch rows
+    holds (None: not known), while `batch` is then never in `sliced`.
+    """
+
+    axes: Axes
+    origin: str
+    at: tuple[tuple[str, int], ...] = ()
+    notes: tuple[str, ...] = ()
+    lengths: tuple[int, ...] | None = None
+    sliced: tuple[tuple[str, int, int, int], ...] = ()
+    full: tuple[tuple[str, int], ...] = ()
+    sequences: tuple[int | None, ...] | None = None
+
+
+Value = Tag | Named
+# id(tensor) -> (weak reference, value, tensor._version when tagged[, geometry of the
+# tensor the value describes, when the key is its base]). The hooks write here
+# directly, holding LOCK as `tag()` does, and call `sweep()` once
+# len(TAGS) >= sweep_at: their hot path.
+TAGS: dict[int, tuple[Any, ...]] = {}
+# reentrant: a finalizer run by the garbage collector inside a locked section may tag
+LOCK = threading.RLock()
+sweep_at = _MIN_SWEEP
+# bumped by every write (the flushes of the hooks' notes too): `_storage_look` rebuilds its
+# index when it moved
+GENERATION = [0]
+# weak references to the latest tensors the hooks tagged that are views, newest last
+VIEWS: deque[weakref.ref[torch.Tensor]] = deque(maxlen=64)
+# the hooks' calls not yet written into TAGS, oldest first: (out, h_n, c_n weak references
+# (c_n's None without one), the call shape's cached (layout, out tag, h_n tag, c_n tag,
+# out is a view), the tensors' versions, following). The hooks append without a lock (one
+# atomic step); `flush` pops from the left, holding LOCK.
+PENDING: deque[tuple[Any, ...]] = deque()
+FLUSH_AT = 64  # pending calls that make the hook flush
+
+
+def flush() -> None:
+    """Write the pending calls' tags of tensors still alive into TAGS, in call order.
+
+    Every reader and writer of TAGS calls it first, so that nothing pending is
+    missed and no older call's tag overwrites a newer one."""
+    if not PENDING:  # nothing to write (a call noted meanwhile is a later one): no lock taken
+        return
+    with LOCK:
+        # what other threads' hooks append meanwhile is written too; a note leaves only once
+        # written, so that a reader who finds none pending finds every tag in TAGS
+        while PENDING:
+            note = PENDING[0]
+            out_ref, h_n_ref, c_n_ref, cached, versions, following = note
+            out = out_ref()
+            if out is not None:
+                TAGS[id(out)] = (out_ref, cached[1], versions[0])
+                if following:  # a view (batch-first)? its siblings hold its base: key that
+                    key_base(out, cached[1], versions[0])
+                elif cached[4]:  # where `find` looks for it, once asked: no base made here
+                    VIEWS.append(out_ref)
+            h_n = h_n_ref()
+            if h_n is not None:
+                TAGS[id(h_n)] = (h_n_ref, cached[2], versions[1])
+            c_n = None if c_n_ref is None else c_n_ref()
+            if c_n is not None:
+                TAGS[id(c_n)] = (c_n_ref, cached[3], versions[2])
+            if PENDING and PENDING[0] is note:  # else a flush nested in this one (a finalizer
+                PENDING.popleft()  # run by the garbage collector, say) wrote and took it
+        GENERATION[0] += 1
+        if len(TAGS) >= sweep_at:
+            sweep()
+
+
+def sweep() -> None:
+    """Drop the entries of dead tensors; the next sweep is due when the table has doubled."""
+    global sweep_at
+    with LOCK:
+        dead = [key for key, entry in TAGS.items() if entry[0]() is None]
+        for key in dead:
+            del TAGS[key]
+        GENERATION[0] += 1
+        sweep_at = max(_MIN_SWEEP, 2 * len(TAGS))
+
+
+def version_of(tensor: torch.Tensor) -> int:
+    """`tensor._version`, or -1 for an inference tensor, which keeps no version."""
+    try:
+        return tensor._version
+    except RuntimeError:
+        return -1
+
+
+def tag(tensor: torch.Tensor, value: Value) -> None:
+    """Remember `value` for `tensor` (and its views) for as long as the tensor lives."""
+    with LOCK:
+        flush()
+        if not key_base(tensor, value, version_of(tensor)):
+            TAGS[id(tensor)] = (weakref.ref(tensor), value, version_of(tensor))
+        GENERATION[0] += 1
+        if len(TAGS) >= sweep_at:
+            sweep()
+
+
+def key_base(tensor: torch.Tensor, value: Value, version: int) -> bool:
+    """Key the view `tensor` by its base, with its geometry, unless the base has an
+    entry already: its sibling views (`out[:, -1]` holds the base, not `out`) then
+    find it with one look, even once `tensor` itself is gone. Whether it did so.
+    Caller holds LOCK."""
+    base = tensor._base
+    if base is None or _alive(TAGS.get(id(base)), base) is not None:
+        return False
+    TAGS[id(base)] = (weakref.ref(base), value, version, geometry_of(tensor))
+    return True
+
+
+def key_bases() -> None:
+    """`key_base` the views in `VIEWS` (each a batch-first `out` the hooks tagged while not
+    following) that are still alive, and empty it: following needs that, since its cheap
+    look at an op's arguments reads only their own and their base's keys."""
+    with LOCK:
+        flush()
+        views = list(VIEWS)
+        VIEWS.clear()
+        for held in views:
+            view = held()
+            entry = None if view is None else _alive(TAGS.get(id(view)), view)
+            if entry is not None:
+                key_base(view, entry[1], entry[2])  # type: ignore[arg-type]
+        if views:
+            GENERATION[0] += 1
+
+
+def _alive(entry: tuple[Any, ...] | None, tensor: torch.Tensor) -> tuple[Any, ...] | None:
+    return entry if entry is not None and entry[0]() is tensor else None
+
+
+def find(tensor: torch.Tensor) -> tuple[Value, Geometry | None, bool] | None:
+    """The entry that describes `tensor` or its base: `(value, geometry, direct)`.
+
+    `geometry` is that of the tensor `value` describes when the entry is keyed by
+    its base (None: the keyed tensor itself); `direct` is whether `tensor` is the
+    keyed one. None: no entry, or the tensor changed in place since it was tagged.
+    """
+    flush()
+    entry = _alive(TAGS.get(id(tensor)), tensor)
+    direct = entry is not None
+    if entry is None:
+        base = tensor._base
+        if base is None:
+            return None
+        entry = _alive(TAGS.get(id(base)), base) or _sibling(base)
+        if entry is None:
+            return None
+    if entry[2] != version_of(tensor):
+        return None
+    return entry[1], (entry[3] if len(entry) > 3 else None), direct
+
+
+def _sibling(base: torch.Tensor) -> tuple[Any, ...] | None:
+    """The entry of a latest tagged view of `base` (see `VIEWS`), now keyed by `base` too."""
+    with LOCK:
+        views = list(VIEWS)
+    for held in reversed(views):
+        view = held()
+        if view is not None and view._base is base:
+            entry = _alive(TAGS.get(id(view)), view)
+            if entry is not None:
+                with LOCK:
+                    key_base(view, entry[1], entry[2])
+                    GENERATION[0] += 1
+                return _alive(TAGS.get(id(base)), base)
+    return None
+
+
+def lookup(tensor: torch.Tensor) -> Tag | None:
+    """The hook's tag of exactly `tensor` (`out`, `h_n`, `c_n`, packed `.data`), or None."""
+    found = find(tensor)
+    if found is None:
+        return None
+    value, geometry, direct = found
+    if not isinstance(value, Tag):
+        return None
+    if geometry is not None:  # keyed by its base: is this tensor the one described?
+        if geometry != geometry_of(tensor):
+            return None
+    elif not direct:
+        return None
+    return value
+
+
+def stale_origin(tensor: torch.Tensor) -> str | None:
+    """The origin of a tagged tensor changed in place since it was tagged, else None."""
+    flush()
+    entry = _alive(TAGS.get(id(tensor)), tensor)
+    if entry is None and tensor._base is not None:
+        entry = _alive(TAGS.get(id(tensor._base)), tensor._base) or _sibling(tensor._base)
+    if entry is None or entry[2] == version_of(tensor):
+        return None
+    origin: str = entry[1].origin
+    return origin
+
+
+def size() -> int:
+    """How many live tensors are registered (for leak tests and benchmarks)."""
+    flush()
+    sweep()
+    return len(TAGS)
+
+
+def stored() -> int:
+    """How many entries the table holds now, dead ones awaiting a sweep included."""
+    flush()
+    return len(TAGS)

@@ -1,0 +1,76 @@
+"""The registry's last-resort look: tagged tensors that share a tensor's storage.
+
+`find` reaches a tensor's own entry and its base's. A `detach()`, `.data` or a view
+of a tagged view shares the storage of a tagged tensor instead, and is found here
+through an index of the registry's live entries by storage address.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .._names.derive import Geometry, geometry_of
+from .registry import GENERATION, TAGS, Value, flush, sweep, version_of
+
+__all__ = ["sharing"]
+
+_INDEXED_AT_MOST = 2048  # live entries; past that the last-resort storage look is skipped
+_swept = [-1]  # GENERATION after the latest sweep made for the storage look
+
+
+def sharing(tensor: torch.Tensor) -> list[tuple[Value, Geometry]]:
+    """Entries of other tensors on `tensor`'s storage, with the geometry each describes.
+
+    For what `find` cannot reach: `detach()`, `.data`, a view of a tagged view.
+    Read through an index by storage address, rebuilt when the table has changed
+    (a few ms for 2,000 entries, once per change); skipped while more are alive
+    (dead ones are swept first). Each candidate is checked alive and on the same
+    storage, never assumed.
+    """
+    flush()
+    address = _address(tensor)
+    if len(TAGS) > _INDEXED_AT_MOST and _swept[0] != GENERATION[0]:
+        sweep()  # the dead entries of many calls do not count, only the live ones
+        _swept[0] = GENERATION[0]
+    if not address or len(TAGS) > _INDEXED_AT_MOST:
+        return []
+    found = []
+    for key in _index().get(address, ()):
+        entry = TAGS.get(key)
+        if entry is None:
+            continue
+        keyed = entry[0]()
+        if keyed is None or keyed is tensor or _address(keyed) != address:
+            continue
+        if entry[2] != version_of(tensor) and entry[2] != -1:  # -1: inference, unchangeable
+            continue
+        geometry = entry[3] if len(entry) > 3 else geometry_of(keyed)
+        found.append((entry[1], geometry))
+    return found
+
+
+def _address(tensor: torch.Tensor) -> int:
+    """The storage's address; 0 where there is none to compare (meta, fake, sparse)."""
+    try:
+        return int(tensor.untyped_storage().data_ptr())
+    except Exception:
+        return 0
+
+
+_by_address: dict[int, list[int]] = {}
+_indexed = -1
+
+
+def _index() -> dict[int, list[int]]:
+    global _by_address, _indexed
+    state = GENERATION[0]
+    if state != _indexed:
+        index: dict[int, list[int]] = {}
+        for key, entry in list(TAGS.items()):
+            keyed = entry[0]()
+            if keyed is not None:
+                address = _address(keyed)
+                if address:
+                    index.setdefault(address, []).append(key)
+        _by_address, _indexed = index, state
+    return _by_address

@@ -1,0 +1,233 @@
+"""The classic layout bugs, caught at the line that makes them (while following).
+
+Each check sits beside the rule of the op it watches (`_rules`) and warns with
+`bh.LayoutWarning` at the user's line: what happened, to which module's tensor,
+and the fix. Only what is known to be wrong warns; correct forms stay silent:
+`cat([h_n[-2], h_n[-1]], -1)`, `out[:, -1, :H]` on unpadded input,
+`h_n.transpose(0, 1).reshape(B, -1)`, and the library's own helpers.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import einops
+import torch
+
+from .._base.errors import LayoutWarning
+from .._core.annotated import AnnotatedTensor
+from .._core.lookup import full_sizes, named_from, view_of
+from .._core.registry import Named
+from .._names.derive import Derived, Underivable, derive, logical
+from .._names.layout import Axes
+from .._names.notes import is_padding_note, slice_note
+from .._recording.call_checks import callers_level
+
+__all__ = ["check_index", "check_reduction", "joined", "reshaped", "warn"]
+
+# frames skipped to find the user's line: ours, torch's (nn.Module, the mode), einops'
+_LIBRARIES = tuple(
+    os.path.dirname(module.__file__ or "") + os.sep
+    for module in (sys.modules[__package__], torch, einops)
+)
+
+
+def warn(message: str) -> None:
+    """A LayoutWarning at the user's line."""
+    warnings.warn(message, LayoutWarning, stacklevel=callers_level(_LIBRARIES))
+
+
+def _who(source: AnnotatedTensor) -> str:
+    return f"{source.origin} ({source.axes.described()})" if source.origin else source.pattern
+
+
+# -- view, reshape ---------------------------------------------------------------------------
+def reshaped(source: AnnotatedTensor, shape: tuple[int, ...]) -> Named | None:
+    """The names of `source` reshaped to `shape`, or None; warns when the reshape mixes
+    `batch` with another dim in one axis, or splits `(direction hidden)` the wrong way."""
+    found = _reshape(source.axes, tuple(source.shape), shape)
+    if isinstance(found, Derived):
+        mixed = _features_of_sequences(found.axes)
+        if mixed:
+            _warn_mixed(source, shape, mixed)
+        kept = set(found.axes.dims)
+        return named_from(
+            source,
+            found.axes,
+            at=tuple({**source.at, **found.at}.items()),
+            sliced=tuple((n, *w) for n, w in source.sliced.items() if n in kept),
+            full=tuple((n, v) for n, v in source._full.items() if n in kept),
+        )
+    mixes = [n for n in found.mixes if n != "batch"]
+    if "batch" in found.mixes and source.sizes.get("batch", 1) > 1:
+        _warn_mixed(source, shape, tuple(mixes))
+    elif _split_backwards(source, shape) or (
+        {"direction", "hidden"} <= set(mixes) and "token" not in mixes
+    ):
+        size = source.sizes
+        warn(
+            f"{_who(source)} viewed as {shape} splits (direction hidden) the wrong way round: "
+            "the last axis holds the forward half, then the backward half. View it as "
+            f"(..., {size['direction']}, {size['hidden']}), or use bh.split_directions"
+        )
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _reshape(axes: Axes, source: tuple[int, ...], shape: tuple[int, ...]) -> Derived | Underivable:
+    return derive(axes, logical(source), logical(shape))
+
+
+def _split_backwards(source: AnnotatedTensor, shape: tuple[int, ...]) -> bool:
+    """`out.view(b, t, hidden, 2)`: the last axis, `(direction hidden)`, split as (hidden, 2)."""
+    groups, size = source.axes.groups, source.sizes
+    if not groups or groups[-1] != ("direction", "hidden") or len(shape) < 2:
+        return False
+    lead = 1
+    for n in source.shape[:-1]:
+        lead *= n
+    rest = 1
+    for n in shape[:-2]:
+        rest *= n
+    return tuple(shape[-2:]) == (size["hidden"], size["direction"]) and rest == lead
+
+
+def _features_of_sequences(axes: Axes) -> tuple[str, ...]:
+    """The dims `batch` is fused with in the last axis (the one a Linear layer reads):
+    `direction (batch hidden)`, `layer (direction batch)`. Rows of tokens, `(batch
+    token) (direction hidden)`, or of units, `(batch hidden) token`, are fine."""
+    size = axes.size_of
+    longer = [g for g in axes.groups if any(size[n] > 1 for n in g)]
+    if len(longer) < 2 or size.get("batch", 1) < 2 or "batch" not in longer[-1]:
+        return ()
+    return tuple(n for n in longer[-1] if n != "batch" and size[n] > 1)
+
+
+def _warn_mixed(source: AnnotatedTensor, shape: tuple[int, ...], mixes: tuple[str, ...]) -> None:
+    if "layer" in source.sizes:  # h_n, c_n
+        what, fix = (
+            "(layer direction)",
+            "Use h_n.transpose(0, 1).reshape(batch, -1), or "
+            "bh.final_representation(h_n, module=...)",
+        )
+    elif "token" in mixes:
+        what, fix = "token", "Is it time-major? Take out.transpose(0, 1) first"
+    else:
+        what, fix = " ".join(mixes) or "itself", "Keep batch as an axis of its own"
+    warn(
+        f"{_who(source)} viewed as {shape} mixes batch with {what}: each row now holds "
+        f"parts of several sequences. {fix}"
+    )
+
+
+# -- indexing --------------------------------------------------------------------------------
+def check_index(source: AnnotatedTensor, index: Any, result: torch.Tensor) -> None:
+    """`out[:, -1]` of a bidirectional output with both halves, or of a padded one."""
+    view = view_of(source, result)
+    if view is None:
+        return
+    token = view.at.get("token") if "token" not in source.at else None
+    if token is None:
+        return
+    size = full_sizes(source)
+    if size.get("direction") == 2 and "direction" in view.sizes and token == size["token"] - 1:
+        warn(
+            f"{_who(source)} at its last token, both halves: the backward half there has "
+            "read one token, the forward half may be padding. The final state is "
+            "torch.cat([h_n[-2], h_n[-1]], -1), or bh.last_outputs(out, lengths, module=...)"
+        )
+        return
+    lengths = view.lengths
+    if lengths is not None and "batch" in view.sizes:
+        rows = [b for b, n in enumerate(lengths) if n <= token]
+        if rows:
+            listed = ", ".join(map(str, rows))
+            warn(
+                f"{_who(source)} at token {token}: batch rows {listed} are padding there "
+                f"(lengths {list(lengths)}). Take each sequence's last valid token "
+                "(lengths - 1) with bh.last_outputs(out, lengths, module=...)"
+            )
+
+
+# -- reductions -------------------------------------------------------------------------------
+def check_reduction(source: AnnotatedTensor, name: str, op: str) -> None:
+    """A reduction over the `token` axis of a padded output with unequal lengths."""
+    lengths = source.lengths
+    if name == "token" and lengths is not None and len(set(lengths)) > 1:
+        warn(
+            f"{op} over token of {_who(source)}, padded with unequal lengths "
+            f"{list(lengths)}: the padding is in it. Divide the sum over valid tokens by "
+            "the lengths, or mask the padding first"
+        )
+
+
+# -- cat, stack --------------------------------------------------------------------------------
+def joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> Named | None:
+    """The names of parts joined along `dim`: views of one tensor that differ only in
+    one position indexed away (`direction` of `h_n[-2]`, `h_n[-1]`) join into that dim
+    again, its positions in the order given (a reversed order is a step of -1)."""
+    first = parts[0]
+    if any(
+        (p.axes, p.origin, p.sliced, p.sequences)
+        != (first.axes, first.origin, first.sliced, first.sequences)
+        for p in parts
+    ):
+        return None
+    if len({p.tensor.untyped_storage().data_ptr() for p in parts}) != 1:
+        return None  # parts of different tensors (two calls, say)
+    differing = [k for k in first.at if any(p.at.get(k) != first.at[k] for p in parts)]
+    if len(differing) != 1 or any(set(p.at) != set(first.at) for p in parts):
+        return None
+    name = differing[0]
+    order = [p.at[name] for p in parts]
+    step = order[1] - order[0]
+    if not step or any(b - a != step for a, b in itertools.pairwise(order)):
+        return None  # repeated, or in no order a range gives
+    groups = list(first.axes.groups)
+    n = len(groups) + (1 if stack else 0)
+    if not -n <= dim < n:
+        return None
+    axis = dim % n
+    if stack:
+        groups.insert(axis, (name,))
+    else:
+        inner = groups[axis]
+        if name == "direction" and "batch" in inner and first.sizes["batch"] > 1:
+            warn(
+                f"directions of {first.origin} joined along the batch axis: rows of "
+                "different directions now sit where sequences should. Join them on the "
+                "last axis: torch.cat([h_n[-2], h_n[-1]], -1)"
+            )
+        groups[axis] = (name, *inner)
+    size = full_sizes(first).get(name, max(order) + 1)
+    sliced = dict(first.sliced)
+    if order != list(range(size)):
+        sliced[name] = (order[0], order[-1] + (1 if step > 0 else -1), step)
+    at = {k: v for k, v in first.at.items() if k != name}
+    notes = tuple(
+        note
+        for note in first.notes
+        if name not in note
+        and "only" not in note
+        and not (name in ("batch", "token") and is_padding_note(note))  # of one row or token
+    )
+    if step < 0:
+        notes += (slice_note(name, *sliced[name]),)
+    elif name == "direction":
+        notes += ("both directions",)
+    sizes = {**first.sizes, name: len(parts)}
+    axes = Axes(tuple(groups), tuple((k, sizes[k]) for g in groups for k in g))
+    return named_from(
+        first,
+        axes,
+        at=tuple(at.items()),
+        notes=notes,
+        sliced=tuple((k, *w) for k, w in sliced.items()),
+        full=tuple({**first._full, name: size}.items()),
+    )

@@ -1,0 +1,230 @@
+"""Following names through torch ops: a `TorchFunctionMode` that applies `_rules.RULES`.
+
+`attach_hooks(model, follow=True)` enters it in a forward pre-hook of `model` and
+leaves it in an always-called forward hook; `bh.follow()` does the same for a block
+of code. One mode per thread at most: a followed model called inside a block (or
+inside another followed model) follows in the mode already on, so that a bug warns
+once. An op with no rule passes through untouched: its result has no names. A rule
+that fails is ignored (the op's result is returned as it is), except for a
+`LayoutWarning` turned into an error by the warnings filter, which is the user's to see.
+
+What ends a forward: torch runs always-called hooks for an `Exception` only. A
+`KeyboardInterrupt`, `SystemExit` or `GeneratorExit` raised in the forward skips
+them, so each mode a pre-hook entered knows the frame of the call that entered it
+(`owner`): the forward pre-hook of the next call, the next `bh.follow()` and the
+next hooked recurrent call take off a mode whose call has ended, and until then such
+a mode names nothing and warns about nothing (it checks, before any rule, that its
+call is still running).
+
+The library's own reads of tensors (strides, storage, `tolist`) run with torch
+function handling off: a user's own `TorchFunctionMode` sees the model's ops only.
+Under `torch.compile` nothing is followed: the mode passes every op through, and a
+compiled forward enters none, so that Dynamo never traces into the library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils.hooks import RemovableHandle
+
+from .._base.errors import LayoutWarning
+from .._core import registry
+from .._core.annotated import AnnotatedTensor
+from .inplace import MAY_CHANGE_IN_PLACE, after_inplace, before
+from .rules import RULES
+
+__all__ = ["FollowHooks", "drop_ended", "follow"]
+
+_no_torch_function = torch._C.DisableTorchFunction
+_compiling = torch.compiler.is_compiling
+_CALL_IMPL = nn.Module._call_impl.__code__
+_local = threading.local()  # `.mode`: the thread's _Follow on the mode stack, or None
+
+
+class _Follow(TorchFunctionMode):
+    """Runs each op, then the rule of its function, if any.
+
+    `owner`: the frame of the module call whose pre-hook entered the mode (None for
+    a block); `ended`: that call ended without leaving the mode (an interrupt).
+    """
+
+    def __init__(self, owner: FrameType | None = None) -> None:
+        super().__init__()
+        self.owner = owner
+        self.ended = False
+
+    def __torch_function__(
+        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None
+    ) -> Any:
+        if kwargs is None:
+            kwargs = {}
+        rule = RULES.get(func)
+        if rule is None or self.ended or _compiling():
+            return func(*args, **kwargs)
+        names = None
+        with _no_torch_function():  # our reads are not the user's ops
+            if not _any_tagged(args) or not self.running():
+                rule = None  # no argument has names: nothing to follow
+            elif func in MAY_CHANGE_IN_PLACE:
+                try:
+                    names = before(func, args, kwargs)
+                except Exception:  # a rule must never break the user's code
+                    names = None
+        result = func(*args, **kwargs)
+        if rule is not None:
+            with _no_torch_function():
+                try:
+                    rule(func, args, kwargs, result)
+                    if names is not None:
+                        after_inplace(names, result)
+                except LayoutWarning:
+                    raise  # -W error: the user asked for it
+                except Exception:  # a rule must never break the user's code
+                    pass
+        return result
+
+    def running(self) -> bool:
+        """Whether the call that entered this mode is still running (a block always is)."""
+        owner = self.owner
+        if owner is None or self.ended:
+            return not self.ended
+        frame: FrameType | None = sys._getframe(1)
+        while frame is not None:
+            if frame is owner:
+                return True
+            frame = frame.f_back
+        self.ended = True
+        return False
+
+
+_TAGS = registry.TAGS
+_Tensor = torch.Tensor
+
+
+def _any_tagged(args: tuple[Any, ...]) -> bool:
+    """Whether a tensor argument (or one in a list: cat's) may have names: a cheap
+    look at the registry's keys before any rule runs. A view of an inference tensor
+    keeps no `_base`: it may have names, found by storage."""
+    for arg in args:
+        if isinstance(arg, _Tensor):
+            if id(arg) in _TAGS or (arg._base is not None and id(arg._base) in _TAGS):
+                return True
+            if arg.is_inference():
+                return True
+        elif isinstance(arg, list | tuple):
+            if _any_tagged(tuple(arg)):
+                return True
+        elif isinstance(arg, AnnotatedTensor):
+            return True
+    return False
+
+
+def _current() -> _Follow | None:
+    """The thread's mode, if it is on and its call still running; an ended one is taken off."""
+    mode: _Follow | None = getattr(_local, "mode", None)
+    if mode is not None and not mode.running():
+        drop_ended()
+        return None
+    return mode
+
+
+def drop_ended() -> None:
+    """Take off the thread's mode if the call that entered it has ended (an interrupt
+    skipped its leaving), as long as it is on top of the mode stack (else it stays,
+    passing every op through, until it is)."""
+    mode: _Follow | None = getattr(_local, "mode", None)
+    if mode is None or mode.running():
+        return
+    stack = torch.overrides._get_current_function_mode_stack()  # type: ignore[no-untyped-call]
+    if stack and stack[-1] is mode:
+        _local.mode = None
+        mode.__exit__(None, None, None)
+
+
+def _start(owner: FrameType | None) -> _Follow | None:
+    """Enter a mode for this thread, unless one is on: the mode entered, or None."""
+    if _compiling() or _current() is not None:
+        return None
+    with _no_torch_function():
+        registry.key_bases()  # outputs of unfollowed calls: find their views
+    mode = _Follow(owner)
+    mode.__enter__()  # type: ignore[no-untyped-call]
+    _local.mode = mode
+    return mode
+
+
+def _stop(mode: _Follow | None) -> None:
+    """Leave `mode` (one `_start` entered), if it is still the thread's."""
+    current: _Follow | None = getattr(_local, "mode", None)
+    if mode is not None and current is mode:
+        _local.mode = None
+        mode.__exit__(None, None, None)  # type: ignore[no-untyped-call]
+
+
+@contextlib.contextmanager
+def follow() -> Iterator[None]:
+    """Carry names through the torch ops of the block, and warn about layout bugs.
+
+    The results of `pad_packed_sequence`, `cat`, elementwise ops, reductions over a
+    named axis, `index_select` along `batch` and a Linear head keep (or gain) the
+    names of their annotated inputs; `bh.LayoutWarning` flags the classic bugs.
+    Nested blocks, and followed models called inside one, follow once.
+
+    Example:
+        >>> import torch, bilstm_hooks as bh
+        >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+        >>> rec = bh.attach_hooks(lstm)
+        >>> out, (h_n, c_n) = lstm(torch.randn(6, 5, 3))
+        >>> with bh.follow():
+        ...     final = torch.cat([h_n[-2], h_n[-1]], dim=-1)
+        >>> print(bh.annotation_of(final).pattern, bh.annotation_of(final).at)
+        batch (direction hidden) {'layer': 1}
+    """
+    mode = _start(None)
+    try:
+        yield
+    finally:
+        _stop(mode)
+
+
+def _caller_call(frame: FrameType | None) -> FrameType | None:
+    """The frame of `nn.Module._call_impl` that runs the hook (None if not found)."""
+    while frame is not None and frame.f_code is not _CALL_IMPL:
+        frame = frame.f_back
+    return frame
+
+
+class FollowHooks:
+    """The pre-hook and always-called hook that turn following on for `model`'s forward.
+
+    A call leaves the mode only if it entered it: the mode's `owner` is its frame.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.handles: list[RemovableHandle] = [
+            model.register_forward_pre_hook(self._enter),
+            model.register_forward_hook(self._leave, always_call=True),
+        ]
+
+    def _enter(self, module: nn.Module, args: Any) -> None:
+        if not _compiling():
+            _start(_caller_call(sys._getframe(1)))
+
+    def _leave(self, module: nn.Module, args: Any, output: Any) -> None:
+        mode: _Follow | None = getattr(_local, "mode", None)
+        if mode is not None and mode.owner is not None and not _compiling():  # noqa: SIM102
+            if mode.owner is _caller_call(sys._getframe(1)):  # the call that entered it
+                _stop(mode)
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()

@@ -1,0 +1,80 @@
+"""The pieces every rule of `_rules` is made of: names of the arguments, names for results.
+
+>>> import torch
+>>> from bilstm_hooks._follow.rule_parts import names_of
+>>> names_of(torch.zeros(2)) is None
+True
+"""
+
+from __future__ import annotations
+
+from itertools import filterfalse
+from typing import Any
+
+import torch
+
+from .._core import registry
+from .._core.annotated import AnnotatedTensor
+from .._core.lookup import annotation_of, named_from
+from .._core.registry import Named
+from .._names.layout import Axes
+from .._names.notes import is_order_note
+
+__all__ = ["arg", "as_named", "axis_of", "copied", "names_of", "tag", "without"]
+
+
+def names_of(value: Any) -> AnnotatedTensor | None:
+    """The names of a tensor argument (no storage scan: cheap enough for every op), but
+    for an inference tensor, whose views keep no `_base`: those are found by storage."""
+    if isinstance(value, AnnotatedTensor):
+        return value
+    if not isinstance(value, torch.Tensor):
+        return None
+    return annotation_of(value, shared=value.is_inference())
+
+
+def as_named(annotated: AnnotatedTensor, axes: Axes | None = None, **changes: Any) -> Named:
+    """`annotated`'s names for a result; slices of dims the result lacks are dropped."""
+    named = named_from(annotated, axes, **changes)
+    if axes is None or "sliced" in changes:
+        return named
+    kept = set(axes.dims)
+    return named._replace(
+        sliced=tuple(s for s in named.sliced if s[0] in kept),
+        full=tuple(f for f in named.full if f[0] in kept),
+        sequences=named.sequences if "batch" in kept else None,
+        notes=named.notes if "batch" in kept else tuple(filterfalse(is_order_note, named.notes)),
+    )
+
+
+def without(named: Named, name: str) -> Named:
+    """`named` with `name` no longer sliced (reordered, or joined again)."""
+    return named._replace(
+        sliced=tuple(s for s in named.sliced if s[0] != name),
+        full=tuple(f for f in named.full if f[0] != name),
+    )
+
+
+def tag(result: Any, named: Named) -> None:
+    if isinstance(result, torch.Tensor) and named.axes.matches(result.shape):
+        registry.tag(result, named)
+
+
+def arg(args: tuple[Any, ...], kwargs: dict[str, Any], at: int, name: str) -> Any:
+    return args[at] if len(args) > at else kwargs.get(name)
+
+
+def axis_of(annotated: AnnotatedTensor, dim: Any) -> int | None:
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        return None
+    n = len(annotated.axes.groups)
+    return dim % n if -n <= dim < n else None
+
+
+def copied(result: torch.Tensor, source: AnnotatedTensor) -> bool:
+    """Whether `result` is a copy, not a view (views of inference tensors keep no _base)."""
+    if result._base is not None:
+        return False
+    tensor = source.tensor
+    shared = result.untyped_storage().data_ptr() == tensor.untyped_storage().data_ptr()
+    return not (shared and result.is_inference())

@@ -1,0 +1,269 @@
+"""What happens to the names under each torch op, while following: one table, one rule per op.
+
+A rule takes the call (`func`, `args`, `kwargs`, its `result`) and the names of
+its tensor arguments, and returns the names of the result, or None: unknown, so
+the result is left unnamed (never guessed). Views need no rule: they are named
+when read (`_identity`). The misuse checks sit beside the rule of the op they
+watch (`_misuse`), and warn at the user's line.
+
+    >>> from bilstm_hooks._follow.rules import RULES
+    >>> import torch
+    >>> RULES[torch.cat].__name__
+    'cat_rule'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .._core import registry
+from .._core.registry import Named
+from .._names.broadcast import keeps_broadcast
+from .._names.layout import Axes
+from . import misuse
+from .batch_rows import batch_index, gathered_rows, reordered
+from .joins import calls_joined
+from .rule_parts import arg as _arg
+from .rule_parts import as_named as _as_named
+from .rule_parts import axis_of as _axis
+from .rule_parts import copied as _copied
+from .rule_parts import names_of as names_of
+from .rule_parts import tag as _tag
+
+__all__ = ["RULES", "Rule", "names_of", "same_rule"]
+
+Rule = Callable[[Any, tuple[Any, ...], dict[str, Any], Any], None]
+RULES: dict[Any, Rule] = {}
+
+
+def _register(
+    *names: str, sources: Sequence[Any] = (torch, torch.Tensor, F)
+) -> Callable[[Rule], Rule]:
+    def decorator(rule: Rule) -> Rule:
+        for name in names:
+            for source in sources:
+                func = getattr(source, name, None)
+                if func is not None:
+                    RULES[func] = rule
+        return rule
+
+    return decorator
+
+
+# -- copies and elementwise ops: the names of the input of the same shape ---------------
+_SAME = (
+    # copies
+    "contiguous", "clone", "detach", "to", "float", "double", "half", "bfloat16", "cpu",
+    "cuda", "type_as",
+    # activations, dropout, normalisation over the last axis
+    "dropout", "alpha_dropout", "relu", "relu_", "gelu", "tanh", "sigmoid", "elu",
+    "leaky_relu", "selu", "silu", "softplus", "hardtanh", "softmax", "log_softmax",
+    "layer_norm", "normalize",
+    # arithmetic with scalars or broadcast tensors, masking
+    "add", "sub", "mul", "div", "true_divide", "neg", "abs", "exp", "log", "pow", "sqrt",
+    "rsqrt", "square", "sign", "clamp", "clip", "masked_fill", "where", "__add__", "__radd__",
+    "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__", "__neg__",
+    "__pow__", "__rpow__", "__abs__",
+    # in place: the names are read before the op changes the tensor (`_inplace`)
+    "add_", "sub_", "mul_", "div_", "masked_fill_", "clamp_", "tanh_", "sigmoid_", "dropout_",
+    "__iadd__", "__isub__", "__imul__", "__itruediv__",
+)  # fmt: skip
+
+
+@_register(*_SAME)
+def same_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    """The names of the annotated operands of the result's shape, where they agree.
+
+    Operands at different positions of a dim (`out[..., :H] + out[..., H:]`, both
+    directions summed) keep their axes, not the position; operands of different
+    tensors, or of different slices, give no names; nor does an op that makes a
+    `broadcast` axis differ along it (`expanded + noise`, dropout in training).
+    """
+    if not isinstance(result, torch.Tensor):
+        return
+    shaped = [
+        n
+        for n in map(names_of, (*args, *kwargs.values()))
+        if n is not None and n.shape == result.shape
+    ]
+    if not shaped:
+        return
+    first = shaped[0]
+    if any(
+        (n.axes, n.origin, n.sliced, n.sequences)
+        != (first.axes, first.origin, first.sliced, first.sequences)
+        for n in shaped
+    ) or not keeps_broadcast(first.axes.groups, func, args, kwargs, shaped):
+        return  # or a `broadcast` axis no longer the same along (`expanded + noise`)
+    at = {k: v for k, v in first.at.items() if all(n.at.get(k) == v for n in shaped)}
+    notes = tuple(note for note in first.notes if all(note in n.notes for n in shaped))
+    lengths = first.lengths if all(n.lengths == first.lengths for n in shaped) else None
+    _tag(result, _as_named(first, at=tuple(at.items()), notes=notes, lengths=lengths))
+
+
+# -- packed sequences --------------------------------------------------------------------
+@_register("_pad_packed_sequence", sources=(torch, torch._VF))
+def pad_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    data, batch_first = args[0], bool(_arg(args, kwargs, 2, "batch_first"))
+    tag = registry.lookup(data)
+    if tag is None or not tag.packed:
+        return
+    padded, lengths = result
+    out = tag.layout.axes("out")
+    lead = (("batch",), ("token",)) if batch_first else (("token",), ("batch",))
+    groups = (*lead, out.groups[-1])
+    sizes = {
+        **out.size_of,
+        "batch": padded.shape[1 - batch_first],
+        "token": padded.shape[0 + batch_first],
+    }
+    axes = Axes(groups, tuple((n, sizes[n]) for g in groups for n in g))
+    known = tuple(lengths.tolist()) if lengths.device.type == "cpu" else None
+    _tag(padded, Named(axes, f"{tag.origin}, padded", lengths=known))
+
+
+@_register("index_select", "gather")
+def batch_order_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    """Along `batch` (sorting, unsorting): the same names, lengths reordered."""
+    source = names_of(args[0]) if args else None
+    if source is None or not isinstance(result, torch.Tensor):
+        return
+    axis = _axis(source, _arg(args, kwargs, 1, "dim"))
+    index = _arg(args, kwargs, 2, "index")
+    if axis is None or not isinstance(index, torch.Tensor):
+        return
+    if func.__name__ == "gather":
+        index = gathered_rows(index, axis)
+        if index is None:  # each element from its own row: no batch of sequences any more
+            return
+    reordered(source, axis, index, result)
+
+
+# -- joining parts -------------------------------------------------------------------------
+@_register("cat", "concat", "concatenate", "stack")
+def cat_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    """Views of one tensor in one position each (`cat([h_n[-2], h_n[-1]], -1)`) join into
+    that dim (`misuse.joined`, which warns for directions along batch); equally named
+    parts of different tensors (a decoder's steps) along `batch` or `token` keep their
+    names (`_join.calls_joined`). Anything else, `stack` of those parts too: unknown."""
+    parts = _arg(args, kwargs, 0, "tensors")
+    if not isinstance(parts, list | tuple) or len(parts) < 2:
+        return
+    named = [n for n in map(names_of, parts) if n is not None]
+    if len(named) != len(parts):
+        return
+    dim, stack = _arg(args, kwargs, 1, "dim") or 0, func.__name__ == "stack"
+    joined = misuse.joined(named, dim, stack=stack)
+    if joined is None:
+        joined = calls_joined(named, dim, stack=stack)
+    if joined is not None:
+        _tag(result, joined)
+
+
+# -- reductions over a named axis ----------------------------------------------------------
+@_register("sum", "mean", "amax", "amin", "max", "min", "logsumexp", "norm", "std", "var", "prod")
+def reduce_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    """Over one axis, or several (`dim=(0, 1)`): the other axes keep their names."""
+    source = names_of(args[0]) if args else None
+    if source is None:
+        return
+    dim = _arg(args, kwargs, 1, "dim")
+    if func.__name__ == "norm":
+        dim = kwargs.get("dim", args[2] if len(args) > 2 else None)
+    given = tuple(dim) if isinstance(dim, list | tuple) else (dim,)
+    found = [_axis(source, d) for d in given]
+    reduced = {axis for axis in found if axis is not None}
+    if not given or len(reduced) < len(set(found)) or None in found:
+        return
+    names = [n for g in sorted(reduced) for n in source.axes.groups[g]]
+    for name in names:
+        misuse.check_reduction(source, name, func.__name__)
+    keep = bool(kwargs.get("keepdim", False))
+    groups = tuple(
+        (() if keep else None) if g in reduced else group
+        for g, group in enumerate(source.axes.groups)
+    )
+    kept = tuple(g for g in groups if g is not None)
+    axes = Axes(kept, tuple((n, source.sizes[n]) for g in kept for n in g))
+    lengths = None if {"batch", "token"} & set(names) else source.lengths
+    over = " ".join(names) if len(names) == 1 else f"({' '.join(names)})"
+    origin = f"{source.origin}, {func.__name__} over {over}"
+    values = result.values if hasattr(result, "values") and not callable(result.values) else result
+    _tag(values, _as_named(source, axes, origin=origin, lengths=lengths))
+
+
+# -- a Linear head: the leading axes keep their names ----------------------------------------
+@_register("linear")
+def linear_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    source = names_of(args[0]) if args else None
+    if source is None or not isinstance(result, torch.Tensor) or not source.axes.groups:
+        return
+    lead = source.axes.groups[:-1]
+    groups = (*lead, ("feature",))
+    sizes = {**source.sizes, "feature": result.shape[-1]}
+    axes = Axes(groups, tuple((n, sizes[n]) for g in groups for n in g))
+    _tag(result, _as_named(source, axes, origin=f"{source.origin}, through a Linear layer"))
+
+
+# -- views: named when read; the follow mode only watches them ---------------------------
+@_register("__getitem__", "view", "reshape", "flatten", "unflatten", "view_as", "reshape_as")
+def view_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    source = names_of(args[0]) if args else None
+    if source is None or not isinstance(result, torch.Tensor):
+        return
+    if func.__name__ == "__getitem__":
+        index = args[1] if len(args) > 1 else None
+        if _copied(result, source):  # `out[:, order]` along batch keeps the names
+            rows = batch_index(len(source.axes.groups), index)
+            if rows is not None:
+                reordered(source, rows[0], rows[1], result)
+            return
+        misuse.check_index(source, index, result)
+        return
+    named = misuse.reshaped(source, tuple(result.shape))
+    if named is not None and _copied(result, source):  # a copy needs its own tag
+        _tag(result, named)
+
+
+# -- appended rules (each tested in tests/test_rules_extra.py) ------------------------------
+@_register("batch_norm", "instance_norm", "group_norm")
+def norm_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    """Normalisation per channel (a sequence-wise BatchNorm1d over `(token batch) hidden`,
+    say) keeps the shape and the layout: the names of the input, as `same_rule`."""
+    same_rule(func, args, kwargs, result)
+
+
+@_register("bmm", "matmul", "__matmul__")
+def bmm_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    """`bmm(weights, values)` over a named axis both share: attention over `token`.
+
+    `weights` `... n k` and `values` `... k m`, both named, with the same leading axes
+    and the same name for `k`: the result is `... n m`, the leading axes and `n` named
+    as in `weights`, `m` as in `values`. Anything else (a side unnamed, broadcasting
+    over different ranks, `k` named differently): unknown.
+    """
+    if len(args) < 2 or not isinstance(result, torch.Tensor):
+        return
+    weights, values = names_of(args[0]), names_of(args[1])
+    if weights is None or values is None:
+        return
+    left, right = weights.axes.groups, values.axes.groups
+    if len(left) < 2 or len(left) != len(right) or result.dim() != len(left):
+        return
+    if left[:-2] != right[:-2] or left[-1] != right[-2] or len(left[-1]) != 1:
+        return
+    if any(weights.sizes[n] != values.sizes[n] for g in left[:-2] for n in g):
+        return
+    (over,) = left[-1]
+    groups = (*left[:-1], right[-1])
+    sizes = {**values.sizes, **{n: weights.sizes[n] for n in left[-2]}}
+    if len({n for g in groups for n in g}) != sum(map(len, groups)):
+        return  # a name on both kept axes: it would be ambiguous
+    axes = Axes(groups, tuple((n, sizes[n]) for g in groups for n in g))
+    lengths = None if over in ("batch", "token") else values.lengths
+    origin = f"{values.origin}, weighted over {over}"
+    _tag(result, _as_named(values, axes, origin=origin, notes=(), lengths=lengths))

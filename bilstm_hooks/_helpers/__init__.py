@@ -1,0 +1,1 @@
+"""Floor 4: plain-tensor helpers: directions, layers, final states, lengths."""

@@ -1,0 +1,271 @@
+"""Plain-tensor helpers: split directions and layers, take the right final states.
+
+No hooks needed: the sizes come from explicit keywords or from the module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import einops
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
+
+from .._base.keywords import checked_keywords
+from .lengths import as_lengths, batch_first_of, check_batch_first, check_lengths
+from .sizes import as_tensor, module_sizes, resolve
+
+__all__ = ["final_representation", "last_outputs", "split_directions", "split_layers"]
+
+
+def _shape(t: torch.Tensor) -> tuple[int, ...]:
+    return tuple(t.shape)
+
+
+@checked_keywords
+def split_directions(
+    out: torch.Tensor | PackedSequence,
+    *,
+    module: nn.Module | None = None,
+    directions: int | None = None,
+    hidden: int | None = None,
+) -> tuple[torch.Tensor, ...]:
+    """Split the last axis of a recurrent `out`, `(direction hidden)`, into directions.
+
+    Works for any leading axes (batched, unbatched, batch-first or not) and for the
+    `.data` of a PackedSequence. Returns views.
+
+    Args:
+        out: the first output of an `nn.LSTM`/`nn.GRU`/`nn.RNN`.
+        module: the layer, to read the sizes from.
+        directions: 1 or 2, when no module is given.
+        hidden: the per-direction size (`proj_size` if set), to validate the shape.
+
+    Explicit sizes are checked against `module`'s; bools are not sizes.
+
+    Returns:
+        `(forward, backward)`, or `(forward,)` for a unidirectional layer.
+
+    Example:
+        >>> import torch, bilstm_hooks as bh
+        >>> lstm = torch.nn.LSTM(3, 4, bidirectional=True, batch_first=True)
+        >>> out, _ = lstm(torch.randn(2, 6, 3))
+        >>> fwd, bwd = bh.split_directions(out, module=lstm)
+        >>> fwd.shape, bwd.shape
+        (torch.Size([2, 6, 4]), torch.Size([2, 6, 4]))
+    """
+    what = "split_directions"
+    data = as_tensor(what, out, "a tensor or PackedSequence")
+    known = module_sizes(what, module)
+    sizes = resolve(what, module, known, optional="hidden", directions=directions, hidden=hidden)
+    d, h = int(sizes["directions"] or 0), sizes["hidden"]
+    last = data.shape[-1] if data.dim() else 0
+    if h is None and last % d == 0:
+        h = last // d
+    if data.dim() < 1 or not h or last != d * h:
+        hint = " Was the tensor already split?" if h is not None and last == h else ""
+        raise ValueError(
+            "cannot split directions: expected ... (direction hidden) = "
+            f"(..., ({d} {h or '?'})), got shape {_shape(data)}.{hint}"
+        )
+    halves = einops.rearrange(data, "... (direction hidden) -> direction ... hidden", direction=d)
+    return tuple(halves.unbind(0))
+
+
+@checked_keywords
+def split_layers(
+    h_n: torch.Tensor,
+    *,
+    module: nn.Module | None = None,
+    layers: int | None = None,
+    directions: int | None = None,
+) -> torch.Tensor:
+    """`h_n` or `c_n`, `(layer direction) [batch] hidden`, as `layer direction [batch] hidden`.
+
+    Rows of `h_n` are layer-major: layer 0 forward, layer 0 backward, layer 1 forward...
+    and `batch_first` never applies to them. The result is a view. Explicit sizes are
+    checked against `module`'s; bools are not sizes.
+
+    Example:
+        >>> import torch, bilstm_hooks as bh
+        >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+        >>> out, (h_n, c_n) = lstm(torch.randn(6, 5, 3))
+        >>> per_layer = bh.split_layers(h_n, module=lstm)
+        >>> per_layer.shape                      # layer, direction, batch, hidden
+        torch.Size([2, 2, 5, 4])
+        >>> torch.equal(per_layer[1, 0], h_n[2])  # last layer, forward
+        True
+    """
+    return _split_layers("split_layers", h_n, module, layers, directions)
+
+
+def _split_layers(
+    what: str, h_n: object, module: object, layers: object, directions: object
+) -> torch.Tensor:
+    data = as_tensor(what, h_n, "a tensor")
+    if isinstance(h_n, PackedSequence):
+        raise TypeError(f"{what} expected a tensor (h_n or c_n), got PackedSequence")
+    known = module_sizes(what, module)
+    sizes = resolve(what, module, known, layers=layers, directions=directions)
+    n_layers, d = int(sizes["layers"] or 0), int(sizes["directions"] or 0)
+    widths = sorted({known["hidden"], known["cell"]}) if known else []
+    last = data.shape[-1] if data.dim() else 0
+    if (
+        data.dim() not in (2, 3)
+        or data.shape[0] != n_layers * d
+        or last < 1
+        or (widths and last not in widths)
+    ):
+        hidden = " or ".join(map(str, widths)) if widths else "hidden"
+        raise ValueError(
+            "cannot split layers: expected (layer direction) batch hidden = "
+            f"(({n_layers} {d}), batch, {hidden}) (or unbatched (layer direction) hidden), "
+            f"got shape {_shape(data)}. Note batch_first never applies to h_n and c_n."
+        )
+    return einops.rearrange(
+        data, "(layer direction) ... -> layer direction ...", layer=n_layers, direction=d
+    )
+
+
+@checked_keywords
+def final_representation(
+    h_n: torch.Tensor,
+    *,
+    module: nn.Module | None = None,
+    layers: int | None = None,
+    directions: int | None = None,
+) -> torch.Tensor:
+    """The sequence representation: the last layer's rows of `h_n`, directions joined.
+
+    `(batch, direction*hidden)`, i.e. `cat(h_n[-2], h_n[-1], dim=-1)` for a
+    bidirectional layer and `h_n[-1]` for a unidirectional one. Correct per
+    sequence for packed input too, because `h_n` is.
+
+    Example:
+        >>> import torch, bilstm_hooks as bh
+        >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+        >>> out, (h_n, c_n) = lstm(torch.randn(6, 5, 3))
+        >>> rep = bh.final_representation(h_n, module=lstm)
+        >>> torch.equal(rep, torch.cat([h_n[-2], h_n[-1]], dim=-1))
+        True
+    """
+    last = _split_layers("final_representation", h_n, module, layers, directions)[-1]
+    return einops.rearrange(last, "direction ... hidden -> ... (direction hidden)")
+
+
+@checked_keywords
+def last_outputs(
+    out: torch.Tensor | PackedSequence,
+    lengths: torch.Tensor | Sequence[int] | None = None,
+    *,
+    module: nn.Module | None = None,
+    batch_first: bool | None = None,
+    directions: int | None = None,
+) -> torch.Tensor:
+    """The final state of every sequence, read from `out`: `(batch, direction*hidden)`.
+
+    The forward half is taken at each sequence's last valid token (`lengths[b] - 1`),
+    the backward half at token 0, which is where the backward direction ends.
+    `out[:, -1]` gets the backward half wrong always, and the forward half wrong for
+    every padded row. Equals `final_representation(h_n)` of the same call.
+
+    Args:
+        out: the first output of the layer: a padded tensor or a PackedSequence
+            (whose lengths are then read from it).
+        lengths: valid tokens per sequence, in batch order (an int tensor on any
+            device, or a sequence of ints; not a mask); None means all full.
+        module: the layer, to read `directions` (and `batch_first`) from.
+        batch_first: the layout of a padded `out`. Given, it wins over the module's:
+            a padded tensor's layout is its own (`pad_packed_sequence` is time-major
+            by default). Left out, the lengths pin the batch axis, else the module's.
+        directions: 1 or 2, when no module is given.
+
+    Example:
+        >>> import torch, bilstm_hooks as bh
+        >>> from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+        >>> lstm = torch.nn.LSTM(3, 4, bidirectional=True, batch_first=True)
+        >>> x = torch.randn(3, 6, 3)
+        >>> packed = pack_padded_sequence(x, [6, 2, 4], batch_first=True, enforce_sorted=False)
+        >>> out, (h_n, c_n) = lstm(packed)
+        >>> final = bh.final_representation(h_n, module=lstm)
+        >>> torch.equal(bh.last_outputs(out, module=lstm), final)
+        True
+        >>> padded, lengths = pad_packed_sequence(out)  # token batch (direction hidden)
+        >>> torch.equal(bh.last_outputs(padded, lengths, module=lstm, batch_first=False), final)
+        True
+    """
+    what = "last_outputs"
+    plain = as_tensor(what, out, "a tensor or PackedSequence")
+    known = module_sizes(what, module)
+    d = int(resolve(what, module, known, directions=directions)["directions"] or 0)
+    explicit_first = check_batch_first(what, batch_first)
+    given = None if lengths is None else as_lengths(what, lengths)
+    unbatched = False
+    if isinstance(out, PackedSequence):
+        data, packed_lengths = _unpack(out)
+        if given is not None:
+            check_lengths(what, given, data.shape[0], data.shape[1], _shape(data))
+            if not torch.equal(given.cpu(), packed_lengths.to(torch.int64)):
+                raise ValueError(
+                    f"{what}: expected lengths to match the PackedSequence's "
+                    f"{packed_lengths.tolist()}, got {given.tolist()}; leave lengths out "
+                    "for packed input"
+                )
+        given = packed_lengths
+    elif plain.dim() == 2:  # unbatched: token (direction hidden)
+        if given is not None:
+            raise ValueError(
+                f"{what}: expected no lengths for an unbatched out (token (direction hidden)), "
+                f"got lengths for shape {_shape(plain)}; lengths apply to batched (3-D) "
+                "outputs only"
+            )
+        data, unbatched = plain.unsqueeze(0), True
+    elif plain.dim() == 3:
+        first = batch_first_of(
+            what,
+            plain,
+            given,
+            explicit_first,
+            bool(module.batch_first) if isinstance(module, nn.RNNBase) else None,
+        )
+        data = plain if first else plain.transpose(0, 1)
+    else:
+        raise ValueError(
+            f"{what} expected out as batch token (direction hidden), "
+            "token batch (direction hidden) or unbatched token (direction hidden), "
+            f"got shape {_shape(plain)}"
+        )
+    batch, tokens, width = data.shape
+    hidden = known.get("hidden")
+    if width % d or width < d or (hidden is not None and width != d * hidden):
+        h_n_like = hidden is not None and plain.dim() == 3 and plain.shape[-1] == hidden
+        raise ValueError(
+            "cannot split directions: expected ... (direction hidden) = "
+            f"(..., ({d} {hidden if hidden is not None else '?'})), got shape {_shape(plain)}."
+            + (" Is it h_n? final_representation() reads h_n." if h_n_like else "")
+        )
+    if tokens == 0:
+        raise ValueError(f"{what}: expected at least one token, got shape {_shape(plain)}")
+    per_dir = einops.rearrange(data, "b t (direction h) -> b t direction h", direction=d)
+    if given is None:
+        forward = per_dir[:, -1, 0]
+    else:
+        check_lengths(what, given, batch, tokens, _shape(plain))
+        index = given.to(device=data.device) - 1
+        forward = per_dir[torch.arange(batch, device=data.device), index, 0]
+    halves = [forward] if d == 1 else [forward, per_dir[:, 0, 1]]
+    result = torch.cat(halves, dim=-1)
+    return result[0] if unbatched else result
+
+
+def _unpack(out: PackedSequence) -> tuple[torch.Tensor, torch.Tensor]:
+    """A PackedSequence padded batch-first, and its lengths."""
+    try:
+        padded, lengths = pad_packed_sequence(out, batch_first=True)
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        raise ValueError(
+            "last_outputs: expected a PackedSequence as pack_padded_sequence makes it, got "
+            f"one that pad_packed_sequence cannot unpack ({exc})"
+        ) from exc
+    return padded, lengths

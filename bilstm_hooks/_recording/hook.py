@@ -1,0 +1,315 @@
+"""The forward hook of one recurrent module: the hot path of every hooked call.
+
+It runs on every forward call, so it does as little as it can: the layout and
+tags of a call shape are cached, only tensors that hold a graph are detached,
+and a `Record` is built only when it is read. It never raises and never changes
+the output: a call it cannot read is counted, its cause kept, and warned about
+once. Calls made while tracing (`torch.jit.trace`) or on fake tensors
+(`torch.export`, `torch.compile`) are skipped: they are not real calls.
+
+The registry is written in batches: a call is noted in `registry.PENDING`, and
+written (for those of its tensors still alive) when 64 have piled up or something
+reads the registry.
+
+Threads: the hot path takes no lock. Each of its writes is one atomic step under
+the GIL: appending to `PENDING` and to the kept calls (deques), counting the call
+(`next()` of an `itertools.count`), setting the recorder's latest hook; `flush()`
+takes the registry's lock itself. A kept call is a list that gains its `Record` in
+place, so that reading never moves entries that another thread appends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import warnings
+import weakref
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence
+
+from .._base.dynamo import keep_out_of_dynamo
+from .._core import registry
+from .._core.registry import Tag
+from .._follow.mode import drop_ended
+from .._names.layout import Layout, label_of
+from .call_checks import (
+    callers_level,
+    detached,
+    detached_state,
+    expected,
+    is_fake,
+    structure,
+    who,
+    wrong_shapes,
+)
+from .record import Record
+
+if TYPE_CHECKING:
+    from .recorder import Recorder
+
+__all__ = ["Hook"]
+
+_LOCK = registry.LOCK
+_PENDING = registry.PENDING
+_FLUSH_AT = registry.FLUSH_AT
+_flush = registry.flush
+_ref = weakref.ref
+_Tensor = torch.Tensor
+_is_tracing = torch._C._is_tracing
+_modes_on = torch._C._is_torch_function_mode_enabled
+_no_torch_function = torch._C.DisableTorchFunction
+_LAYOUTS_KEPT = 32  # distinct call shapes whose layout is cached, per module
+# the layer's settings a layout is derived from, besides the call's shape
+_SETTINGS = ("batch_first", "hidden_size", "num_layers", "bidirectional", "input_size", "proj_size")
+_RECORD = 8  # where a kept call holds its Record once read: after the Record() arguments
+
+
+class _Skipped(Exception):
+    """A call that is not recorded on purpose: traced, or on fake tensors."""
+
+
+class Hook:
+    """The forward hook of one module, and the calls it keeps.
+
+    What is registered is its bound method `record`: torch calls a bound method
+    faster than an object's `__call__`. In a copied or unpickled model the hook
+    is inert (`recorder` None): it records nothing, and takes itself off the
+    copy at the copy's first call.
+    """
+
+    __slots__ = (
+        "counted",
+        "detach",
+        "failure",
+        "failures",
+        "kept",
+        "layouts",
+        "name",
+        "recorder",
+        "skipped",
+        "warned",
+    )
+
+    def __init__(self, recorder: Recorder | None, name: str, history: int, detach: bool) -> None:
+        self.recorder = recorder
+        self.name = name
+        self.detach = detach
+        # [layout, input, out, h_n, c_n, hx, training, versions], then its Record once read
+        self.kept: deque[list[Any]] = deque(maxlen=history)
+        self.counted = itertools.count()  # recorded calls: `next()` is one atomic step
+        self.failures = 0  # could not be read
+        self.failure = ""  # the cause of the latest failure
+        self.skipped = 0  # traced or fake: not calls
+        self.warned = False
+        # the layout and tags of each call shape, keyed by all they are derived from, and
+        # whether its `out` is a view (batch-first)
+        self.layouts: dict[tuple[Any, ...], tuple[Layout, Tag, Tag, Tag, bool]] = {}
+
+    def record(
+        self,
+        module: nn.Module,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        output: Any,
+        following: bool = False,
+    ) -> None:
+        # The hot path, one frame: calls cost here.
+        recorder = self.recorder
+        if recorder is None:
+            self._take_off(module)
+            return
+        if _modes_on():  # following (or the user's own mode): our own ops are not theirs
+            with _no_torch_function():
+                drop_ended()  # a follow mode left on by an interrupted forward
+                return self.record(module, args, kwargs, output, True)
+        try:
+            if type(output) is not tuple or len(output) != 2 or _is_tracing():
+                self._unusual(module, output)
+            out, state = output
+            input = args[0] if args else kwargs["input"]
+            hx = args[1] if len(args) > 1 else kwargs.get("hx")
+            if type(state) is tuple:
+                h_n, c_n = state
+            else:
+                h_n, c_n = state, None
+            if type(h_n) is not _Tensor:
+                self._unusual(module, output)
+            if type(out) is PackedSequence:
+                shape = (None, input.batch_sizes.shape[0], h_n.shape[1])  # tokens, batch
+                out_data, input_data = out.data, input.data
+            else:
+                shape, out_data, input_data = input.shape, out, input
+            config = module.__dict__  # the layer's settings: faster than module.<name>
+            try:
+                key = (
+                    shape,
+                    config["batch_first"],
+                    config["hidden_size"],
+                    config["num_layers"],
+                    config["bidirectional"],
+                    config["input_size"],
+                    config["proj_size"],
+                )
+                training = config["training"]
+            except KeyError:  # a subclass computes some of them
+                key = (shape, *(getattr(module, name) for name in _SETTINGS))
+                training = module.training
+            cached = self.layouts.get(key)
+            if cached is None:  # a new call shape: the slow path
+                keep_out_of_dynamo()  # before Dynamo traces it, when compiled
+                cached = self._new_layout(key, module, input, out_data, h_n, c_n)
+            layout = cached[0]
+            try:  # out, h_n, c_n, input: `Record.check` and the replay tell changes in place
+                versions = (
+                    out_data._version,
+                    h_n._version,
+                    0 if c_n is None else c_n._version,
+                    input_data._version,
+                )
+            except RuntimeError:  # inference tensors keep no version
+                versions = (-1, -1, -1, -1)
+            # what the caller holds, before detaching: noted for the registry (see `flush`)
+            pending = (
+                _ref(out_data),
+                _ref(h_n),
+                None if c_n is None else _ref(c_n),
+                cached,
+                versions,
+                following,
+            )
+            if self.detach:  # only what holds a graph: under no_grad nothing needs it
+                if input_data.requires_grad:
+                    input = input.detach() if input_data is input else detached(input)
+                if out_data.requires_grad or h_n.requires_grad:
+                    out = out.detach() if out_data is out else detached(out)
+                    h_n = h_n.detach()
+                    if c_n is not None:
+                        c_n = c_n.detach()
+                if hx is not None:
+                    hx = detached_state(hx)
+            entry = [layout, input, out, h_n, c_n, hx, training, versions]
+            # no lock: each of these is one atomic step (see the module's docstring)
+            _PENDING.append(pending)
+            if following or len(_PENDING) >= _FLUSH_AT:  # following: its look needs keys now
+                _flush()
+            self.kept.append(entry)
+            next(self.counted)
+            recorder._last = self
+        except _Skipped:
+            with _LOCK:
+                self.skipped += 1
+        except Exception as exc:  # a hook must never break the forward pass
+            self._failed(module, exc)
+
+    @property
+    def calls(self) -> int:
+        """How many calls were recorded."""
+        return int(repr(self.counted)[len("count(") : -1])  # reading it leaves it as it is
+
+    def _unusual(self, module: nn.Module, output: Any) -> None:
+        """Raise `_Skipped` for a traced or fake call, or ValueError for an output not
+        shaped `(out, h_n)` / `(out, (h_n, c_n))`; return for anything else."""
+        if _is_tracing():
+            raise _Skipped
+        if type(output) is tuple and len(output) == 2:
+            state = output[1]
+            h_n = state[0] if type(state) is tuple and state else state
+            if isinstance(h_n, _Tensor):
+                if is_fake(h_n):
+                    raise _Skipped
+                return  # a tensor subclass: recorded as a tensor
+        raise ValueError(f"{expected(module)}; got {structure(output)}")
+
+    def _failed(self, module: nn.Module, exc: Exception) -> None:
+        # the message only: an exception's traceback would keep the call's tensors alive
+        cause = f"{type(exc).__name__}: {exc}"
+        with _LOCK:
+            self.failures += 1
+            self.failure = cause
+        self._warn_once(
+            module,
+            f"bilstm_hooks could not record a call of {who(self.name, module)}: {cause}. "
+            "The forward pass is unaffected; rec[...] names the latest cause.",
+        )
+
+    def _warn_once(self, module: nn.Module, message: str) -> None:
+        with _LOCK:
+            if self.warned:
+                return
+            self.warned = True
+        message += " Later problems of this module are not warned about."
+        # under -W error a warning raises: that must not break the forward pass either
+        with contextlib.suppress(Exception):
+            warnings.warn(message, RuntimeWarning, stacklevel=callers_level())
+
+    def _take_off(self, module: nn.Module) -> None:
+        with contextlib.suppress(Exception):  # torch iterates over a snapshot of the hooks
+            for hook_id, hook in list(module._forward_hooks.items()):
+                if getattr(hook, "__self__", None) is self:
+                    del module._forward_hooks[hook_id]
+                    module._forward_hooks_with_kwargs.pop(hook_id, None)
+                    module._forward_hooks_always_called.pop(hook_id, None)
+
+    def _new_layout(
+        self,
+        key: tuple[Any, ...],
+        module: nn.Module,
+        input: Any,
+        out: torch.Tensor,
+        h_n: torch.Tensor,
+        c_n: torch.Tensor | None,
+    ) -> tuple[Layout, Tag, Tag, Tag, bool]:
+        layout = Layout.of(module, input, h_n)
+        wrong = wrong_shapes(layout, out, h_n, c_n)
+        if wrong:
+            self._warn_once(
+                module,
+                f"bilstm_hooks recorded a call of {who(self.name, module)} whose outputs are "
+                f"not laid out as they should be: {expected(module)}: {wrong}. "
+                "Its annotations cannot be read; rec[...].check() says what differs.",
+            )
+        if len(self.layouts) >= _LAYOUTS_KEPT:
+            self.layouts.clear()  # varying lengths: a small cache, never a growing one
+        origin = label_of(self.name, module)
+        cached = self.layouts[key] = (
+            layout,
+            Tag(layout, "out", f"{origin}.out", packed=layout.packed),
+            Tag(layout, "h_n", f"{origin}.h_n"),
+            Tag(layout, "c_n", f"{origin}.c_n"),
+            # a view (batch-first, unbatched), as every call of this shape and these settings
+            # gives it, but an inference tensor keeps no view: one may come in another mode
+            out._is_view() or out.is_inference(),
+        )
+        return cached
+
+    # -- reading ---------------------------------------------------------------------
+    def latest(self) -> Record | None:
+        """The latest kept call as a Record, or None."""
+        with _LOCK:
+            entry = self.kept[-1] if self.kept else None
+        return None if entry is None else self._record_of(entry)
+
+    def kept_records(self) -> list[Record]:
+        """Every kept call as a Record, oldest first."""
+        with _LOCK:
+            entries = list(self.kept)
+        return [self._record_of(entry) for entry in entries]
+
+    def _record_of(self, entry: list[Any]) -> Record:
+        """The Record of a kept call: built once, under the lock, then kept with it."""
+        if len(entry) == _RECORD:
+            assert self.recorder is not None  # an inert hook keeps nothing
+            module = self.recorder._modules[self.name]
+            with _LOCK:
+                if len(entry) == _RECORD:
+                    entry.append(Record(self.name, module, *entry))
+        record: Record = entry[_RECORD]
+        return record
+
+    def __reduce__(self) -> tuple[type[Hook], tuple[None, str, int, bool]]:
+        # a copy of a hooked model whose class keeps hooks in its state: inert
+        return (Hook, (None, self.name, 1, self.detach))

@@ -1,0 +1,279 @@
+"""attach_hooks() and the Recorder it returns."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import weakref
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
+
+from torch import nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+from torch.utils.hooks import RemovableHandle
+
+from .._base.dynamo import keep_out_of_dynamo
+from .._base.keywords import checked_keywords
+from .._core import registry
+from .._follow.mode import FollowHooks
+from .._names.layout import RECURRENT_TYPES, label_of
+from . import save_guard
+from .call_checks import who
+from .hook import Hook
+from .record import Record
+
+__all__ = ["Recorder", "attach_hooks"]
+
+_MAX_HISTORY = sys.maxsize
+"""The most calls `attach_hooks(history=)` keeps per module: what a deque takes (no limit)."""
+
+
+@checked_keywords
+def attach_hooks(
+    model: nn.Module, *, history: int = 1, detach: bool = True, follow: bool = False
+) -> Recorder:
+    """Hook every `nn.LSTM`, `nn.GRU` and `nn.RNN` in `model` and record their calls.
+
+    Hooks never change outputs or gradients. Use the result as a context manager
+    to remove them again; the records stay readable afterwards.
+
+    Args:
+        model: any module; the recurrent layers may be nested anywhere in it,
+            be the model itself, or sit inside `DataParallel`/`DistributedDataParallel`.
+        history: how many calls to keep per module, 1 to `sys.maxsize` (oldest dropped
+            first).
+        detach: keep detached tensors, so that records never hold the autograd
+            graph alive. `False` keeps the tensors the layer returned.
+        follow: carry the names through the torch ops of each forward of `model`
+            (`pad_packed_sequence`, `cat`, elementwise ops, reductions, a Linear
+            head) and warn about layout bugs (`bh.LayoutWarning`), as `bh.follow()`
+            does for a block. Off by default: it costs a Python call per torch op.
+
+    Returns:
+        A [`Recorder`][bilstm_hooks.Recorder]; `rec["encoder"]` is the latest
+        [`Record`][bilstm_hooks.Record] of the module named `encoder`.
+
+    Raises:
+        TypeError: `model` is not an `nn.Module`, or an option has the wrong type.
+        ValueError: `model` holds no recurrent layer, or `history` < 1 or > `sys.maxsize`.
+
+    Example:
+        >>> import torch, bilstm_hooks as bh
+        >>> model = torch.nn.Sequential(torch.nn.GRU(3, 4, batch_first=True))
+        >>> with bh.attach_hooks(model) as rec:
+        ...     out, h_n = model(torch.randn(2, 6, 3))
+        >>> rec.names
+        ('0',)
+        >>> rec["0"].h_n
+        AnnotatedTensor[(layer=1 direction=1), batch=2, hidden=4]
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"attach_hooks expected an nn.Module, got {type(model).__qualname__}")
+    if isinstance(history, bool) or not isinstance(history, int):
+        raise TypeError(f"expected history as an int >= 1, got {history!r}")
+    if history < 1:
+        raise ValueError(f"expected history >= 1 (calls kept per module), got {history}")
+    if history > _MAX_HISTORY:
+        raise ValueError(
+            f"expected history as an int between 1 and {_MAX_HISTORY} (sys.maxsize), got {history}"
+        )
+    if not isinstance(detach, bool):
+        raise TypeError(f"expected detach as a bool, got {detach!r}")
+    if not isinstance(follow, bool):
+        raise TypeError(f"expected follow as a bool, got {follow!r}")
+    found = [(name, m) for name, m in model.named_modules() if isinstance(m, RECURRENT_TYPES)]
+    if not found:
+        looked_for = ", ".join(f"nn.{t.__name__}" for t in RECURRENT_TYPES)
+        raise ValueError(
+            f"{type(model).__qualname__} has no recurrent layer: looked for {looked_for} "
+            "among its named_modules()"
+        )
+    keep_out_of_dynamo()  # where Dynamo is imported already (else at a hooked call)
+    recorder = Recorder(found, history=history, detach=detach)
+    if follow:
+        save_guard.install(every_module=True)
+        recorder._follow = FollowHooks(model)
+    return recorder
+
+
+_LIVE: weakref.WeakSet[Recorder] = weakref.WeakSet()  # recorders whose records may be unread
+_STEP_HOOK: list[RemovableHandle] = []
+
+
+def _before_step(optimizer: Any, args: Any, kwargs: Any) -> None:
+    """Before any optimizer step: build the records not read yet, so that each keeps the
+    versions of its layer's weights from before the step (`_since`)."""
+    for recorder in list(_LIVE):
+        with contextlib.suppress(Exception):  # never break the user's training step
+            recorder._build_records()
+
+
+def _watch_optimizer_steps() -> None:
+    if not _STEP_HOOK:
+        _STEP_HOOK.append(register_optimizer_step_pre_hook(_before_step))
+
+
+class Recorder:
+    """The hooks `attach_hooks` added and the records they keep.
+
+    Index it with a module's qualified name or the module itself.
+    """
+
+    def __init__(self, modules: list[tuple[str, nn.Module]], *, history: int, detach: bool) -> None:
+        self._modules = dict(modules)
+        self._names_by_id = {id(m): name for name, m in modules}
+        self._hooks = {name: Hook(self, name, history, detach) for name in self._modules}
+        self._last: Hook | None = None  # the hook of the latest call
+        self._history = history
+        self._removed = False
+        self._follow: FollowHooks | None = None
+        save_guard.install()
+        _LIVE.add(self)
+        _watch_optimizer_steps()
+        self._handles: list[RemovableHandle] = [
+            module.register_forward_hook(self._hooks[name].record, with_kwargs=True)
+            for name, module in modules
+        ]
+
+    # -- reading -------------------------------------------------------------------
+    def _name_of(self, key: str | nn.Module) -> str:
+        if isinstance(key, nn.Module):
+            name = self._names_by_id.get(id(key))
+            if name is None:
+                raise KeyError(
+                    f"{type(key).__name__} module is not hooked by this recorder; "
+                    f"hooked: {self._known()}"
+                )
+            return name
+        if not isinstance(key, str):
+            raise TypeError(f"expected a module name (str) or module, got {type(key).__qualname__}")
+        if key not in self._modules:
+            raise KeyError(f"no hooked module named {key!r}; hooked: {self._known()}")
+        return key
+
+    def _known(self) -> str:
+        return ", ".join(
+            repr(name) if name else f"'' ({label_of(name, module)}, the model itself)"
+            for name, module in self._modules.items()
+        )
+
+    def __getitem__(self, key: str | nn.Module) -> Record:
+        """The latest record of one hooked module."""
+        name = self._name_of(key)
+        hook = self._hooks[name]
+        record = hook.latest()
+        if record is None:
+            raise LookupError(f"{who(name, self._modules[name])} {self._why_none(hook)}")
+        return record
+
+    def _why_none(self, hook: Hook) -> str:
+        """Why a hook keeps no record, for the LookupError of `rec[...]`."""
+        state = "was hooked (the hooks are removed now)" if self._removed else "is hooked"
+        if hook.failures:
+            return (
+                f"{state}, but none of its calls could be recorded ({hook.failures} failed; "
+                f"the latest because {hook.failure})"
+            )
+        if hook.calls:
+            return f"{state}, but its records were cleared by clear(); run the model first"
+        if hook.skipped:
+            return (
+                f"{state}, but its {hook.skipped} call(s) were traced or ran on fake tensors "
+                "(torch.jit.trace, torch.export, torch.compile), which are not recorded; "
+                "call the model eagerly"
+            )
+        return f"{state}, but it has not been called since it was hooked; run the model first"
+
+    def _build_records(self) -> None:
+        for hook in self._hooks.values():
+            hook.kept_records()
+
+    def records(self, key: str | nn.Module) -> list[Record]:
+        """The kept records of one module, oldest first (at most `history`)."""
+        return self._hooks[self._name_of(key)].kept_records()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Qualified names of the modules this recorder hooked, in `named_modules()` order."""
+        return tuple(self._modules)
+
+    @property
+    def hooked(self) -> bool:
+        """Whether the hooks are still attached (False after `remove()`)."""
+        return not self._removed
+
+    @property
+    def modules(self) -> dict[str, nn.Module]:
+        """The hooked modules by name."""
+        return dict(self._modules)
+
+    @property
+    def last(self) -> Record:
+        """The most recent record of any hooked module.
+
+        Under threads: the latest call of the module whose call was recorded last,
+        as it stands when read (a call finishing meanwhile may already be newer).
+        """
+        hook = self._last
+        record = None if hook is None else hook.latest()
+        if record is None:
+            raise LookupError("no hooked module has been called yet; run the model first")
+        return record
+
+    @property
+    def history(self) -> int:
+        """How many calls are kept per module (`attach_hooks(..., history=)`)."""
+        return self._history
+
+    def calls(self, key: str | nn.Module) -> int:
+        """How many calls of one module were seen since the hooks were attached."""
+        return self._hooks[self._name_of(key)].calls
+
+    def clear(self) -> None:
+        """Forget every record; the hooks stay."""
+        with registry.LOCK:
+            for hook in self._hooks.values():
+                hook.kept.clear()
+            self._last = None
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, nn.Module):
+            return id(key) in self._names_by_id
+        return key in self._modules
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    # -- lifecycle -------------------------------------------------------------------
+    def remove(self) -> None:
+        """Remove every hook this recorder added. Safe to call twice; records stay."""
+        for handle in self._handles:
+            handle.remove()
+        if self._follow is not None:
+            self._follow.remove()
+        self._removed = True
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        from .._display.text import recorder_text
+
+        return recorder_text(self)
+
+    def _repr_html_(self) -> str:
+        from .._display.html import recorder_html
+
+        return recorder_html(self)

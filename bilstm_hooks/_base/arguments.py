@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["expect_bool", "expect_count"]
+__all__ = ["expect_bool", "expect_count", "expect_type"]
 
 
 def expect_bool(name: str, value: object) -> None:
@@ -28,3 +28,9 @@ def expect_count(name: str, value: object) -> None:
         raise TypeError(f"expected {name} as an int >= 1, got {value!r}")
     if value < 1:
         raise ValueError(f"expected {name} as an int >= 1, got {value!r}")
+
+
+def expect_type(name: str, value: object, kind: type, described: str = "") -> None:
+    """Raise a `TypeError` unless `value` is a `kind` (`described`: how to say it)."""
+    if not isinstance(value, kind):
+        raise TypeError(f"expected {name} as {described or f'a {kind.__name__}'}, got {value!r}")

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
-import einops
 import torch
 
+from .._base.arguments import expect_type
 from .._names.broadcast import with_notes
-from .._names.layout import Axes
-from .._names.pattern import parse_pattern
+from .._names.derive import geometry_of
+from .._names.layout import DIRECTIONS, Axes
+from .compose import derived, view_names
+from .registry import Named
+from .reshape import directions, rearranged, selected
 
-__all__ = ["AnnotatedTensor"]
+__all__ = [
+    "AnnotatedTensor",
+    "annotate_view",
+    "annotated",
+    "full_sizes",
+    "named_from",
+    "unwrapped",
+    "view_of",
+]
 
 
 class AnnotatedTensor:
@@ -56,12 +68,9 @@ class AnnotatedTensor:
         full: dict[str, int] | None = None,
         sequences: tuple[int | None, ...] | None = None,
     ) -> None:
-        if not isinstance(tensor, torch.Tensor):
-            raise TypeError(f"expected tensor as a torch.Tensor, got {tensor!r}")
-        if not isinstance(axes, Axes):
-            raise TypeError(f"expected axes as an Axes, got {axes!r}")
-        if not isinstance(origin, str):
-            raise TypeError(f"expected origin as a str, got {origin!r}")
+        expect_type("tensor", tensor, torch.Tensor, "a torch.Tensor")
+        expect_type("axes", axes, Axes, "an Axes")
+        expect_type("origin", origin, str)
         if not axes.matches(tensor.shape):
             raise ValueError(
                 f"expected {axes.expected()}, got shape {tuple(tensor.shape)}"
@@ -144,50 +153,10 @@ class AnnotatedTensor:
         """
         what = f"cannot rearrange{f' {self.origin}' if self.origin else ''} "
         what += f"({self._axes.described()}) to {target!r}"
-        try:
-            groups = parse_pattern(target)
-        except ValueError as exc:
-            raise ValueError(f"{what}: {exc}") from None
-        known = self.sizes
-        names = [name for group in groups for name in group]
-        unknown = [name for name in names if name not in known]
-        if unknown:
-            raise ValueError(
-                f"{what}: unknown dimension {', '.join(map(repr, unknown))}; "
-                f"known: {', '.join(known)}"
-            )
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        if repeated:
-            raise ValueError(f"{what}: {', '.join(map(repr, repeated))} appears more than once")
-        # A dimension of size 1 (direction of a unidirectional layer, say) may be left out
-        missing = [name for name in known if name not in names]
-        kept = [name for name in missing if known[name] != 1]
-        if kept:
-            listed = ", ".join(f"{name!r} (size {known[name]})" for name in kept)
-            raise ValueError(
-                f"{what}: missing {listed}; rearrange keeps every dimension "
-                "(only those of size 1 may be left out)"
-            )
-        try:
-            result = einops.rearrange(
-                self._tensor, f"{self.pattern} -> {' '.join(missing)} {target}", **known
-            )
-        except einops.EinopsError as exc:  # a safety net: the cases known are checked above
-            reason = str(exc).strip().splitlines()[-1].strip()
-            raise ValueError(f"{what}: {reason}") from None
-        if missing:
-            result = result[(0,) * len(missing)]
-        axes = Axes(groups, tuple((name, known[name]) for name in names))
-        return AnnotatedTensor(
-            result,
-            axes,
-            self.origin,
-            at=self.at,
-            notes=self.notes,
-            lengths=self.lengths,
-            sliced=self.sliced,
-            full=self._full,
-            sequences=self.sequences if "batch" in names else None,
+        result, axes = rearranged(self._tensor, self._axes, target, what)
+        batch = "batch" in axes.size_of
+        return annotated(
+            result, named_from(self, axes, sequences=self.sequences if batch else None)
         )
 
     def split_directions(self) -> tuple[AnnotatedTensor, ...]:
@@ -207,33 +176,15 @@ class AnnotatedTensor:
                 f"cannot split directions of {self.origin or 'this tensor'}: expected a "
                 f"'direction' dimension, got {self.pattern!r}. Was it already split?"
             )
-        rest = self._axes.without("direction")
-        stacked = einops.rearrange(
-            self._tensor, f"{self.pattern} -> direction {rest.pattern}", **self.sizes
-        )
-        names = ("forward", "backward")
+        stacked, rest = directions(self._tensor, self._axes)
+        origins = (f"{self.origin}.{name}" if self.origin else "" for name in DIRECTIONS)
         return tuple(
-            AnnotatedTensor(
-                stacked[i],
-                rest,
-                f"{self.origin}.{names[i]}" if self.origin else "",
-                at=self.at,
-                notes=self.notes,
-                lengths=self.lengths,
-                sliced=self.sliced,
-                full=self._full,
-                sequences=self.sequences,
-            )
-            for i in range(stacked.shape[0])
+            annotated(part, named_from(self, rest, origin=origin))
+            for part, origin in zip(stacked, origins, strict=False)
         )
 
     def __repr__(self) -> str:
-        size = self.sizes
-        parts = []
-        for group in self._axes.groups:
-            inner = " ".join(f"{name}={size[name]}" for name in group)
-            parts.append(inner if len(group) == 1 else f"({inner})")
-        return f"AnnotatedTensor[{', '.join(parts)}]"
+        return f"AnnotatedTensor[{self._axes.grouped(joined=', ')}]"
 
     def _repr_html_(self) -> str:
         from .._display.html import annotated_html
@@ -255,8 +206,6 @@ class AnnotatedTensor:
             >>> last, last.at
             (AnnotatedTensor[batch=5, hidden=4], {'layer': 1, 'direction': 1})
         """
-        from .lookup import view_of
-
         result = self._tensor[index]
         return view_of(self, result) or result
 
@@ -276,15 +225,12 @@ class AnnotatedTensor:
             >>> torch.equal(backward.tensor, h_n[3]), backward.at
             (True, {'layer': 1, 'direction': 1})
         """
-        from .select import select
-
-        return select(self, positions)
+        tensor, axes, at = selected(self._tensor, self._axes, positions)
+        return annotate_view(tensor, named_from(self), axes, at, {})
 
     @classmethod
     def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         """torch functions take an AnnotatedTensor as its plain `.tensor`."""
-        from .lookup import unwrapped
-
         return func(*unwrapped(args), **unwrapped(kwargs or {}))
 
     def __getattr__(self, name: str) -> Any:
@@ -292,3 +238,79 @@ class AnnotatedTensor:
             f"'AnnotatedTensor' object has no attribute {name!r}; "
             f"the plain tensor is .tensor (e.g. .tensor.{name})"
         )
+
+
+# -- between an AnnotatedTensor and the registry's names -------------------------------------
+def annotated(tensor: torch.Tensor, named: Named) -> AnnotatedTensor:
+    """`tensor` with the names the registry keeps (`named`)."""
+    return AnnotatedTensor(
+        tensor,
+        named.axes,
+        named.origin,
+        at=dict(named.at),
+        notes=named.notes,
+        lengths=named.lengths,
+        sliced={name: (start, stop, step) for name, start, stop, step in named.sliced},
+        full=dict(named.full),
+        sequences=named.sequences,
+    )
+
+
+def annotate_view(
+    tensor: torch.Tensor,
+    named: Named,
+    axes: Axes,
+    at: Mapping[str, int],
+    sliced: Mapping[str, tuple[int, int, int]],
+) -> AnnotatedTensor:
+    """`tensor`, a view of what `named` describes, with dims `axes` (see `view_names`)."""
+    return annotated(tensor, view_names(named, axes, at, sliced))
+
+
+def named_from(annotated: AnnotatedTensor, axes: Axes | None = None, **changes: Any) -> Named:
+    """What the registry keeps of `annotated` (with `changes`): for its copies and views."""
+    named = Named(
+        annotated.axes if axes is None else axes,
+        annotated.origin,
+        tuple(annotated.at.items()),
+        annotated.notes,
+        annotated.lengths,
+        tuple((name, *where) for name, where in annotated.sliced.items()),
+        tuple(annotated._full.items()),
+        annotated.sequences,
+    )
+    return named._replace(**changes) if changes else named
+
+
+def full_sizes(annotated: AnnotatedTensor) -> dict[str, int]:
+    """The size of each dim in the tensor `origin` names (a sliced dim's whole size)."""
+    return {**annotated.sizes, **annotated._full}
+
+
+def view_of(annotated: AnnotatedTensor, result: object) -> AnnotatedTensor | None:
+    """`result`, a view of `annotated.tensor`, with derived names; None if not a view."""
+    source = annotated.tensor
+    root = source if source._base is None else source._base
+    if not isinstance(result, torch.Tensor):
+        return None
+    if result._base is not root and not (  # views of inference tensors keep no _base
+        result.is_inference()
+        and result.untyped_storage().data_ptr() == source.untyped_storage().data_ptr()
+    ):
+        return None
+    found = derived(annotated.axes, geometry_of(source), geometry_of(result))
+    if found is None:
+        return None
+    return annotate_view(result, named_from(annotated), found.axes, found.at, found.sliced)
+
+
+def unwrapped(value: Any) -> Any:
+    """`value` with every AnnotatedTensor in it (lists, tuples, dicts) as its plain tensor."""
+    if isinstance(value, AnnotatedTensor):
+        return value.tensor
+    if isinstance(value, list | tuple):
+        items = [unwrapped(v) for v in value]
+        return type(value)(items) if type(value) in (list, tuple) else items
+    if isinstance(value, dict):
+        return {k: unwrapped(v) for k, v in value.items()}
+    return value

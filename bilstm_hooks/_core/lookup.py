@@ -20,55 +20,18 @@ Example:
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping
-from typing import Any, NamedTuple
-
 import torch
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from .._base.arguments import expect_bool
-from .._names.broadcast import is_broadcast
-from .._names.derive import Derived, Geometry, derive, geometry_of
-from .._names.layout import Axes
-from .._names.notes import (
-    is_order_note,
-    is_padding_note,
-    notes_for,
-    order_note,
-    rows_of,
-    slice_notes,
-)
+from .._names.derive import Geometry, geometry_of
 from . import registry
-from .annotated import AnnotatedTensor
+from .annotated import AnnotatedTensor, annotate_view
+from .compose import derived, named_of
 from .registry import Named, Tag
 from .storage_index import sharing
 
-__all__ = [
-    "annotate_view",
-    "annotation_of",
-    "full_sizes",
-    "named_from",
-    "named_of",
-    "unwrapped",
-    "view_of",
-]
-
-
-@functools.lru_cache(maxsize=1024)
-def _role_named(tag: Tag) -> Named:
-    return Named(tag.layout.axes(tag.role), tag.origin)
-
-
-def named_of(value: Tag | Named) -> Named:
-    """A registry value as explicit names (a hook's tag gives its role's axes)."""
-    return _role_named(value) if isinstance(value, Tag) else value
-
-
-@functools.lru_cache(maxsize=4096)
-def _derived(axes: Axes, base: Geometry, view: Geometry) -> Derived | None:
-    found = derive(axes, base, view)
-    return found if isinstance(found, Derived) else None
+__all__ = ["annotation_of"]
 
 
 def annotation_of(obj: object, *, shared: bool = True) -> AnnotatedTensor | None:
@@ -130,10 +93,10 @@ def annotation_of(obj: object, *, shared: bool = True) -> AnnotatedTensor | None
 def _derived_annotation(
     tensor: torch.Tensor, named: Named, geometry: Geometry
 ) -> AnnotatedTensor | None:
-    derived = _derived(named.axes, geometry, geometry_of(tensor))
-    if derived is None:
+    found = derived(named.axes, geometry, geometry_of(tensor))
+    if found is None:
         return None
-    return annotate_view(tensor, named, derived.axes, derived.at, derived.sliced)
+    return annotate_view(tensor, named, found.axes, found.at, found.sliced)
 
 
 def _packed(packed: PackedSequence) -> AnnotatedTensor | None:
@@ -145,166 +108,3 @@ def _packed(packed: PackedSequence) -> AnnotatedTensor | None:
     if not axes.matches(padded.shape):
         return None
     return AnnotatedTensor(padded, axes, found.origin)
-
-
-def named_from(annotated: AnnotatedTensor, axes: Axes | None = None, **changes: Any) -> Named:
-    """What the registry keeps of `annotated` (with `changes`): for its copies and views."""
-    named = Named(
-        annotated.axes if axes is None else axes,
-        annotated.origin,
-        tuple(annotated.at.items()),
-        annotated.notes,
-        annotated.lengths,
-        tuple((name, *where) for name, where in annotated.sliced.items()),
-        tuple(annotated._full.items()),
-        annotated.sequences,
-    )
-    return named._replace(**changes) if changes else named
-
-
-def full_sizes(annotated: AnnotatedTensor) -> dict[str, int]:
-    """The size of each dim in the tensor `origin` names (a sliced dim's whole size)."""
-    return {**annotated.sizes, **annotated._full}
-
-
-class Composed(NamedTuple):
-    """A view's metadata in the original's positions (see `_annotated`)."""
-
-    at: tuple[tuple[str, int], ...]
-    notes: tuple[str, ...]
-    lengths: tuple[int, ...] | None
-    sliced: tuple[tuple[str, tuple[int, int, int]], ...]
-    full: tuple[tuple[str, int], ...]  # sizes in the original of the dims sliced or taken
-    sequences: tuple[int | None, ...] | None  # see `Named.sequences`
-
-
-def annotate_view(
-    tensor: torch.Tensor,
-    named: Named,
-    axes: Axes,
-    at: Mapping[str, int],
-    sliced: Mapping[str, tuple[int, int, int]],
-) -> AnnotatedTensor:
-    """`tensor`, a view of what `named` describes: `at` and `sliced` are positions in that
-    tensor, composed here with its own slices into positions of the original."""
-    dropped = named.sequences is not None and "batch" not in axes.size_of  # squeezed away
-    if at or sliced or named.sliced or dropped:  # else the tensor itself, or a transpose
-        composed = _composed(named, axes, tuple(at.items()), tuple(sliced.items()))
-    else:
-        composed = Composed(named.at, named.notes, named.lengths, (), named.full, named.sequences)
-    return AnnotatedTensor(
-        tensor,
-        axes,
-        named.origin,
-        at=dict(composed.at),
-        notes=composed.notes,
-        lengths=composed.lengths,
-        sliced=dict(composed.sliced),
-        full=dict(composed.full),
-        sequences=composed.sequences,
-    )
-
-
-@functools.lru_cache(maxsize=4096)
-def _composed(
-    named: Named,
-    axes: Axes,
-    at_items: tuple[tuple[str, int], ...],
-    sliced_items: tuple[tuple[str, tuple[int, int, int]], ...],
-) -> Composed:
-    """Metadata only, so remembered: the positions, notes and lengths of one view.
-
-    Batch rows reordered (`named.sequences`) map a position along batch to the row it
-    holds, never to its place: a row not known loses its `batch` position."""
-    at, sliced = dict(at_items), dict(sliced_items)
-    parent = {name: (start, stop, step) for name, start, stop, step in named.sliced}
-    full = {**named.axes.size_of, **dict(named.full)}
-    held = named.sequences
-
-    def absolute(name: str, position: int) -> int:
-        start, _, step = parent.get(name, (0, 0, 1))
-        return start + position * step
-
-    size = axes.size_of
-    slices = {name: where for name, where in parent.items() if name in size}
-    sequences = held if "batch" in size else None
-    for name, (start, _, step) in sliced.items():
-        if name == "batch" and held is not None:  # rows of a reordered batch: still reordered
-            sequences = tuple(held[start + i * step] for i in range(size[name]))
-            continue
-        first, by = absolute(name, start), step * parent.get(name, (0, 0, 1))[2]
-        count = size[name]
-        slices[name] = (first, first + (count - 1) * by + (1 if by > 0 else -1), by)
-        if not count:
-            slices[name] = (first, first, by)
-    new = {  # a position along a broadcast axis says nothing: each holds the same data
-        name: absolute(name, position) for name, position in at.items() if not is_broadcast(name)
-    }
-    slices = {name: where for name, where in slices.items() if not is_broadcast(name)}
-    if held is not None and "batch" in at:
-        row = held[at["batch"]]
-        del new["batch"]
-        if row is not None:
-            new["batch"] = row
-    elif held is not None and sequences is None and len(held) == 1 and held[0] is not None:
-        new["batch"] = held[0]  # the one row, squeezed away: the row it holds
-    positions = {**dict(named.at), **new}
-    lengths, rows = rows_of(named.lengths, at, sliced)
-    taken: tuple[int, ...] | dict[int | None, int] | None = lengths
-    if rows is not None:  # one row taken: named by the row of the original it holds
-        taken = {positions.get("batch"): length for length in rows.values()}
-    stale = {*slice_notes(parent)}
-    if "direction" in at or "direction" in sliced:
-        stale.add("both directions")
-    rows_changed = "batch" in at or "batch" in sliced
-    notes = tuple(
-        note
-        for note in named.notes
-        if note not in stale
-        and not is_order_note(note)
-        and not (rows_changed and is_padding_note(note))
-    )
-    # rows taken or sliced after a token was: their padding, said again for these rows
-    again = {"token": positions["token"]} if rows_changed and "token" in dict(named.at) else {}
-    notes += notes_for(positions, full, taken, {**again, **new}, {})
-    notes += slice_notes(slices)
-    if sequences is not None:
-        notes += (order_note(sequences),)
-    kept = {name: full[name] for name in (*slices, *positions) if name in full}
-    return Composed(
-        tuple(positions.items()),
-        tuple(dict.fromkeys(notes)),
-        lengths,
-        tuple(slices.items()),
-        tuple(kept.items()),
-        sequences,
-    )
-
-
-def view_of(annotated: AnnotatedTensor, result: object) -> AnnotatedTensor | None:
-    """`result`, a view of `annotated.tensor`, with derived names; None if not a view."""
-    source = annotated.tensor
-    root = source if source._base is None else source._base
-    if not isinstance(result, torch.Tensor):
-        return None
-    if result._base is not root and not (  # views of inference tensors keep no _base
-        result.is_inference()
-        and result.untyped_storage().data_ptr() == source.untyped_storage().data_ptr()
-    ):
-        return None
-    derived = _derived(annotated.axes, geometry_of(source), geometry_of(result))
-    if derived is None:
-        return None
-    return annotate_view(result, named_from(annotated), derived.axes, derived.at, derived.sliced)
-
-
-def unwrapped(value: Any) -> Any:
-    """`value` with every AnnotatedTensor in it (lists, tuples, dicts) as its plain tensor."""
-    if isinstance(value, AnnotatedTensor):
-        return value.tensor
-    if isinstance(value, list | tuple):
-        items = [unwrapped(v) for v in value]
-        return type(value)(items) if type(value) in (list, tuple) else items
-    if isinstance(value, dict):
-        return {k: unwrapped(v) for k, v in value.items()}
-    return value

@@ -29,12 +29,7 @@ _CHIP = 'style="background: #eef3fb; border-radius: 3px; padding: 0 3px"'
 
 # -- HTML --------------------------------------------------------------------------------
 def _dims_html(tensor: AnnotatedTensor) -> str:
-    size = tensor.sizes
-    parts = []
-    for group in tensor.axes.groups:
-        inner = " ".join(f"<span {_CHIP}>{escape(n)}={size[n]}</span>" for n in group)
-        parts.append(inner if len(group) == 1 else f"({inner})")
-    return " ".join(parts)
+    return tensor.axes.grouped(lambda name, size: f"<span {_CHIP}>{escape(name)}={size}</span>")
 
 
 def annotated_html(tensor: AnnotatedTensor) -> str:

@@ -41,12 +41,7 @@ class _Row:
 
 def _config_described(axes: Axes) -> str:
     """Sizes that come from the module alone: `batch token (direction=2 hidden=4)`."""
-    size = axes.size_of
-    parts = []
-    for group in axes.groups:
-        inner = " ".join(n if n in ("batch", "token") else f"{n}={size[n]}" for n in group)
-        parts.append(inner if len(group) == 1 else f"({inner})")
-    return " ".join(parts)
+    return axes.grouped(lambda name, size: name if name in ("batch", "token") else f"{name}={size}")
 
 
 def _shape(shape: Any) -> str:

@@ -81,7 +81,7 @@ def unnamed_note(tensor: torch.Tensor) -> str:
     For a view of an annotated tensor whose axes cannot be named (a `view` that mixes
     `batch` into `(layer direction)`, say): metadata only, no tensor data read.
     """
-    from .._core.lookup import named_of
+    from .._core.compose import named_of
 
     found = registry.find(tensor)
     base = tensor._base

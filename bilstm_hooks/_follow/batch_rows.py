@@ -17,8 +17,7 @@ from typing import Any
 import torch
 from torch.nn.utils.rnn import pad_packed_sequence
 
-from .._core.annotated import AnnotatedTensor
-from .._core.lookup import full_sizes
+from .._core.annotated import AnnotatedTensor, full_sizes
 from .._names.layout import Axes
 from .._names.notes import is_order_note, is_padding_note, order_note, padding_rows, slice_notes
 from .rule_parts import as_named, tag, without

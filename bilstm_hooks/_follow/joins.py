@@ -27,8 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .._core.annotated import AnnotatedTensor
-from .._core.lookup import named_from
+from .._core.annotated import AnnotatedTensor, named_from
 from .._core.registry import Named
 from .._names.layout import Axes
 from .._names.notes import is_order_note, is_padding_rows, padding_rows

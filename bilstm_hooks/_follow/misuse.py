@@ -21,8 +21,7 @@ import einops
 import torch
 
 from .._base.errors import LayoutWarning
-from .._core.annotated import AnnotatedTensor
-from .._core.lookup import full_sizes, named_from, view_of
+from .._core.annotated import AnnotatedTensor, full_sizes, named_from, view_of
 from .._core.registry import Named
 from .._names.derive import Derived, Underivable, derive, logical
 from .._names.layout import Axes

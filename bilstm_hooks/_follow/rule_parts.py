@@ -14,8 +14,8 @@ from typing import Any
 import torch
 
 from .._core import registry
-from .._core.annotated import AnnotatedTensor
-from .._core.lookup import annotation_of, named_from
+from .._core.annotated import AnnotatedTensor, named_from
+from .._core.lookup import annotation_of
 from .._core.registry import Named
 from .._names.layout import Axes
 from .._names.notes import is_order_note

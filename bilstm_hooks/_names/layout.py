@@ -8,6 +8,7 @@ tensor the call takes or returns. Everything else reads annotations from here.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -79,23 +80,31 @@ class Axes:
         """The tensor shape these axes describe."""
         return _shape_of(self)
 
-    def described(self) -> str:
-        """`batch=4 token=12 (direction=2 hidden=64)`: names with sizes."""
+    @classmethod
+    def of(cls, groups: Sequence[Sequence[str]], sizes: Mapping[str, int]) -> Axes:
+        """The axes `groups`, each name's size read from `sizes`."""
+        kept = tuple(tuple(group) for group in groups)
+        return cls(kept, tuple((name, sizes[name]) for group in kept for name in group))
+
+    def grouped(
+        self, name_text: Callable[[str, int], str] = "{}={}".format, *, joined: str = " "
+    ) -> str:
+        """The groups, each name written by `name_text(name, size)`, a fused group in
+        parentheses: `batch=4 token=12 (direction=2 hidden=64)`."""
         size = self.size_of
         parts = []
         for group in self.groups:
-            inner = " ".join(f"{name}={size[name]}" for name in group)
+            inner = " ".join(name_text(name, size[name]) for name in group)
             parts.append(inner if len(group) == 1 else f"({inner})")
-        return " ".join(parts)
+        return joined.join(parts)
+
+    def described(self) -> str:
+        """`batch=4 token=12 (direction=2 hidden=64)`: names with sizes."""
+        return self.grouped()
 
     def expected(self) -> str:
         """`batch token (direction hidden) = (4, 12, (2 64))`, for error messages."""
-        size = self.size_of
-        parts = []
-        for group in self.groups:
-            inner = " ".join(str(size[name]) for name in group)
-            parts.append(inner if len(group) == 1 else f"({inner})")
-        return f"{self.pattern} = ({', '.join(parts)})"
+        return f"{self.pattern} = ({self.grouped(lambda _, size: str(size), joined=', ')})"
 
     def without(self, name: str) -> Axes:
         """These axes with `name` taken out (a group left with one name unfuses; a new

@@ -6,7 +6,7 @@ a reordered batch. Nothing here holds a tensor.
 
 Example:
     >>> from bilstm_hooks._names.layout import Axes
-    >>> from bilstm_hooks._core.registry import Named
+    >>> from bilstm_hooks._names.named import Named
     >>> out = Named(Axes((("batch",), ("token",)), (("batch", 3), ("token", 6))), "out")
     >>> view = view_names(out, Axes((("batch",),), (("batch", 3),)), {"token": 5}, {})
     >>> view.at, view.origin
@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from .._names.broadcast import is_broadcast
 from .._names.derive import Derived, Geometry, derive
 from .._names.layout import Axes
+from .._names.named import Named, Tag
 from .._names.notes import (
     is_order_note,
     is_padding_note,
@@ -29,7 +30,6 @@ from .._names.notes import (
     rows_of,
     slice_notes,
 )
-from .registry import Named, Tag
 
 __all__ = ["derived", "named_of", "view_names"]
 
@@ -87,6 +87,8 @@ def _composed(
         return start + position * step
 
     size = axes.size_of
+    if held is not None and len(held) == 1 and "batch" not in size and "batch" not in at:
+        at["batch"] = 0  # the one row of a reordered batch, squeezed away: as if taken
     slices = {name: where for name, where in parent.items() if name in size}
     sequences = held if "batch" in size else None
     for name, (start, _, step) in sliced.items():
@@ -107,8 +109,6 @@ def _composed(
         del new["batch"]
         if row is not None:
             new["batch"] = row
-    elif held is not None and sequences is None and len(held) == 1 and held[0] is not None:
-        new["batch"] = held[0]  # the one row, squeezed away: the row it holds
     positions = {**dict(named.at), **new}
     lengths, rows = rows_of(named.lengths, at, sliced)
     taken: tuple[int, ...] | dict[int | None, int] | None = lengths

@@ -2,8 +2,11 @@
 
 from ._base.errors import LayoutError as LayoutError
 from ._base.errors import LayoutWarning as LayoutWarning
+from ._base.version import __version__ as __version__
 from ._core.annotated import AnnotatedTensor as AnnotatedTensor
 from ._core.lookup import annotation_of as annotation_of
+from ._core.picture import Diagram as Diagram
+from ._display.summary import Summary as Summary
 from ._display.summary import summary as summary
 from ._display.text import describe as describe
 from ._follow.mode import follow as follow
@@ -11,18 +14,30 @@ from ._helpers.outputs import final_representation as final_representation
 from ._helpers.outputs import last_outputs as last_outputs
 from ._helpers.outputs import split_directions as split_directions
 from ._helpers.outputs import split_layers as split_layers
+from ._names.layout import Axes as Axes
 from ._recording.record import Record as Record
 from ._recording.recorder import Recorder as Recorder
 from ._recording.recorder import attach_hooks as attach_hooks
+from ._replay.saturation import Saturation as Saturation
+from ._replay.unrolled import Unrolled as Unrolled
 
-__version__ = "0.1.0"
+# The display floor registers the views of the objects below it (`_core.providers`):
+# imported for that alone.
+from ._display import diagram, html, plot, text, unrolled_text  # isort: skip
+
+del diagram, html, plot, text, unrolled_text
 
 __all__ = [
     "AnnotatedTensor",
+    "Axes",
+    "Diagram",
     "LayoutError",
     "LayoutWarning",
     "Record",
     "Recorder",
+    "Saturation",
+    "Summary",
+    "Unrolled",
     "annotation_of",
     "attach_hooks",
     "describe",

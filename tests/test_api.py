@@ -8,10 +8,15 @@ import bilstm_hooks as bh
 
 EXPECTED_ALL = [
     "AnnotatedTensor",
+    "Axes",
+    "Diagram",
     "LayoutError",
     "LayoutWarning",
     "Record",
     "Recorder",
+    "Saturation",
+    "Summary",
+    "Unrolled",
     "annotation_of",
     "attach_hooks",
     "describe",

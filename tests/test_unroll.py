@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import bilstm_hooks as bh
-from bilstm_hooks._replay.unrolled import TOLERANCE
+from bilstm_hooks._base.tolerance import REPLAY as TOLERANCE
 
 # -- the reference: torch's docs, step by step --------------------------------------------
 

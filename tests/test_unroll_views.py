@@ -16,7 +16,7 @@ from torch import nn
 
 import bilstm_hooks as bh
 from bilstm_hooks._display.diagram_shade import colour
-from bilstm_hooks._replay.unrolled import unrolled_text
+from bilstm_hooks._display.unrolled_text import unrolled_text
 
 SVG = "{http://www.w3.org/2000/svg}"
 IMG = Path(__file__).parent.parent / "docs" / "img"

@@ -7,28 +7,33 @@ before the next `optimizer.step()` (a step pre-hook builds the records not read 
 A check or a replay that would read changed values refuses and says which changed,
 instead of blaming the layout or the replay.
 
->>> import torch, bilstm_hooks as bh
->>> lstm = torch.nn.LSTM(3, 4)
->>> rec = bh.attach_hooks(lstm)
->>> out, (h_n, c_n) = lstm(torch.randn(5, 2, 3))
->>> changed_in_place(rec[lstm]), bool(h_n.zero_() is h_n), changed_in_place(rec[lstm])
-([], True, ['h_n'])
+>>> import torch
+>>> h_n = torch.zeros(2, 3)
+>>> kept = (version_of(h_n),)  # the versions of out, h_n, c_n, input: here out alone
+>>> changed_in_place({"out": h_n}, kept), bool(h_n.add_(1) is h_n)
+([], True)
+>>> changed_in_place({"out": h_n}, kept)
+['out']
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-if TYPE_CHECKING:
-    from .record import Record
+__all__ = [
+    "ROLES",
+    "changed_in_place",
+    "in_place_reason",
+    "version_of",
+    "vmap_reason",
+    "weight_versions",
+]
 
-__all__ = ["changed_in_place", "in_place_reason", "outside_vmap", "weight_versions"]
-
-_ROLES = ("out", "h_n", "c_n", "input")  # the order of the hook's versions
+ROLES = ("out", "h_n", "c_n", "input")  # the order of the hook's versions
 _functorch = torch._C._functorch
 
 
@@ -52,28 +57,25 @@ def weight_versions(module: nn.Module) -> tuple[int, ...]:
         return ()
 
 
-def changed_in_place(record: Record, roles: tuple[str, ...] = _ROLES) -> list[str]:
-    """The tensors of the call (of `roles`) changed in place since it, by their versions."""
-    kept = record._call_versions
+def changed_in_place(
+    values: Mapping[str, torch.Tensor | PackedSequence | None],
+    kept: tuple[int, ...] | None,
+    roles: tuple[str, ...] = ROLES,
+) -> list[str]:
+    """The `values` (of `roles`) changed in place since their versions `kept` (in the order
+    of `ROLES`; -1 where none was kept) were read."""
     if kept is None:
         return []
-    raw = {
-        "out": record._raw_out,
-        "h_n": record._raw_h_n,
-        "c_n": record._raw_c_n,
-        "input": record._raw_input,
-    }
     changed = []
-    for role, then in zip(_ROLES, kept, strict=True):
-        now = version_of(raw[role])
+    for role, then in zip(ROLES, kept, strict=False):
+        now = version_of(values.get(role))
         if role in roles and then >= 0 and now is not None and now != then:
             changed.append(role)
     return changed
 
 
-def in_place_reason(record: Record, what: str, roles: tuple[str, ...] = _ROLES) -> str | None:
+def in_place_reason(changed: list[str], what: str) -> str | None:
     """`cannot <what>: out was changed in place since the call ...`, or None."""
-    changed = changed_in_place(record, roles)
     if not changed:
         return None
     listed = " and ".join(changed)
@@ -85,9 +87,9 @@ def in_place_reason(record: Record, what: str, roles: tuple[str, ...] = _ROLES) 
     )
 
 
-def outside_vmap(record: Record, what: str) -> str | None:
+def vmap_reason(values: Iterable[torch.Tensor | PackedSequence | None], what: str) -> str | None:
     """Why the call's values cannot be read, when it ran inside `torch.func.vmap`; else None."""
-    for value in (record._raw_out, record._raw_h_n, record._raw_c_n, record._raw_input):
+    for value in values:
         tensor = value.data if isinstance(value, PackedSequence) else value
         while isinstance(tensor, torch.Tensor) and _functorch.is_functorch_wrapped_tensor(tensor):
             if _functorch.is_batchedtensor(tensor):

@@ -7,9 +7,9 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .._display.summary import summary
+from .._display.unrolled_text import unrolled_text
 from .._helpers.outputs import last_outputs
 from .._recording.recorder import attach_hooks
-from .._replay.unrolled import unrolled_text
 from .style import Style
 
 __all__ = ["demo"]

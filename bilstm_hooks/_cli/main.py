@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torchinfo.enums import ColumnSettings
 
-from .. import __version__
+from .._base.version import __version__
 from .._display.summary import summary
 from .demo import demo
 from .style import Style

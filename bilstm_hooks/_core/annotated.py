@@ -11,8 +11,9 @@ from .._base.arguments import expect_type
 from .._names.broadcast import with_notes
 from .._names.derive import geometry_of
 from .._names.layout import DIRECTIONS, Axes
+from .._names.named import Named
 from .compose import derived, view_names
-from .registry import Named
+from .providers import provider
 from .reshape import directions, rearranged, selected
 
 __all__ = [
@@ -187,9 +188,7 @@ class AnnotatedTensor:
         return f"AnnotatedTensor[{self._axes.grouped(joined=', ')}]"
 
     def _repr_html_(self) -> str:
-        from .._display.html import annotated_html
-
-        return annotated_html(self)
+        return str(provider("annotated tensor html")(self))
 
     def __getitem__(self, index: Any) -> Any:
         """Index the tensor: a view comes back as an AnnotatedTensor with derived names.

@@ -25,10 +25,10 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from .._base.arguments import expect_bool
 from .._names.derive import Geometry, geometry_of
+from .._names.named import Named, Tag
 from . import registry
 from .annotated import AnnotatedTensor, annotate_view
 from .compose import derived, named_of
-from .registry import Named, Tag
 from .storage_index import sharing
 
 __all__ = ["annotation_of"]

@@ -18,7 +18,7 @@ keyed (with the view's geometry, `key_base`) only when a sibling is first looked
 up, so the forward pass pays nothing more. While following, and for what `tag()`
 writes, the base is keyed at once: the follow mode's look at each op's arguments
 reads only their own and their base's keys. `find()` returns the entry;
-`_identity` derives the names.
+`_core.lookup` derives the names.
 
 Threads: every write (a tag, a sweep) holds `LOCK`; a read is one `dict.get`,
 atomic under the GIL, so readers never block writers. Each entry also keeps the
@@ -32,19 +32,22 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import deque
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 
 from .._names.derive import Geometry, geometry_of
-from .._names.layout import Axes, Layout, Role
+from .._names.named import CachedLayout, Named, Tag, Value
 
 __all__ = [
     "LOCK",
     "TAGS",
     "VIEWS",
+    "Entry",
     "Named",
+    "Pending",
     "Tag",
+    "Value",
     "find",
     "flush",
     "key_base",
@@ -61,46 +64,32 @@ __all__ = [
 _MIN_SWEEP = 256  # entries kept before the first sweep
 
 
-class Tag(NamedTuple):
-    """Where a tensor came from: the call's layout, its role and its origin.
-
-    `packed` marks the `.data` of a packed output, annotated only through its
-    PackedSequence (padded).
-    """
-
-    layout: Layout
-    role: Role
-    origin: str
-    packed: bool = False
+_new = tuple.__new__  # a NamedTuple at a plain tuple's cost, where every call makes one
 
 
-class Named(NamedTuple):
-    """Named axes given explicitly: a view, a copy followed through an op, a record's tensor.
+class Entry(NamedTuple):
+    """What the registry keeps of one tensor, keyed by its id."""
 
-    `at` holds the positions of dims indexed away, `notes` caveats, `lengths` the
-    valid tokens per batch row of a padded tensor (in its batch order); `sliced` the
-    dims kept in part, as `(name, start, stop, step)` in the positions of the tensor
-    `origin` names, and `full` their sizes there; `sequences`, for batch rows
-    reordered or picked (`out[order]`), the row of that tensor each of its batch rows
-    holds (None: not known), while `batch` is then never in `sliced`.
-    """
-
-    axes: Axes
-    origin: str
-    at: tuple[tuple[str, int], ...] = ()
-    notes: tuple[str, ...] = ()
-    lengths: tuple[int, ...] | None = None
-    sliced: tuple[tuple[str, int, int, int], ...] = ()
-    full: tuple[tuple[str, int], ...] = ()
-    sequences: tuple[int | None, ...] | None = None
+    ref: weakref.ref[torch.Tensor]
+    value: Value
+    version: int  # the tensor's `_version` when tagged (-1: an inference tensor)
+    geometry: Geometry | None = None  # of the tensor `value` describes, when keyed by its base
 
 
-Value = Tag | Named
-# id(tensor) -> (weak reference, value, tensor._version when tagged[, geometry of the
-# tensor the value describes, when the key is its base]). The hooks write here
-# directly, holding LOCK as `tag()` does, and call `sweep()` once
-# len(TAGS) >= sweep_at: their hot path.
-TAGS: dict[int, tuple[Any, ...]] = {}
+class Pending(NamedTuple):
+    """One hooked call noted and not yet written: weak references to its tensors."""
+
+    out: weakref.ref[torch.Tensor]
+    h_n: weakref.ref[torch.Tensor]
+    c_n: weakref.ref[torch.Tensor] | None
+    cached: CachedLayout
+    versions: tuple[int, int, int, int]  # out, h_n, c_n, input
+    following: bool
+
+
+# id(tensor) -> its Entry. The hooks' notes are written here by `flush`, holding LOCK as
+# `tag()` does, which calls `sweep()` once len(TAGS) >= sweep_at.
+TAGS: dict[int, Entry] = {}
 # reentrant: a finalizer run by the garbage collector inside a locked section may tag
 LOCK = threading.RLock()
 sweep_at = _MIN_SWEEP
@@ -109,11 +98,9 @@ sweep_at = _MIN_SWEEP
 GENERATION = [0]
 # weak references to the latest tensors the hooks tagged that are views, newest last
 VIEWS: deque[weakref.ref[torch.Tensor]] = deque(maxlen=64)
-# the hooks' calls not yet written into TAGS, oldest first: (out, h_n, c_n weak references
-# (c_n's None without one), the call shape's cached (layout, out tag, h_n tag, c_n tag,
-# out is a view), the tensors' versions, following). The hooks append without a lock (one
-# atomic step); `flush` pops from the left, holding LOCK.
-PENDING: deque[tuple[Any, ...]] = deque()
+# the hooks' calls not yet written into TAGS, oldest first. The hooks append without a lock
+# (one atomic step); `flush` pops from the left, holding LOCK.
+PENDING: deque[Pending] = deque()
 FLUSH_AT = 64  # pending calls that make the hook flush
 
 
@@ -132,17 +119,17 @@ def flush() -> None:
             out_ref, h_n_ref, c_n_ref, cached, versions, following = note
             out = out_ref()
             if out is not None:
-                TAGS[id(out)] = (out_ref, cached[1], versions[0])
+                TAGS[id(out)] = _new(Entry, (out_ref, cached.out, versions[0], None))
                 if following:  # a view (batch-first)? its siblings hold its base: key that
-                    key_base(out, cached[1], versions[0])
-                elif cached[4]:  # where `find` looks for it, once asked: no base made here
+                    key_base(out, cached.out, versions[0])
+                elif cached.out_is_view:  # where `find` looks for it, once asked: no base made
                     VIEWS.append(out_ref)
             h_n = h_n_ref()
             if h_n is not None:
-                TAGS[id(h_n)] = (h_n_ref, cached[2], versions[1])
+                TAGS[id(h_n)] = _new(Entry, (h_n_ref, cached.h_n, versions[1], None))
             c_n = None if c_n_ref is None else c_n_ref()
             if c_n is not None:
-                TAGS[id(c_n)] = (c_n_ref, cached[3], versions[2])
+                TAGS[id(c_n)] = _new(Entry, (c_n_ref, cached.c_n, versions[2], None))
             if PENDING and PENDING[0] is note:  # else a flush nested in this one (a finalizer
                 PENDING.popleft()  # run by the garbage collector, say) wrote and took it
         GENERATION[0] += 1
@@ -154,7 +141,7 @@ def sweep() -> None:
     """Drop the entries of dead tensors; the next sweep is due when the table has doubled."""
     global sweep_at
     with LOCK:
-        dead = [key for key, entry in TAGS.items() if entry[0]() is None]
+        dead = [key for key, entry in TAGS.items() if entry.ref() is None]
         for key in dead:
             del TAGS[key]
         GENERATION[0] += 1
@@ -174,7 +161,7 @@ def tag(tensor: torch.Tensor, value: Value) -> None:
     with LOCK:
         flush()
         if not key_base(tensor, value, version_of(tensor)):
-            TAGS[id(tensor)] = (weakref.ref(tensor), value, version_of(tensor))
+            TAGS[id(tensor)] = Entry(weakref.ref(tensor), value, version_of(tensor))
         GENERATION[0] += 1
         if len(TAGS) >= sweep_at:
             sweep()
@@ -188,7 +175,7 @@ def key_base(tensor: torch.Tensor, value: Value, version: int) -> bool:
     base = tensor._base
     if base is None or _alive(TAGS.get(id(base)), base) is not None:
         return False
-    TAGS[id(base)] = (weakref.ref(base), value, version, geometry_of(tensor))
+    TAGS[id(base)] = Entry(weakref.ref(base), value, version, geometry_of(tensor))
     return True
 
 
@@ -203,14 +190,14 @@ def key_bases() -> None:
         for held in views:
             view = held()
             entry = None if view is None else _alive(TAGS.get(id(view)), view)
-            if entry is not None:
-                key_base(view, entry[1], entry[2])  # type: ignore[arg-type]
+            if view is not None and entry is not None:
+                key_base(view, entry.value, entry.version)
         if views:
             GENERATION[0] += 1
 
 
-def _alive(entry: tuple[Any, ...] | None, tensor: torch.Tensor) -> tuple[Any, ...] | None:
-    return entry if entry is not None and entry[0]() is tensor else None
+def _alive(entry: Entry | None, tensor: torch.Tensor) -> Entry | None:
+    return entry if entry is not None and entry.ref() is tensor else None
 
 
 def find(tensor: torch.Tensor) -> tuple[Value, Geometry | None, bool] | None:
@@ -230,12 +217,12 @@ def find(tensor: torch.Tensor) -> tuple[Value, Geometry | None, bool] | None:
         entry = _alive(TAGS.get(id(base)), base) or _sibling(base)
         if entry is None:
             return None
-    if entry[2] != version_of(tensor):
+    if entry.version != version_of(tensor):
         return None
-    return entry[1], (entry[3] if len(entry) > 3 else None), direct
+    return entry.value, entry.geometry, direct
 
 
-def _sibling(base: torch.Tensor) -> tuple[Any, ...] | None:
+def _sibling(base: torch.Tensor) -> Entry | None:
     """The entry of a latest tagged view of `base` (see `VIEWS`), now keyed by `base` too."""
     with LOCK:
         views = list(VIEWS)
@@ -245,7 +232,7 @@ def _sibling(base: torch.Tensor) -> tuple[Any, ...] | None:
             entry = _alive(TAGS.get(id(view)), view)
             if entry is not None:
                 with LOCK:
-                    key_base(view, entry[1], entry[2])
+                    key_base(view, entry.value, entry.version)
                     GENERATION[0] += 1
                 return _alive(TAGS.get(id(base)), base)
     return None
@@ -273,9 +260,9 @@ def stale_origin(tensor: torch.Tensor) -> str | None:
     entry = _alive(TAGS.get(id(tensor)), tensor)
     if entry is None and tensor._base is not None:
         entry = _alive(TAGS.get(id(tensor._base)), tensor._base) or _sibling(tensor._base)
-    if entry is None or entry[2] == version_of(tensor):
+    if entry is None or entry.version == version_of(tensor):
         return None
-    origin: str = entry[1].origin
+    origin: str = entry.value.origin
     return origin
 
 

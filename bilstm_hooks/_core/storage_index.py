@@ -39,13 +39,13 @@ def sharing(tensor: torch.Tensor) -> list[tuple[Value, Geometry]]:
         entry = TAGS.get(key)
         if entry is None:
             continue
-        keyed = entry[0]()
+        keyed = entry.ref()
         if keyed is None or keyed is tensor or _address(keyed) != address:
             continue
-        if entry[2] != version_of(tensor) and entry[2] != -1:  # -1: inference, unchangeable
+        if entry.version not in (version_of(tensor), -1):  # -1: inference, unchangeable
             continue
-        geometry = entry[3] if len(entry) > 3 else geometry_of(keyed)
-        found.append((entry[1], geometry))
+        geometry = entry.geometry if entry.geometry is not None else geometry_of(keyed)
+        found.append((entry.value, geometry))
     return found
 
 
@@ -67,7 +67,7 @@ def _index() -> dict[int, list[int]]:
     if state != _indexed:
         index: dict[int, list[int]] = {}
         for key, entry in list(TAGS.items()):
-            keyed = entry[0]()
+            keyed = entry.ref()
             if keyed is not None:
                 address = _address(keyed)
                 if address:

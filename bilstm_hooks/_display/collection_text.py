@@ -23,9 +23,10 @@ from __future__ import annotations
 import torch
 from torch.nn.utils.rnn import PackedSequence
 
+from .._base.dtypes import dtype_and_device
 from .._core.annotated import AnnotatedTensor
 from .._core.lookup import annotation_of
-from .text import packed_annotation, positions_text, shape_text
+from .tensor_text import packed_annotation, positions_text, shape_text
 
 __all__ = ["MAX_DEPTH", "MAX_ITEMS", "PLAIN_TENSORS", "sequence_text"]
 
@@ -71,12 +72,8 @@ def sequence_text(obj: object) -> str | None:
     return f"{text} · {', '.join(dtypes)}" if dtypes else text
 
 
-def _dtype(tensor: torch.Tensor) -> str:
-    return f"{str(tensor.dtype).removeprefix('torch.')} {tensor.device}"
-
-
 def _annotated(annotated: AnnotatedTensor, tensor: torch.Tensor, dtypes: dict[str, None]) -> str:
-    dtypes[_dtype(tensor)] = None
+    dtypes[dtype_and_device(tensor)] = None
     where = f" · {annotated.origin}" if annotated.origin else ""
     if annotated.at:
         where += f"{':' if where else ' ·'} {positions_text(annotated.at)}"
@@ -89,7 +86,7 @@ def _item(item: object, depth: int, budget: list[int], dtypes: dict[str, None]) 
         found = annotation_of(item, shared=False)
         if found is not None:
             return _annotated(found, item, dtypes)
-        dtypes[_dtype(item)] = None
+        dtypes[dtype_and_device(item)] = None
         return shape_text(item)
     if isinstance(item, AnnotatedTensor):
         return _annotated(item, item.tensor, dtypes)
@@ -99,7 +96,7 @@ def _item(item: object, depth: int, budget: list[int], dtypes: dict[str, None]) 
         opening, closing = _BRACKETS[type(item)]
         return f"{opening}…{closing}"
     if isinstance(item, PackedSequence):
-        dtypes[_dtype(item.data)] = None
+        dtypes[dtype_and_device(item.data)] = None
         packed = packed_annotation(item)
         if packed is None:
             return f"PackedSequence shape={tuple(item.data.shape)}"

@@ -43,21 +43,15 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from .._base.packed import packed_lengths_nosync
 from .._core.annotated import AnnotatedTensor
 from .._core.lookup import annotation_of
-from .._core.registry import Named
 from .._names.layout import Axes, Role
+from .._names.named import Named
 from .._recording.record import Record
 from .._recording.recorder import Recorder
 from .._replay.unrolled import Unrolled
 from .collection_text import PLAIN_TENSORS, sequence_text
 from .tensor_children import COPY, Child, Deferred, EvaluateName, remember, tensor_children
-from .text import (
-    annotated_text,
-    describe,
-    packed_annotation,
-    plain_note,
-    plain_text,
-    role_axes,
-)
+from .tensor_text import annotated_text, packed_annotation, plain_note, plain_text, role_axes
+from .text import describe
 from .unrolled_text import unrolled_children, unrolled_value
 
 __all__ = ["Child", "Children", "Deferred", "EvaluateName", "children", "value_text"]
@@ -165,7 +159,7 @@ def _record_children(record: Record) -> list[Child]:
     if layout.kind != "LSTM":
         roles = ("out", "h_n", "input")
     for role in roles:
-        raw = getattr(record, f"_raw_{role}")
+        raw = record.raw(role)
         value: object
         if isinstance(raw, PackedSequence) and role not in record.__dict__:  # not padded yet
             text = annotated_text(role_axes(layout, role), f"{record.label}.{role}", raw.data)
@@ -173,8 +167,9 @@ def _record_children(record: Record) -> list[Child]:
         else:
             value = getattr(record, role)
         items.append((role, value, f".{role}"))
-    if isinstance(record._raw_out, PackedSequence) and "lengths" not in record.__dict__:
-        lengths, in_order = packed_lengths_nosync(record._raw_out)
+    raw_out = record.raw("out")
+    if isinstance(raw_out, PackedSequence) and "lengths" not in record.__dict__:
+        lengths, in_order = packed_lengths_nosync(raw_out)
         name, expr = ("lengths", ".lengths") if in_order else ("lengths (longest first)", None)
         items.append((name, lengths, expr))
     else:
@@ -185,7 +180,9 @@ def _record_children(record: Record) -> list[Child]:
     def make_final() -> torch.Tensor:
         return remember(record.final(), Named(final, where))
 
-    text = annotated_text(final, where, record._raw_h_n) + COPY
+    h_n = record.raw("h_n")
+    assert isinstance(h_n, torch.Tensor)
+    text = annotated_text(final, where, h_n) + COPY
     items.append(("final", Deferred(text, make_final), ".final()"))
     items.append(("layers", _layers(record), ".unroll()"))
     items += [("module", record.module, ".module"), ("layout", layout, ".layout")]

@@ -11,10 +11,11 @@ and `data-*` attributes).
 
 from __future__ import annotations
 
-import os
 from html import escape
 from typing import TYPE_CHECKING
 
+from .._core.picture import Diagram
+from .._core.providers import provides
 from .diagram_grid import (
     CELL_H,
     CELL_W,
@@ -36,44 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["Diagram", "diagram"]
 
 
-class Diagram:
-    """An SVG picture of one recorded call: layers x tokens x directions, per sequence.
-
-    Shown inline by Jupyter; `str()` and `.svg` are the SVG text, `save(path)`
-    writes it to a `.svg` file.
-    """
-
-    def __init__(self, svg: str, title: str) -> None:
-        self.svg = svg
-        self.title = title
-
-    def _repr_svg_(self) -> str:
-        return self.svg
-
-    def __str__(self) -> str:
-        return self.svg
-
-    def __repr__(self) -> str:
-        return f"<Diagram: {self.title}>"
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the SVG to `path` (a name ending in `.svg`).
-
-        Raises:
-            TypeError: `path` is not a str or `os.PathLike` of a str (bytes are not).
-            ValueError: `path` does not end in `.svg`.
-        """
-        name = os.fspath(path) if isinstance(path, str | os.PathLike) else None
-        if not isinstance(name, str):
-            raise TypeError(f"expected path as a str or os.PathLike, got {path!r}")
-        if not name.lower().endswith(".svg"):
-            raise ValueError(
-                f"Diagram.save writes SVG; expected a path ending in .svg, got {name!r}"
-            )
-        with open(path, "w", encoding="utf-8") as file:
-            file.write(self.svg)
-
-
 def _columns(tokens: int, keep: set[int], max_tokens: int) -> list[int | None]:
     """Token indices to draw, `None` where a run of tokens is left out."""
     if tokens <= max_tokens:
@@ -88,6 +51,7 @@ def _columns(tokens: int, keep: set[int], max_tokens: int) -> list[int | None]:
     return columns
 
 
+@provides("diagram")
 def diagram(
     record: Record, *, max_sequences: int = 4, max_tokens: int = 12, values: Unrolled | None = None
 ) -> Diagram:

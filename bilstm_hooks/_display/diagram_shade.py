@@ -37,7 +37,7 @@ class Shade:
     """Fill and tooltip of every cell of one unrolled call."""
 
     def __init__(self, unrolled: Unrolled) -> None:
-        replayed = unrolled._replayed
+        replayed = unrolled.replayed
         out = replayed.out.float()  # layer direction batch token hidden
         self.mean = out.mean(-1).cpu().tolist()
         self.low = out.amin(-1).cpu().tolist()

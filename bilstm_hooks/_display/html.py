@@ -1,6 +1,7 @@
-"""Notebook views: the HTML reprs of records, recorders and annotated tensors.
+"""Notebook views: the HTML reprs of records, recorders, annotated tensors and gate
+saturation tables, registered as the views of those objects (`_core.providers`).
 
-The SVG diagram of a call is in `_diagram.py`.
+The SVG diagram of a call is in `diagram.py`.
 """
 
 from __future__ import annotations
@@ -9,18 +10,29 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
+from .._base.dtypes import dtype_and_device
 from .._core.annotated import AnnotatedTensor
+from .._core.providers import provides
 from .._names.layout import label_of
+from .._replay.saturation import Saturation, bound_text, nan_note, share_text
 from .diagram import diagram
-from .text import _module_line, lengths_text, positions_text
+from .tensor_text import lengths_text, positions_text
+from .text import module_line
 
 if TYPE_CHECKING:
     from .._recording.record import Record
     from .._recording.recorder import Recorder
 
-__all__ = ["annotated_html", "record_html", "recorder_html"]
+__all__ = [
+    "BOX",
+    "annotated_html",
+    "html_table",
+    "record_html",
+    "recorder_html",
+    "saturation_html",
+]
 
-_BOX = (
+BOX = (
     'style="font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; '
     'font-size: 12px; line-height: 1.5"'
 )
@@ -32,6 +44,7 @@ def _dims_html(tensor: AnnotatedTensor) -> str:
     return tensor.axes.grouped(lambda name, size: f"<span {_CHIP}>{escape(name)}={size}</span>")
 
 
+@provides("annotated tensor html")
 def annotated_html(tensor: AnnotatedTensor) -> str:
     """`AnnotatedTensor` as HTML: named sizes; pattern, origin and where it was taken
     (`encoder.h_n: layer 1, backward`), dtype and shape; its notes and lengths."""
@@ -39,19 +52,19 @@ def annotated_html(tensor: AnnotatedTensor) -> str:
     origin = f" · {escape(tensor.origin)}" if tensor.origin else ""
     if tensor.at:
         origin += f"{':' if origin else ' ·'} {escape(positions_text(tensor.at))}"
-    dtype = f"{str(t.dtype).removeprefix('torch.')} {t.device}"
+    dtype = dtype_and_device(t)
     extra = [escape(note) for note in tensor.notes]
     if tensor.lengths is not None:
         extra.append(f"lengths {lengths_text(tensor.lengths)}")
     notes = "".join(f'<br><span style="color: #8a4b00">{line}</span>' for line in extra)
     return (
-        f"<div {_BOX}><b>AnnotatedTensor</b> {_dims_html(tensor)}"
+        f"<div {BOX}><b>AnnotatedTensor</b> {_dims_html(tensor)}"
         f'<br><span style="color: #666"><code>{escape(tensor.pattern)}</code>{origin} · '
         f"{dtype} · shape {tuple(t.shape)}</span>{notes}</div>"
     )
 
 
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+def html_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     cell = 'style="text-align: left; padding: 1px 12px 1px 0; white-space: nowrap"'
     head = "".join(f"<th {cell}>{h}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td {cell}>{c}</td>" for c in row) + "</tr>" for row in rows)
@@ -59,6 +72,7 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     return f"<table {table}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+@provides("record html")
 def record_html(record: Record) -> str:
     """`Record` as HTML: the module line, a table of the annotated tensors, the diagram."""
     roles = ("input", "out", "h_n") + (("c_n",) if record.kind == "LSTM" else ())
@@ -78,13 +92,14 @@ def record_html(record: Record) -> str:
         lengths = f"<div>packed, lengths {record.lengths.tolist()}</div>"
     picture = diagram(record).svg
     return (
-        f"<div {_BOX}><b>Record {escape(repr(record.label))}</b> "
-        f"({escape(_module_line(record))})"
-        f"{_table(('', 'pattern', 'sizes', 'shape'), rows)}{lengths}"
+        f"<div {BOX}><b>Record {escape(repr(record.label))}</b> "
+        f"({escape(module_line(record))})"
+        f"{html_table(('', 'pattern', 'sizes', 'shape'), rows)}{lengths}"
         f"<details open><summary>diagram</summary>{picture}</details></div>"
     )
 
 
+@provides("recorder html")
 def recorder_html(recorder: Recorder) -> str:
     """`Recorder` as an HTML table of hooked modules and their latest annotations."""
     rows = []
@@ -103,7 +118,28 @@ def recorder_html(recorder: Recorder) -> str:
         rows.append((label, escape(type(module).__name__), str(calls), *cells))
     plural = "s" if len(recorder) != 1 else ""
     return (
-        f"<div {_BOX}><b>Recorder</b>: {len(recorder)} hooked module{plural}, "
+        f"<div {BOX}><b>Recorder</b>: {len(recorder)} hooked module{plural}, "
         f"history={recorder.history}"
-        f"{_table(('module', 'kind', 'calls', 'out', 'h_n', 'c_n'), rows)}</div>"
+        f"{html_table(('module', 'kind', 'calls', 'out', 'h_n', 'c_n'), rows)}</div>"
+    )
+
+
+@provides("saturation html")
+def saturation_html(saturation: Saturation) -> str:
+    """`Saturation` as an HTML table: a row per layer and direction, low | high per gate."""
+    gates = zip(saturation.gate_names, map(bound_text, saturation.gate_names), strict=True)
+    header = (
+        "layer",
+        "direction",
+        *(f"{escape(n)}<br><small>{escape(h)}</small>" for n, h in gates),
+    )
+    body = [
+        (layer, direction, *(escape(f"{share_text(lo)} | {share_text(hi)}") for lo, hi in pairs))
+        for layer, direction, pairs in saturation.rows()
+    ]
+    note = nan_note(saturation)
+    note = f'<span style="color: #8a4b00">{escape(note)}</span>' if note else ""
+    return (
+        f"<div {BOX}><b>{escape(saturation.title)}</b><br>share of valid steps near each end "
+        f"of the gate's range (low | high){html_table(header, body)}{note}</div>"
     )

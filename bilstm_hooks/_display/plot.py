@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._core.providers import provides
 from .._names.layout import DIRECTIONS
-from .._replay.recurrence import where_of
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -33,6 +33,7 @@ def _matplotlib() -> None:
         ) from exc
 
 
+@provides("plot")
 def plot(unrolled: Unrolled, *, sequence: int = 0, state: str = "out") -> Figure:
     """See `Unrolled.plot`."""
     layout = unrolled.layout
@@ -42,7 +43,7 @@ def plot(unrolled: Unrolled, *, sequence: int = 0, state: str = "out") -> Figure
     batch = layout.batch if layout.batch is not None else 1
     if batch == 0:
         raise ValueError(
-            f"cannot plot {where_of(unrolled.record)}: the call had a batch of 0 sequences, "
+            f"cannot plot {unrolled.record.where}: the call had a batch of 0 sequences, "
             "none to plot"
         )
     if isinstance(sequence, bool) or not isinstance(sequence, int) or not 0 <= sequence < batch:
@@ -54,7 +55,7 @@ def plot(unrolled: Unrolled, *, sequence: int = 0, state: str = "out") -> Figure
     import numpy as np
     from matplotlib.figure import Figure
 
-    replayed = unrolled._replayed
+    replayed = unrolled.replayed
     if state == "out":
         values, label = replayed.out, "h (out)"
     elif state == "c":
@@ -109,5 +110,5 @@ def plot(unrolled: Unrolled, *, sequence: int = 0, state: str = "out") -> Figure
     figure.colorbar(image, ax=axes, label=label, shrink=0.9)
     which = f", sequence {sequence}" if layout.batched else ""
     padded = " (grey: padding)" if not valid.all() else ""
-    figure.suptitle(f"{where_of(unrolled.record)}{which}: {label}{padded}", fontsize=10)
+    figure.suptitle(f"{unrolled.record.where}{which}: {label}{padded}", fontsize=10)
     return figure

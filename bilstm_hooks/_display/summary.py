@@ -19,17 +19,15 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 from torchinfo.model_statistics import ModelStatistics
 
+from .._base.hook_dicts import HOOK_DICTS, is_ours
 from .._names.layout import RECURRENT_TYPES
 from .._recording.record import Record
 from .._recording.recorder import Recorder, attach_hooks
-from .._recording.save_guard import is_ours
 from .summary_table import render
 
 __all__ = ["Summary", "summary"]
 
 # a forward hook's id keys its entry in the last three (their values: True)
-_FORWARD_HOOKS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called")
-_HOOK_DICTS = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", *_FORWARD_HOOKS)
 
 
 def summary(
@@ -65,8 +63,7 @@ def summary(
             printed by default.
 
     Returns:
-        A [`Summary`][bilstm_hooks._display.summary.Summary]: `str()` is the table,
-        `summary["lstm"]`
+        A [`Summary`][bilstm_hooks.Summary]: `str()` is the table, `summary["lstm"]`
         the latest [`Record`][bilstm_hooks.Record] of a layer, `summary.records()`
         every recorded call; torchinfo's own attributes (`total_params`, ...)
         are read through.
@@ -226,7 +223,7 @@ def _hooks_kept(model: nn.Module) -> Iterator[None]:
     dicts = [
         hooks
         for module in model.modules()
-        for name in _HOOK_DICTS
+        for name in HOOK_DICTS
         if isinstance(hooks := getattr(module, name, None), dict)
     ]
     saved = [dict(hooks) for hooks in dicts]

@@ -22,9 +22,9 @@ import torch
 from .._core import registry
 from .._core.annotated import AnnotatedTensor
 from .._core.lookup import annotation_of
-from .._core.registry import Named
 from .._names.layout import DIRECTIONS, Axes
-from .text import annotated_text, axes_shape
+from .._names.named import Named
+from .tensor_text import annotated_text, axes_shape
 
 __all__ = ["COPY", "Child", "Deferred", "EvaluateName", "remember", "tensor_children"]
 

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import math
 from html import escape
-from typing import TYPE_CHECKING
 
+from .._base.dtypes import dtype_name
+from .._core.annotated import AnnotatedTensor
+from .._core.providers import provides
 from .._names.layout import DIRECTIONS, Axes
-from .._replay.recurrence import where_of
-from .._replay.unrolled import unroll_axes
+from .._recording.record import Record
+from .._replay.unrolled import Unrolled, unroll_axes
+from .tensor_children import Child, Deferred
 
-if TYPE_CHECKING:
-    from .._replay.unrolled import Unrolled
-    from .debugger import Child
-
-__all__ = ["screen", "unrolled_html", "unrolled_repr"]
+__all__ = ["screen", "unrolled_html", "unrolled_repr", "unrolled_text"]
 
 _MAX_UNITS, _MAX_TOKENS = 6, 8
 
 
 def _gates_ready(unrolled: Unrolled) -> bool:
-    return unrolled._replayed.gates is not None or "gates" in unrolled.__dict__
+    return unrolled.replayed.gates is not None or "gates" in unrolled.__dict__
 
 
 def _roles(unrolled: Unrolled) -> list[tuple[str, Axes, str]]:
@@ -44,8 +43,9 @@ def _mask_note(unrolled: Unrolled) -> str:
     return f"batch token: True at valid steps (zeros elsewhere); lengths {lengths.tolist()}"
 
 
+@provides("unrolled text")
 def unrolled_repr(unrolled: Unrolled) -> str:
-    lines = [f"Unrolled {where_of(unrolled.record)}: every layer at every token"]
+    lines = [f"Unrolled {unrolled.record.where}: every layer at every token"]
     for name, axes, note in _roles(unrolled):
         lines.append(f"  {name:<7}{axes.described()}  {note}".rstrip())
     note = _mask_note(unrolled)
@@ -54,9 +54,10 @@ def unrolled_repr(unrolled: Unrolled) -> str:
     return "\n".join(lines)
 
 
+@provides("unrolled html")
 def unrolled_html(unrolled: Unrolled) -> str:
     from .diagram import diagram
-    from .html import _BOX, _table
+    from .html import BOX, html_table
 
     rows = [
         (
@@ -71,10 +72,11 @@ def unrolled_html(unrolled: Unrolled) -> str:
     extra = f"<div>{escape(note)}</div>" if note else ""
     if _gates_ready(unrolled):
         extra += unrolled.saturation()._repr_html_()
-    picture = diagram(unrolled.record, values=unrolled).svg
+    record = unrolled.record
+    picture = diagram(record, values=unrolled).svg if isinstance(record, Record) else ""
     return (
-        f"<div {_BOX}><b>Unrolled {escape(where_of(unrolled.record))}</b>: every layer at "
-        f"every token{_table(('', 'pattern', 'sizes', ''), rows)}{extra}"
+        f"<div {BOX}><b>Unrolled {escape(unrolled.record.where)}</b>: every layer at "
+        f"every token{html_table(('', 'pattern', 'sizes', ''), rows)}{extra}"
         f"<details open><summary>diagram</summary>{picture}</details></div>"
     )
 
@@ -97,8 +99,8 @@ def screen(unrolled: Unrolled, *, sequence: int = 0) -> str:
     states = "out, h_n and c_n" if layout.kind == "LSTM" else "out and h_n"
     bound = f"< 1e{math.ceil(math.log10(worst))}" if worst > 0 else "0"
     lines.append(f"  {'check':<7}agrees with the fused call's {states}: max |difference| {bound}")
-    h = unrolled._replayed.out[0, :, sequence].cpu().float()  # direction token hidden
-    valid = unrolled._replayed.mask[sequence].tolist()
+    h = unrolled.replayed.out[0, :, sequence].cpu().float()  # direction token hidden
+    valid = unrolled.replayed.mask[sequence].tolist()
     columns = _columns(layout.tokens)
     which = f", sequence {sequence}" if layout.batched else ""
     shown = "none of it" if layout.layers > 1 else "all of it, as out"
@@ -129,9 +131,9 @@ def screen(unrolled: Unrolled, *, sequence: int = 0) -> str:
 # -- debuggers ---------------------------------------------------------------------------
 def unrolled_value(unrolled: Unrolled) -> str:
     """The debugger's value line: `<LSTM>.unroll(): layer=2 direction=2 ... · float32 cpu`."""
-    out = unrolled._replayed.out
+    out = unrolled.replayed.out
     axes = unroll_axes(unrolled.layout, unrolled.layout.h_out)
-    dtype = str(out.dtype).removeprefix("torch.")
+    dtype = dtype_name(out.dtype)
     return f"{unrolled.record.label}.unroll(): {axes.described()} · {dtype} {out.device}"
 
 
@@ -140,8 +142,6 @@ def unrolled_children(unrolled: Unrolled) -> list[Child]:
 
     Listed, never the object's attributes: reading `.gates` may replay the call.
     """
-    from .._core.annotated import AnnotatedTensor
-    from .debugger import Deferred
 
     layout = unrolled.layout
     out = unrolled.out
@@ -167,3 +167,18 @@ def unrolled_children(unrolled: Unrolled) -> list[Child]:
         items.append(("gate_names", unrolled.gate_names, ".gate_names"))
     items += [("mask", unrolled.mask, ".mask"), ("record", unrolled.record, ".record")]
     return items
+
+
+def unrolled_text(record: Record, *, sequence: int = 0) -> str:
+    """One screen of text about unrolling `record`: the tensors, the check, layer 0's h at
+    every token (the layer `out` never shows) and the gate saturation.
+
+    Example:
+        >>> import torch, bilstm_hooks as bh
+        >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+        >>> with bh.attach_hooks(lstm) as rec:
+        ...     out, _ = lstm(torch.randn(1, 6, 3))
+        >>> print(unrolled_text(rec[lstm]).splitlines()[1])
+          out    layer=2 direction=2 batch=1 token=6 hidden=4
+    """
+    return screen(record.unroll(gates=True), sequence=sequence)

@@ -28,8 +28,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .._core.annotated import AnnotatedTensor, named_from
-from .._core.registry import Named
 from .._names.layout import Axes
+from .._names.named import Named
 from .._names.notes import is_order_note, is_padding_rows, padding_rows
 
 __all__ = ["JOINABLE", "calls_joined"]

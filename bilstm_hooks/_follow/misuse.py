@@ -11,35 +11,26 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
-import sys
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
-import einops
 import torch
 
+from .._base.callers import callers_level
 from .._base.errors import LayoutWarning
 from .._core.annotated import AnnotatedTensor, full_sizes, named_from, view_of
-from .._core.registry import Named
 from .._names.derive import Derived, Underivable, derive, logical
 from .._names.layout import Axes
+from .._names.named import Named
 from .._names.notes import is_padding_note, slice_note
-from .._recording.call_checks import callers_level
 
 __all__ = ["check_index", "check_reduction", "joined", "reshaped", "warn"]
-
-# frames skipped to find the user's line: ours, torch's (nn.Module, the mode), einops'
-_LIBRARIES = tuple(
-    os.path.dirname(module.__file__ or "") + os.sep
-    for module in (sys.modules[__package__], torch, einops)
-)
 
 
 def warn(message: str) -> None:
     """A LayoutWarning at the user's line."""
-    warnings.warn(message, LayoutWarning, stacklevel=callers_level(_LIBRARIES))
+    warnings.warn(message, LayoutWarning, stacklevel=callers_level())
 
 
 def _who(source: AnnotatedTensor) -> str:

@@ -209,6 +209,8 @@ class FollowHooks:
     A call leaves the mode only if it entered it: the mode's `owner` is its frame.
     """
 
+    OURS = True  # a hook of this library's (`_base.hook_dicts.is_ours`)
+
     def __init__(self, model: nn.Module) -> None:
         self.handles: list[RemovableHandle] = [
             model.register_forward_pre_hook(self._enter),

@@ -16,8 +16,8 @@ import torch
 from .._core import registry
 from .._core.annotated import AnnotatedTensor, named_from
 from .._core.lookup import annotation_of
-from .._core.registry import Named
 from .._names.layout import Axes
+from .._names.named import Named
 from .._names.notes import is_order_note
 
 __all__ = ["arg", "as_named", "axis_of", "copied", "names_of", "tag", "without"]

@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from .._core import registry
-from .._core.registry import Named
 from .._names.broadcast import keeps_broadcast
 from .._names.layout import Axes
+from .._names.named import Named
 from . import misuse
 from .batch_rows import batch_index, gathered_rows, reordered
 from .joins import calls_joined

@@ -1,1 +1,1 @@
-"""Floor 6: the hooks, the `Recorder` and each call's `Record`."""
+"""Floor 7: the hooks, the `Recorder` and each call's `Record`."""

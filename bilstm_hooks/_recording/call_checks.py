@@ -5,8 +5,6 @@ The hook's slow paths, kept apart from its hot path in `_hook.py`.
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any
 
 import torch
@@ -16,7 +14,6 @@ from torch.nn.utils.rnn import PackedSequence
 from .._names.layout import Layout, quoted_label_of
 
 __all__ = [
-    "callers_level",
     "detached",
     "detached_state",
     "expected",
@@ -31,18 +28,6 @@ def who(name: str, module: nn.Module) -> str:
     """`'encoder' (LSTM)`, or `<LSTM>` for a hooked root module: for messages."""
     label = quoted_label_of(name, module)
     return f"{label} ({type(module).__name__})" if name else label
-
-
-_INTERNAL = (os.path.dirname(__file__), os.path.dirname(nn.Module.__call__.__code__.co_filename))
-
-
-def callers_level(skipped: tuple[str, ...] = _INTERNAL) -> int:
-    """The `stacklevel` of the first frame outside the folders `skipped` (by default
-    bilstm_hooks and torch.nn's modules: the line of user code that called the model)."""
-    frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(skipped):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def is_fake(tensor: torch.Tensor) -> bool:

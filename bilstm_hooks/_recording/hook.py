@@ -13,9 +13,10 @@ reads the registry.
 
 Threads: the hot path takes no lock. Each of its writes is one atomic step under
 the GIL: appending to `PENDING` and to the kept calls (deques), counting the call
-(`next()` of an `itertools.count`), setting the recorder's latest hook; `flush()`
-takes the registry's lock itself. A kept call is a list that gains its `Record` in
-place, so that reading never moves entries that another thread appends.
+(`next()` of an `itertools.count`), setting the recorder's latest hook (a shared
+one-item list); `flush()` takes the registry's lock itself. A kept call is a `KeptCall`
+whose `record` cell gains its `Record` in place, so that reading never moves entries
+that another thread appends.
 """
 
 from __future__ import annotations
@@ -25,19 +26,21 @@ import itertools
 import warnings
 import weakref
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple, TypeAlias
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
+from .._base.callers import callers_level
 from .._base.dynamo import keep_out_of_dynamo
+from .._base.hook_dicts import FORWARD_HOOK_DICTS
 from .._core import registry
-from .._core.registry import Tag
+from .._core.registry import Pending
 from .._follow.mode import drop_ended
 from .._names.layout import Layout, label_of
+from .._names.named import CachedLayout, Tag
 from .call_checks import (
-    callers_level,
     detached,
     detached_state,
     expected,
@@ -48,10 +51,7 @@ from .call_checks import (
 )
 from .record import Record
 
-if TYPE_CHECKING:
-    from .recorder import Recorder
-
-__all__ = ["Hook"]
+__all__ = ["Hook", "KeptCall", "Latest"]
 
 _LOCK = registry.LOCK
 _PENDING = registry.PENDING
@@ -65,7 +65,24 @@ _no_torch_function = torch._C.DisableTorchFunction
 _LAYOUTS_KEPT = 32  # distinct call shapes whose layout is cached, per module
 # the layer's settings a layout is derived from, besides the call's shape
 _SETTINGS = ("batch_first", "hidden_size", "num_layers", "bidirectional", "input_size", "proj_size")
-_RECORD = 8  # where a kept call holds its Record once read: after the Record() arguments
+_new = tuple.__new__  # a NamedTuple at a plain tuple's cost: one is made every call
+
+# the recorder's latest hook, shared by its hooks: `latest[0] = hook`, one atomic step
+Latest: TypeAlias = "list[Hook | None]"
+
+
+class KeptCall(NamedTuple):
+    """One recorded call as the hook keeps it; its `Record` is built on first read."""
+
+    layout: Layout
+    input: Any  # a tensor, or a PackedSequence
+    out: Any
+    h_n: torch.Tensor
+    c_n: torch.Tensor | None
+    hx: Any
+    training: bool
+    versions: tuple[int, int, int, int]  # of out, h_n, c_n and the input at the call
+    record: list[Record]  # empty until read, then the call's Record
 
 
 class _Skipped(Exception):
@@ -77,9 +94,11 @@ class Hook:
 
     What is registered is its bound method `record`: torch calls a bound method
     faster than an object's `__call__`. In a copied or unpickled model the hook
-    is inert (`recorder` None): it records nothing, and takes itself off the
+    is inert (`module` None): it records nothing, and takes itself off the
     copy at the copy's first call.
     """
+
+    OURS = True  # a hook of this library's (`_base.hook_dicts.is_ours`)
 
     __slots__ = (
         "counted",
@@ -87,19 +106,27 @@ class Hook:
         "failure",
         "failures",
         "kept",
+        "last_hook",
         "layouts",
+        "module",
         "name",
-        "recorder",
         "skipped",
         "warned",
     )
 
-    def __init__(self, recorder: Recorder | None, name: str, history: int, detach: bool) -> None:
-        self.recorder = recorder
+    def __init__(
+        self,
+        module: nn.Module | None,
+        name: str,
+        history: int,
+        detach: bool,
+        last_hook: Latest | None = None,
+    ) -> None:
+        self.module = module
         self.name = name
         self.detach = detach
-        # [layout, input, out, h_n, c_n, hx, training, versions], then its Record once read
-        self.kept: deque[list[Any]] = deque(maxlen=history)
+        self.last_hook: Latest = [None] if last_hook is None else last_hook  # the recorder's
+        self.kept: deque[KeptCall] = deque(maxlen=history)
         self.counted = itertools.count()  # recorded calls: `next()` is one atomic step
         self.failures = 0  # could not be read
         self.failure = ""  # the cause of the latest failure
@@ -107,7 +134,7 @@ class Hook:
         self.warned = False
         # the layout and tags of each call shape, keyed by all they are derived from, and
         # whether its `out` is a view (batch-first)
-        self.layouts: dict[tuple[Any, ...], tuple[Layout, Tag, Tag, Tag, bool]] = {}
+        self.layouts: dict[tuple[Any, ...], CachedLayout] = {}
 
     def record(
         self,
@@ -118,8 +145,7 @@ class Hook:
         following: bool = False,
     ) -> None:
         # The hot path, one frame: calls cost here.
-        recorder = self.recorder
-        if recorder is None:
+        if self.module is None:
             self._take_off(module)
             return
         if _modes_on():  # following (or the user's own mode): our own ops are not theirs
@@ -162,7 +188,7 @@ class Hook:
             if cached is None:  # a new call shape: the slow path
                 keep_out_of_dynamo()  # before Dynamo traces it, when compiled
                 cached = self._new_layout(key, module, input, out_data, h_n, c_n)
-            layout = cached[0]
+            layout = cached.layout
             try:  # out, h_n, c_n, input: `Record.check` and the replay tell changes in place
                 versions = (
                     out_data._version,
@@ -173,13 +199,16 @@ class Hook:
             except RuntimeError:  # inference tensors keep no version
                 versions = (-1, -1, -1, -1)
             # what the caller holds, before detaching: noted for the registry (see `flush`)
-            pending = (
-                _ref(out_data),
-                _ref(h_n),
-                None if c_n is None else _ref(c_n),
-                cached,
-                versions,
-                following,
+            pending = _new(
+                Pending,
+                (
+                    _ref(out_data),
+                    _ref(h_n),
+                    None if c_n is None else _ref(c_n),
+                    cached,
+                    versions,
+                    following,
+                ),
             )
             if self.detach:  # only what holds a graph: under no_grad nothing needs it
                 if input_data.requires_grad:
@@ -191,14 +220,14 @@ class Hook:
                         c_n = c_n.detach()
                 if hx is not None:
                     hx = detached_state(hx)
-            entry = [layout, input, out, h_n, c_n, hx, training, versions]
+            entry = _new(KeptCall, (layout, input, out, h_n, c_n, hx, training, versions, []))
             # no lock: each of these is one atomic step (see the module's docstring)
             _PENDING.append(pending)
             if following or len(_PENDING) >= _FLUSH_AT:  # following: its look needs keys now
                 _flush()
             self.kept.append(entry)
             next(self.counted)
-            recorder._last = self
+            self.last_hook[0] = self
         except _Skipped:
             with _LOCK:
                 self.skipped += 1
@@ -248,11 +277,12 @@ class Hook:
 
     def _take_off(self, module: nn.Module) -> None:
         with contextlib.suppress(Exception):  # torch iterates over a snapshot of the hooks
-            for hook_id, hook in list(module._forward_hooks.items()):
+            hooks, *marks = (module.__dict__[name] for name in FORWARD_HOOK_DICTS)
+            for hook_id, hook in list(hooks.items()):
                 if getattr(hook, "__self__", None) is self:
-                    del module._forward_hooks[hook_id]
-                    module._forward_hooks_with_kwargs.pop(hook_id, None)
-                    module._forward_hooks_always_called.pop(hook_id, None)
+                    del hooks[hook_id]
+                    for mark in marks:
+                        mark.pop(hook_id, None)
 
     def _new_layout(
         self,
@@ -262,7 +292,7 @@ class Hook:
         out: torch.Tensor,
         h_n: torch.Tensor,
         c_n: torch.Tensor | None,
-    ) -> tuple[Layout, Tag, Tag, Tag, bool]:
+    ) -> CachedLayout:
         layout = Layout.of(module, input, h_n)
         wrong = wrong_shapes(layout, out, h_n, c_n)
         if wrong:
@@ -275,7 +305,7 @@ class Hook:
         if len(self.layouts) >= _LAYOUTS_KEPT:
             self.layouts.clear()  # varying lengths: a small cache, never a growing one
         origin = label_of(self.name, module)
-        cached = self.layouts[key] = (
+        cached = self.layouts[key] = CachedLayout(
             layout,
             Tag(layout, "out", f"{origin}.out", packed=layout.packed),
             Tag(layout, "h_n", f"{origin}.h_n"),
@@ -299,16 +329,32 @@ class Hook:
             entries = list(self.kept)
         return [self._record_of(entry) for entry in entries]
 
-    def _record_of(self, entry: list[Any]) -> Record:
+    def _record_of(self, call: KeptCall) -> Record:
         """The Record of a kept call: built once, under the lock, then kept with it."""
-        if len(entry) == _RECORD:
-            assert self.recorder is not None  # an inert hook keeps nothing
-            module = self.recorder._modules[self.name]
+        if not call.record:
+            assert self.module is not None  # an inert hook keeps nothing
             with _LOCK:
-                if len(entry) == _RECORD:
-                    entry.append(Record(self.name, module, *entry))
-        record: Record = entry[_RECORD]
-        return record
+                if not call.record:
+                    call.record.append(
+                        Record(
+                            self.name,
+                            self.module,
+                            call.layout,
+                            call.input,
+                            call.out,
+                            call.h_n,
+                            call.c_n,
+                            call.hx,
+                            call.training,
+                            call.versions,
+                        )
+                    )
+        return call.record[0]
+
+    def clear(self) -> None:
+        """Forget the kept calls (the recorder's `clear()`); the count of calls stays."""
+        with _LOCK:
+            self.kept.clear()
 
     def __reduce__(self) -> tuple[type[Hook], tuple[None, str, int, bool]]:
         # a copy of a hooked model whose class keeps hooks in its state: inert

@@ -10,48 +10,36 @@ never blamed on the layout.
 >>> gru = torch.nn.GRU(3, 4, bidirectional=True)
 >>> rec = bh.attach_hooks(gru)
 >>> out, h_n = gru(torch.randn(5, 2, 3))
->>> check_record(rec[gru])  # silent: the identities hold
+>>> r = rec[gru]
+>>> check_identities(r.where, r.layout, {"out": out, "h_n": h_n}, r.final, None)  # they hold
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
 
 import torch
 
 from .._base.errors import LayoutError
+from .._base.tolerance import IDENTITIES
 from .._helpers.outputs import last_outputs
-from .._names.layout import Role, quoted_label_of
-from .versions import in_place_reason, outside_vmap
+from .._names.layout import Layout, Role
 
-if TYPE_CHECKING:
-    from .record import Record
-
-__all__ = ["TOLERANCE", "check_record"]
-
-# rtol, atol per dtype: those of torch.testing.assert_close
-TOLERANCE = {
-    torch.float16: (1e-3, 1e-5),
-    torch.bfloat16: (1.6e-2, 1e-5),
-    torch.float32: (1.3e-6, 1e-5),
-    torch.float64: (1e-7, 1e-7),
-}
+__all__ = ["check_identities"]
 
 
-def check_record(record: Record) -> None:
-    """See `Record.check`."""
-    layout = record.layout
-    where = f"{quoted_label_of(record.name, record.module)} ({layout.describe_module()})"
-    reason = outside_vmap(record, "check the identities") or in_place_reason(
-        record, "check the identities", ("out", "h_n", "c_n")
-    )
-    if reason is not None:
-        raise ValueError(f"{where}: {reason}")
-    tensors = {}
-    roles: tuple[Role, ...] = ("out", "h_n", "c_n")
-    for role in roles:
-        tensor = record._plain(role)
+def check_identities(
+    where: str,
+    layout: Layout,
+    tensors: Mapping[Role, torch.Tensor | None],
+    final: Callable[[], torch.Tensor],
+    lengths: torch.Tensor | None,
+) -> None:
+    """See `Record.check`: `tensors` (`out` padded, `h_n`, `c_n`) of the call `where`,
+    and its `final()` representation."""
+    found = {}
+    for role, tensor in tensors.items():
         if tensor is None:
             continue
         axes = layout.axes(role)
@@ -59,19 +47,17 @@ def check_record(record: Record) -> None:
             raise LayoutError(
                 f"{where}: {role} should be {axes.expected()}, got shape {tuple(tensor.shape)}"
             )
-        tensors[role] = tensor
-    out = tensors["out"]
+        found[role] = tensor
+    out = found["out"]
     if out.device.type == "meta":
         raise ValueError(
             f"{where}: cannot check the identities of a call on the meta device: meta "
             "tensors hold no values (their shapes match their annotations); run the "
             "layer on a real device to check them"
         )
-    expected = record.final()
-    got = last_outputs(
-        out, record.lengths, batch_first=layout.batch_first, directions=layout.directions
-    )
-    rtol, atol = TOLERANCE.get(out.dtype, (0.0, 0.0))
+    expected = final()
+    got = last_outputs(out, lengths, batch_first=layout.batch_first, directions=layout.directions)
+    rtol, atol = IDENTITIES.get(out.dtype, (0.0, 0.0))
     h = layout.h_out
     last = layout.layers - 1
     for d, (name, token) in enumerate(
@@ -91,5 +77,5 @@ def check_record(record: Record) -> None:
                 f"(layer {last}, {name}){rows}; max |difference| {diff:.3g}{nan}.\n"
                 f"  out: {layout.axes('out').described()}\n"
                 f"  h_n: {layout.axes('h_n').described()}"
-                + (f"\n  lengths: {record.lengths.tolist()}" if record.lengths is not None else "")
+                + (f"\n  lengths: {lengths.tolist()}" if lengths is not None else "")
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -11,16 +10,15 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from .._base.arguments import expect_bool, expect_count
 from .._base.packed import packed_lengths
+from .._base.versions import ROLES, changed_in_place, in_place_reason, vmap_reason, weight_versions
 from .._core import registry
 from .._core.annotated import AnnotatedTensor
+from .._core.picture import Diagram
+from .._core.providers import provider
 from .._helpers.outputs import final_representation
 from .._names.layout import Layout, Role, label_of, quoted_label_of
-from .identities import check_record
-from .versions import outside_vmap, weight_versions
-
-if TYPE_CHECKING:
-    from .._display.diagram import Diagram
-    from .._replay.unrolled import Unrolled
+from .._replay.unrolled import Unrolled
+from .identities import check_identities
 
 __all__ = ["Record"]
 
@@ -60,7 +58,7 @@ class Record:
         self._raw_c_n = c_n
         self._hx = hx
         self._training = training  # the module's train mode during the call, when kept
-        self._call_versions = versions  # of out, h_n, c_n and the input at the call (`_since`)
+        self._call_versions = versions  # of out, h_n, c_n and the input at the call
         # the layer's parameters' versions now: built on first read, or before the next
         # optimizer step (`_recorder`), so the call's weights unless changed otherwise
         self._weights = weight_versions(module)
@@ -76,12 +74,66 @@ class Record:
         """The name used in messages: the qualified name, or the class for a root module."""
         return label_of(self.name, self.module)
 
+    @property
+    def where(self) -> str:
+        """`'encoder' (LSTM, 2 layers, bidirectional, ...)`: the module and the call, as
+        messages name them."""
+        return f"{quoted_label_of(self.name, self.module)} ({self.layout.describe_module()})"
+
+    def raw(self, role: Role) -> torch.Tensor | PackedSequence | None:
+        """The tensor of `role` as the layer was given or returned it, unannotated: a
+        PackedSequence for a packed call's `input` and `out`; None for a GRU's `c_n`.
+
+        Example:
+            >>> import torch, bilstm_hooks as bh
+            >>> from torch.nn.utils.rnn import pack_sequence
+            >>> gru = torch.nn.GRU(3, 4)
+            >>> rec = bh.attach_hooks(gru)
+            >>> out, h_n = gru(pack_sequence([torch.randn(5, 3), torch.randn(2, 3)]))
+            >>> type(rec[gru].raw("out")).__name__, rec[gru].out.shape
+            ('PackedSequence', torch.Size([5, 2, 4]))
+        """
+        raw: torch.Tensor | PackedSequence | None = {
+            "input": self._raw_input,
+            "out": self._raw_out,
+            "h_n": self._raw_h_n,
+            "c_n": self._raw_c_n,
+        }[role]
+        return raw
+
+    def why_unreadable(self, what: str, roles: tuple[str, ...] = ROLES) -> str | None:
+        """Why the call's values cannot be read to `what` now, or None: they live inside
+        `torch.func.vmap`, or those of `roles` changed in place since the call.
+
+        Example:
+            >>> import torch, bilstm_hooks as bh
+            >>> lstm = torch.nn.LSTM(3, 4)
+            >>> rec = bh.attach_hooks(lstm)
+            >>> out, (h_n, c_n) = lstm(torch.randn(5, 2, 3))
+            >>> rec[lstm].why_unreadable("check it") is None
+            True
+            >>> print(rec[lstm].why_unreadable("check it", ("h_n",)) if h_n.zero_() is h_n else "")
+            cannot check it: h_n was changed in place since the call (a version counter ...
+        """
+        values = {role: self.raw(role) for role in ROLES}  # type: ignore[arg-type]
+        reason = vmap_reason(values.values(), what)
+        if reason is None:
+            reason = in_place_reason(changed_in_place(values, self._call_versions, roles), what)
+        return reason
+
+    @property
+    def weights_changed(self) -> bool:
+        """Whether the layer's parameters changed in place (`optimizer.step()`,
+        `load_state_dict()`) since this record was built: on first read, or before the
+        next optimizer step."""
+        return bool(self._weights) and weight_versions(self.module) != self._weights
+
     def _plain(self, role: Role) -> torch.Tensor | None:
         """The tensor of `role`, padded if it was packed (padded once, then kept)."""
         cached = self._padded.get(role)
         if cached is not None:
             return cached
-        raw: torch.Tensor | PackedSequence | None = getattr(self, f"_raw_{role}")
+        raw = self.raw(role)
         if isinstance(raw, PackedSequence):
             raw, _ = pad_packed_sequence(raw, batch_first=self.layout.batch_first)
             self._padded[role] = raw
@@ -157,7 +209,7 @@ class Record:
         sequence of a packed batch, unlike `out[:, -1]`.
         """
         layout = self.layout
-        reason = outside_vmap(self, "read the final state")
+        reason = self.why_unreadable("read the final state", ())
         if reason is not None:
             raise ValueError(f"{quoted_label_of(self.name, self.module)}: {reason}")
         return final_representation(
@@ -180,7 +232,12 @@ class Record:
                 changed in place since), the call ran on the meta device, or inside
                 `torch.func.vmap`.
         """
-        check_record(self)
+        reason = self.why_unreadable("check the identities", ("out", "h_n", "c_n"))
+        if reason is not None:
+            raise ValueError(f"{self.where}: {reason}")
+        roles: tuple[Role, ...] = ("out", "h_n", "c_n")
+        tensors = {role: self._plain(role) for role in roles}
+        check_identities(self.where, self.layout, tensors, self.final, self.lengths)
 
     def unroll(self, *, gates: bool = False) -> Unrolled:
         """Replay this call step by step: every layer's state at every token.
@@ -206,8 +263,6 @@ class Record:
             >>> u.check() < 1e-5  # agrees with the fused call
             True
         """
-        from .._replay.unrolled import Unrolled
-
         expect_bool("gates", gates)
         return Unrolled(self, gates=gates)
 
@@ -226,20 +281,18 @@ class Record:
             TypeError: `max_sequences` or `max_tokens` is not an int, or `values` not a bool.
             ValueError: `max_sequences` or `max_tokens` is below 1.
         """
-        from .._display.diagram import diagram
-
         expect_count("max_sequences", max_sequences)
         expect_count("max_tokens", max_tokens)
         expect_bool("values", values)
         unrolled = self.unroll() if values else None
-        return diagram(self, max_sequences=max_sequences, max_tokens=max_tokens, values=unrolled)
+        draw = provider("diagram")
+        picture: Diagram = draw(
+            self, max_sequences=max_sequences, max_tokens=max_tokens, values=unrolled
+        )
+        return picture
 
     def __repr__(self) -> str:
-        from .._display.text import record_text
-
-        return record_text(self)
+        return str(provider("record text")(self))
 
     def _repr_html_(self) -> str:
-        from .._display.html import record_html
-
-        return record_html(self)
+        return str(provider("record html")(self))

@@ -16,11 +16,12 @@ from torch.utils.hooks import RemovableHandle
 from .._base.dynamo import keep_out_of_dynamo
 from .._base.keywords import checked_keywords
 from .._core import registry
+from .._core.providers import provider
 from .._follow.mode import FollowHooks
 from .._names.layout import RECURRENT_TYPES, label_of
 from . import save_guard
 from .call_checks import who
-from .hook import Hook
+from .hook import Hook, Latest
 from .record import Record
 
 __all__ = ["Recorder", "attach_hooks"]
@@ -123,8 +124,11 @@ class Recorder:
     def __init__(self, modules: list[tuple[str, nn.Module]], *, history: int, detach: bool) -> None:
         self._modules = dict(modules)
         self._names_by_id = {id(m): name for name, m in modules}
-        self._hooks = {name: Hook(self, name, history, detach) for name in self._modules}
-        self._last: Hook | None = None  # the hook of the latest call
+        self._last: Latest = [None]  # the hook of the latest call, set by the hooks
+        self._hooks = {
+            name: Hook(module, name, history, detach, self._last)
+            for name, module in self._modules.items()
+        }
         self._history = history
         self._removed = False
         self._follow: FollowHooks | None = None
@@ -215,7 +219,7 @@ class Recorder:
         Under threads: the latest call of the module whose call was recorded last,
         as it stands when read (a call finishing meanwhile may already be newer).
         """
-        hook = self._last
+        hook = self._last[0]
         record = None if hook is None else hook.latest()
         if record is None:
             raise LookupError("no hooked module has been called yet; run the model first")
@@ -234,8 +238,8 @@ class Recorder:
         """Forget every record; the hooks stay."""
         with registry.LOCK:
             for hook in self._hooks.values():
-                hook.kept.clear()
-            self._last = None
+                hook.clear()
+            self._last[0] = None
 
     def __contains__(self, key: object) -> bool:
         if isinstance(key, nn.Module):
@@ -269,11 +273,7 @@ class Recorder:
         self.remove()
 
     def __repr__(self) -> str:
-        from .._display.text import recorder_text
-
-        return recorder_text(self)
+        return str(provider("recorder text")(self))
 
     def _repr_html_(self) -> str:
-        from .._display.html import recorder_html
-
-        return recorder_html(self)
+        return str(provider("recorder html")(self))

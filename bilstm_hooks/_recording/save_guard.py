@@ -18,28 +18,14 @@ from typing import Any
 
 from torch import nn
 
-__all__ = ["install", "is_ours"]
+from .._base.hook_dicts import FORWARD_HOOK_DICTS, HOOK_DICTS, is_ours
 
-_HOOK_DICTS = (
-    "_forward_hooks",
-    "_forward_hooks_with_kwargs",
-    "_forward_hooks_always_called",
-    "_forward_pre_hooks",
-    "_forward_pre_hooks_with_kwargs",
-)
-
-
-def is_ours(hook: object) -> bool:
-    """Whether `hook` (a value of a module's forward hooks) is one of this library's."""
-    from .._follow.mode import FollowHooks
-    from .hook import Hook
-
-    return type(getattr(hook, "__self__", None)) in (Hook, FollowHooks)
+__all__ = ["install"]
 
 
 def _our_ids(module_dict: dict[str, Any]) -> set[int]:
     ours: set[int] = set()
-    for name in ("_forward_hooks", "_forward_pre_hooks"):
+    for name in (FORWARD_HOOK_DICTS[0], HOOK_DICTS[0]):  # where hooks are; the rest marks
         hooks = module_dict.get(name)
         if hooks:
             ours.update(key for key, hook in hooks.items() if is_ours(hook))
@@ -51,7 +37,7 @@ def _without_our_hooks(state: dict[str, Any]) -> dict[str, Any]:
     if not ours:
         return state
     state = dict(state)
-    for name in _HOOK_DICTS:
+    for name in HOOK_DICTS:
         hooks = state.get(name)
         if hooks is not None:
             state[name] = type(hooks)((k, v) for k, v in hooks.items() if k not in ours)

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import TYPE_CHECKING
 
 import torch
 
+from .._base.dtypes import dtype_name
 from .._base.errors import LayoutError
+from .._base.tolerance import REPLAY
 from .._names.layout import DIRECTIONS
-from .._recording.versions import in_place_reason
-from .recurrence import where_of
-
-if TYPE_CHECKING:
-    from .unrolled import Unrolled
+from .call import RecordedCall
+from .recurrence import Replayed
 
 __all__ = ["check"]
 
@@ -31,10 +29,6 @@ def _expect_tolerance(name: str, value: object) -> None:
         raise ValueError(f"expected {name} as a number >= 0, got {value!r}")
 
 
-def _name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
 def _states(fused: torch.Tensor, layers: int, directions: int) -> torch.Tensor:
     """h_n or c_n, `(layer direction) [batch] hidden`, as layer direction batch hidden."""
     if fused.dim() == 2:
@@ -42,20 +36,21 @@ def _states(fused: torch.Tensor, layers: int, directions: int) -> torch.Tensor:
     return fused.reshape(layers, directions, *fused.shape[1:])
 
 
-def check(unrolled: Unrolled, *, rtol: float | None = None, atol: float | None = None) -> float:
-    """See `Unrolled.check`."""
-    from .unrolled import TOLERANCE
-
-    record = unrolled.record
+def check(
+    record: RecordedCall,
+    replayed: Replayed,
+    *,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> float:
+    """See `Unrolled.check`: `replayed`, the replay of `record`, against its fused call."""
     layout = record.layout
-    reason = in_place_reason(record, "compare the replay with the call", ("out", "h_n", "c_n"))
+    reason = record.why_unreadable("compare the replay with the call", ("out", "h_n", "c_n"))
     if reason is not None:
-        raise ValueError(f"{where_of(record)}: {reason}")
-    replayed = unrolled._replayed
+        raise ValueError(f"{record.where}: {reason}")
     L, D = layout.layers, layout.directions
-    fused_out = record._plain("out")
-    assert fused_out is not None
-    default_rtol, default_atol = TOLERANCE.get(fused_out.dtype, TOLERANCE[torch.float32])
+    fused_out = record.out.tensor
+    default_rtol, default_atol = REPLAY.get(fused_out.dtype, REPLAY[torch.float32])
     for name, value in (("rtol", rtol), ("atol", atol)):
         if value is not None:
             _expect_tolerance(name, value)
@@ -64,7 +59,7 @@ def check(unrolled: Unrolled, *, rtol: float | None = None, atol: float | None =
     given = rtol is not None or atol is not None
     rtol = default_rtol if rtol is None else float(rtol)
     atol = default_atol if atol is None else float(atol)
-    what_bound = "the tolerance given" if given else f"the {_name(fused_out.dtype)} tolerance"
+    what_bound = "the tolerance given" if given else f"the {dtype_name(fused_out.dtype)} tolerance"
     bound = f"{what_bound} ({atol:g} + {rtol:g}·|fused|)"
     # the fused out as direction batch token hidden
     if not layout.batched:
@@ -82,12 +77,14 @@ def check(unrolled: Unrolled, *, rtol: float | None = None, atol: float | None =
         parts = [steps[:, 0, rows, last]] + ([steps[:, 1, :, 0]] if D == 2 else [])
         return torch.stack(parts, 1)
 
+    h_n, c_n = record.raw("h_n"), record.raw("c_n")
+    assert isinstance(h_n, torch.Tensor)
     comparisons = [
         ("out", f"out (layer {L - 1})", out[-1], fused_out, mask[None, :, :, None]),
-        ("h_n", "h_n", final(out), _states(record._raw_h_n, L, D), None),
+        ("h_n", "h_n", final(out), _states(h_n, L, D), None),
     ]
-    if replayed.c is not None and record._raw_c_n is not None:
-        comparisons.append(("c_n", "c_n", final(replayed.c), _states(record._raw_c_n, L, D), None))
+    if replayed.c is not None and isinstance(c_n, torch.Tensor):
+        comparisons.append(("c_n", "c_n", final(replayed.c), _states(c_n, L, D), None))
     worst = 0.0
     for role, what, mine, fused, valid in comparisons:
         got, expected = mine.double(), fused.double()
@@ -100,12 +97,12 @@ def check(unrolled: Unrolled, *, rtol: float | None = None, atol: float | None =
         worst = max(worst, largest)
         if over > 0:
             at = [int(i) for i in torch.unravel_index(excess.argmax(), excess.shape)]
-            raise LayoutError(_message(unrolled, role, what, at, got, expected, largest, bound))
+            raise LayoutError(_message(record, role, what, at, got, expected, largest, bound))
     return worst
 
 
 def _message(
-    unrolled: Unrolled,
+    record: RecordedCall,
     role: str,
     what: str,
     at: list[int],
@@ -114,7 +111,7 @@ def _message(
     largest: float,
     bound: str,
 ) -> str:
-    layout = unrolled.layout
+    layout = record.layout
     if role == "out":  # direction batch token hidden
         d, b, t, h = at
         place = f"{DIRECTIONS[d]} direction, token {t}, hidden {h}"
@@ -125,7 +122,7 @@ def _message(
         place = f"row {row} (layer {layer} {DIRECTIONS[d]}, at {token}), hidden {h}"
     if layout.batched:
         place += f", batch row {b}"
-    fused = unrolled.record._raw_h_n
+    fused = record.out.tensor
     hint = (
         " On CUDA, cuDNN may compute float32 in TF32 (torch.backends.cudnn.allow_tf32 = False "
         "turns it off)."
@@ -133,7 +130,7 @@ def _message(
         else ""
     )
     return (
-        f"{where_of(unrolled.record)}: the replay differs from the fused call in {what} at "
+        f"{record.where}: the replay differs from the fused call in {what} at "
         f"{place}: replay {float(got[tuple(at)]):.6g}, fused {float(expected[tuple(at)]):.6g}; "
         f"max |difference| {largest:.3g}, above {bound}. "
         "The weights, the input and the outputs are the call's as far as their version "

@@ -22,11 +22,11 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
-from .._names.layout import Layout, quoted_label_of
-from .._recording.record import Record
-from .._recording.versions import in_place_reason, outside_vmap, weight_versions
+from .._base.dtypes import dtype_name
+from .._names.layout import Layout
+from .call import RecordedCall
 
-__all__ = ["GATE_NAMES", "Replayed", "replay", "where_of"]
+__all__ = ["GATE_NAMES", "Replayed", "refusal", "replay"]
 
 GATE_NAMES = {
     "LSTM": ("input", "forget", "cell", "output"),  # torch's i, f, g, o
@@ -34,11 +34,6 @@ GATE_NAMES = {
     "RNN": (),
 }
 _COMPUTED = (torch.float32, torch.float64)  # float16 and bfloat16 are replayed in float32
-
-
-def where_of(record: Record) -> str:
-    """`'encoder' (LSTM, 2 layers, ...)`: the module and the call, for messages."""
-    return f"{quoted_label_of(record.name, record.module)} ({record.layout.describe_module()})"
 
 
 @dataclass(frozen=True)
@@ -51,43 +46,41 @@ class Replayed:
     mask: torch.Tensor  # batch token: True at valid steps
 
 
-def refusal(record: Record) -> str | None:
+def refusal(record: RecordedCall) -> str | None:
     """Why this call cannot be replayed faithfully, or None."""
     module = record.module
+    what = f"unroll this call of {record.where}"
     if record.trained_with_dropout:
         return (
-            f"cannot unroll this call of {where_of(record)}: it ran in train mode with "
+            f"cannot {what}: it ran in train mode with "
             f"inter-layer dropout={module.dropout}, whose masks were drawn inside the fused "
             "kernel and cannot be known. Call the model in eval mode (model.eval()) or with "
             "dropout=0, then unroll that call"
         )
-    moved = outside_vmap(record, f"unroll this call of {where_of(record)}")
-    moved = moved or in_place_reason(record, f"unroll this call of {where_of(record)}", ("input",))
+    moved = record.why_unreadable(what, ("input",))
     if moved is not None:
         return moved
-    if record._weights and weight_versions(module) != record._weights:
+    if record.weights_changed:
         return (
-            f"cannot unroll this call of {where_of(record)}: the layer's weights changed "
+            f"cannot {what}: the layer's weights changed "
             "since the call (their version counters moved: optimizer.step(), "
             "load_state_dict(), an in-place update), and a replay with other weights would "
             "not be this call's. Unroll right after the call, before the step"
         )
-    raw = record._raw_input
+    raw = record.raw("input")
     data = raw.data if isinstance(raw, PackedSequence) else raw
+    assert data is not None
     if data.device.type == "meta":
         return (
-            f"cannot unroll this call of {where_of(record)}: it ran on the meta device, whose "
+            f"cannot {what}: it ran on the meta device, whose "
             "tensors hold no values; run the layer on a real device to unroll it"
         )
     if not data.dtype.is_floating_point:
-        return (
-            f"cannot unroll this call of {where_of(record)}: expected a floating-point "
-            f"input, got {data.dtype}"
-        )
+        return f"cannot {what}: expected a floating-point input, got {data.dtype}"
     return None
 
 
-def replay(record: Record, *, gates: bool = False) -> Replayed:
+def replay(record: RecordedCall, *, gates: bool = False) -> Replayed:
     """Replay `record`'s call step by step; `gates` keeps the activated gates too.
 
     Raises:
@@ -104,9 +97,10 @@ def replay(record: Record, *, gates: bool = False) -> Replayed:
 class _Steps:
     """The call's input as time-major steps, and how to pad step-major data back."""
 
-    def __init__(self, record: Record) -> None:
+    def __init__(self, record: RecordedCall) -> None:
         layout = record.layout
-        raw = record._raw_input
+        raw = record.raw("input")
+        assert raw is not None
         self.packed = raw if isinstance(raw, PackedSequence) else None
         if self.packed is not None:
             self.data = raw.data
@@ -155,8 +149,8 @@ def _weights(
         w = getattr(module, name + suffix, None)
         if w is not None and (w.device != like.device or w.dtype != like.dtype):
             raise ValueError(
-                f"cannot unroll: the layer's {name + suffix} is now {_name(w.dtype)} on "
-                f"{w.device}, but the call ran on {_name(like.dtype)} input on {like.device}: "
+                f"cannot unroll: the layer's {name + suffix} is now {dtype_name(w.dtype)} on "
+                f"{w.device}, but the call ran on {dtype_name(like.dtype)} input on {like.device}: "
                 "the layer was moved or converted since the call. Call it again where it is "
                 "now, then unroll"
             )
@@ -164,11 +158,7 @@ def _weights(
     return found
 
 
-def _name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
-def _replay(record: Record, with_gates: bool) -> Replayed:
+def _replay(record: RecordedCall, with_gates: bool) -> Replayed:
     layout: Layout = record.layout
     module = record.module
     kind = layout.kind

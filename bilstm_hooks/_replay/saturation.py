@@ -10,19 +10,14 @@ gates held one.
 
 from __future__ import annotations
 
-from html import escape
-from typing import TYPE_CHECKING
-
 import torch
 
 from .._core.annotated import AnnotatedTensor
+from .._core.providers import provider
 from .._names.layout import DIRECTIONS, Axes
-from .recurrence import where_of
+from .call import RecordedCall
 
-if TYPE_CHECKING:
-    from .unrolled import Unrolled
-
-__all__ = ["Saturation", "saturation"]
+__all__ = ["Saturation", "bound_text", "nan_note", "saturation", "share_text", "thresholds"]
 
 _TANH_GATES = {"cell", "new"}
 
@@ -69,14 +64,6 @@ class Saturation:
         self.steps = steps
         self.nan_steps = nan_steps
 
-    def _nan_note(self) -> str:
-        if not self.nan_steps:
-            return ""
-        return (
-            f"NaN in the gates at {self.nan_steps} of {self.steps} valid steps (counting each "
-            "layer and direction): in neither share"
-        )
-
     def rows(self) -> list[tuple[str, str, list[tuple[float, float]]]]:
         """`(layer, direction, [(low, high) per gate])` per layer and direction."""
         low, high = self.low.tensor.tolist(), self.high.tensor.tolist()
@@ -89,16 +76,9 @@ class Saturation:
                 rows.append((str(layer), name, pairs))
         return rows
 
-    def _heads(self) -> list[str]:
-        heads = []
-        for name in self.gate_names:
-            lo, hi = thresholds(name)
-            heads.append(f"{f'<{lo:g}':>5} | {f'>{hi:g}':<5}")
-        return heads
-
     def __repr__(self) -> str:
         cell = 13
-        heads = self._heads()
+        heads = [bound_text(name) for name in self.gate_names]
         lines = [
             self.title,
             "share of valid steps near each end of the gate's range (low | high)",
@@ -106,32 +86,33 @@ class Saturation:
             " " * 18 + "  ".join(h.ljust(cell) for h in heads).rstrip(),
         ]
         for layer, direction, pairs in self.rows():
-            cells = "  ".join(f"{_pct(lo):>5} | {_pct(hi):<5}".ljust(cell) for lo, hi in pairs)
+            cells = "  ".join(
+                f"{share_text(lo):>5} | {share_text(hi):<5}".ljust(cell) for lo, hi in pairs
+            )
             lines.append(f"{layer:<7}{direction:<11}{cells}".rstrip())
-        return "\n".join([*lines, self._nan_note()] if self.nan_steps else lines)
+        return "\n".join([*lines, nan_note(self)] if self.nan_steps else lines)
 
     def _repr_html_(self) -> str:
-        from .._display.html import _BOX, _table
-
-        gates = zip(self.gate_names, self._heads(), strict=True)
-        header = (
-            "layer",
-            "direction",
-            *(f"{escape(n)}<br><small>{escape(h)}</small>" for n, h in gates),
-        )
-        body = [
-            (layer, direction, *(escape(f"{_pct(lo)} | {_pct(hi)}") for lo, hi in pairs))
-            for layer, direction, pairs in self.rows()
-        ]
-        note = self._nan_note()
-        note = f'<span style="color: #8a4b00">{escape(note)}</span>' if note else ""
-        return (
-            f"<div {_BOX}><b>{escape(self.title)}</b><br>share of valid steps near each end "
-            f"of the gate's range (low | high){_table(header, body)}{note}</div>"
-        )
+        return str(provider("saturation html")(self))
 
 
-def _pct(share: float) -> str:
+def bound_text(gate: str) -> str:
+    """`  <0.1 | >0.9 `: the bounds of saturation of `gate`, as a table's heading."""
+    lo, hi = thresholds(gate)
+    return f"{f'<{lo:g}':>5} | {f'>{hi:g}':<5}"
+
+
+def nan_note(saturation: Saturation) -> str:
+    """At how many valid steps the gates held a NaN, or `""`."""
+    if not saturation.nan_steps:
+        return ""
+    return (
+        f"NaN in the gates at {saturation.nan_steps} of {saturation.steps} valid steps "
+        "(counting each layer and direction): in neither share"
+    )
+
+
+def share_text(share: float) -> str:
     """`12%`, `<1%` for a share above 0 that rounds to 0, `0%`, `100%`."""
     if share != share:  # NaN: no valid step
         return "-"
@@ -143,20 +124,14 @@ def _pct(share: float) -> str:
     return f"{percent:.0f}%"
 
 
-def saturation(unrolled: Unrolled) -> Saturation:
-    """See `Unrolled.saturation`."""
-    record = unrolled.record
-    if not unrolled.gate_names:
-        raise ValueError(
-            f"{where_of(record)}: an RNN has no gates, so no gate saturation; its states "
-            "are in .out (plot them with .plot())"
-        )
-    gates = unrolled.gates
-    assert gates is not None
-    values = gates.tensor if unrolled.layout.batched else gates.tensor.unsqueeze(3)
-    mask = unrolled._replayed.mask  # batch token
+def saturation(
+    record: RecordedCall, gate_names: tuple[str, ...], gates: AnnotatedTensor, mask: torch.Tensor
+) -> Saturation:
+    """See `Unrolled.saturation`: of `gates` (`layer direction gate [batch] token hidden`)
+    at the valid steps `mask` (`batch token`) of `record`'s replay."""
+    values = gates.tensor if record.layout.batched else gates.tensor.unsqueeze(3)
     bounds = torch.tensor(
-        [thresholds(n) for n in unrolled.gate_names], dtype=values.dtype, device=values.device
+        [thresholds(n) for n in gate_names], dtype=values.dtype, device=values.device
     )
     low_at, high_at = bounds.t().reshape(2, -1, 1, 1, 1)
     valid = mask[:, :, None]
@@ -166,18 +141,14 @@ def saturation(unrolled: Unrolled) -> Saturation:
     high = ((values > high_at) & valid).sum(dims) / count  # a NaN is in neither
     nan_at = values.isnan().any(2).any(-1) & mask  # layer direction batch token
     valid_steps, nan_steps = torch.stack((mask.sum(), nan_at.sum())).tolist()  # one sync
-    layout = unrolled.layout
-    names = (
-        ("layer", layout.layers),
-        ("direction", layout.directions),
-        ("gate", len(unrolled.gate_names)),
-    )
-    axes = Axes(tuple((n,) for n, _ in names), names)
+    layout = record.layout
+    sizes = {"layer": layout.layers, "direction": layout.directions, "gate": len(gate_names)}
+    axes = Axes.of([(name,) for name in sizes], sizes)
     origin = f"{record.label}.unroll().saturation()"
-    title = f"Gate saturation of {where_of(record)}"
+    title = f"Gate saturation of {record.where}"
     return Saturation(
         title,
-        unrolled.gate_names,
+        gate_names,
         AnnotatedTensor(low.float(), axes, f"{origin}.low"),
         AnnotatedTensor(high.float(), axes, f"{origin}.high"),
         steps=layout.layers * layout.directions * valid_steps,

@@ -15,26 +15,20 @@ import torch
 from torch.nn.utils.rnn import PackedSequence
 
 from .._base.packed import packed_lengths_nosync
+from .._base.versions import weight_versions
 from .._core import registry
 from .._core.annotated import AnnotatedTensor
+from .._core.providers import provider
 from .._names.layout import Axes, Layout
-from .._recording.record import Record
-from .._recording.versions import weight_versions
-from .recurrence import GATE_NAMES, Replayed, replay, where_of
+from .call import RecordedCall
+from .check import check
+from .recurrence import GATE_NAMES, Replayed, replay
+from .saturation import Saturation, saturation
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .saturation import Saturation
-
-__all__ = ["TOLERANCE", "Unrolled", "unrolled_text"]
-
-TOLERANCE = {  # (rtol, atol) of check(): |replay - fused| <= atol + rtol * |fused|
-    torch.float64: (1e-10, 1e-10),
-    torch.float32: (1e-5, 1e-5),
-    torch.float16: (2e-2, 2e-2),  # the fused call rounds every step; the replay is float32
-    torch.bfloat16: (6e-2, 6e-2),
-}
+__all__ = ["Unrolled", "unroll_axes"]
 
 
 def unroll_axes(layout: Layout, hidden: int, gates: int = 0) -> Axes:
@@ -49,7 +43,7 @@ def unroll_axes(layout: Layout, hidden: int, gates: int = 0) -> Axes:
         "token": layout.tokens,
         "hidden": hidden,
     }
-    return Axes(tuple((n,) for n in names), tuple((n, size[n]) for n in names))
+    return Axes.of([(name,) for name in names], size)
 
 
 class Unrolled:
@@ -74,11 +68,11 @@ class Unrolled:
         True
     """
 
-    def __init__(self, record: Record, *, gates: bool = False) -> None:
+    def __init__(self, record: RecordedCall, *, gates: bool = False) -> None:
         self.record = record
         self._replayed: Replayed = replay(record, gates=gates)
         self._versions = weight_versions(record.module)
-        self.gate_names: tuple[str, ...] = GATE_NAMES[record.kind]
+        self.gate_names: tuple[str, ...] = GATE_NAMES[record.layout.kind]
 
     @property
     def layout(self) -> Layout:
@@ -99,7 +93,7 @@ class Unrolled:
     @cached_property
     def _lengths(self) -> tuple[int, ...] | None:
         """The valid tokens per sequence of a packed call, where known without a sync."""
-        raw = self.record._raw_out
+        raw = self.record.raw("out")
         if not isinstance(raw, PackedSequence):
             return None
         lengths, in_order = packed_lengths_nosync(raw)
@@ -129,7 +123,7 @@ class Unrolled:
         if gates is None:
             if weight_versions(self.record.module) != self._versions:
                 raise ValueError(
-                    f"cannot compute the gates of this unroll of {where_of(self.record)}: the "
+                    f"cannot compute the gates of this unroll of {self.record.where}: the "
                     "layer's weights changed since it was unrolled, and the gates would not "
                     "match .out. Unroll again with record.unroll(gates=True)"
                 )
@@ -142,6 +136,12 @@ class Unrolled:
         """`batch token` booleans, True at valid steps (`token` only when unbatched)."""
         mask = self._replayed.mask
         return mask if self.layout.batched else mask[0]
+
+    @property
+    def replayed(self) -> Replayed:
+        """The replay's plain tensors, the batch axis kept (of size 1 when unbatched), the
+        gates None unless replayed with them."""
+        return self._replayed
 
     @property
     def lengths(self) -> torch.Tensor | None:
@@ -173,9 +173,7 @@ class Unrolled:
             >>> rec[gru].unroll().check() < 1e-5
             True
         """
-        from .check import check
-
-        return check(self, rtol=rtol, atol=atol)
+        return check(self.record, self._replayed, rtol=rtol, atol=atol)
 
     def saturation(self) -> Saturation:
         """Per layer, direction and gate: the share of valid steps near each end of the
@@ -192,9 +190,14 @@ class Unrolled:
             >>> rec[gru].unroll().saturation().high.sizes
             {'layer': 1, 'direction': 1, 'gate': 3}
         """
-        from .saturation import saturation
-
-        return saturation(self)
+        if not self.gate_names:
+            raise ValueError(
+                f"{self.record.where}: an RNN has no gates, so no gate saturation; its states "
+                "are in .out (plot them with .plot())"
+            )
+        gates = self.gates
+        assert gates is not None
+        return saturation(self.record, self.gate_names, gates, self._replayed.mask)
 
     def plot(self, *, sequence: int = 0, state: str = "out") -> Figure:
         """Heatmaps (token x hidden) per layer and direction of one sequence, padding grey.
@@ -216,33 +219,11 @@ class Unrolled:
             >>> figure.axes[0].get_title()  # the last layer on top, forward on the left
             'layer 1 forward →'
         """
-        from .._display.plot import plot
-
-        return plot(self, sequence=sequence, state=state)
+        figure: Figure = provider("plot")(self, sequence=sequence, state=state)
+        return figure
 
     def __repr__(self) -> str:
-        from .._display.unrolled_text import unrolled_repr
-
-        return unrolled_repr(self)
+        return str(provider("unrolled text")(self))
 
     def _repr_html_(self) -> str:
-        from .._display.unrolled_text import unrolled_html
-
-        return unrolled_html(self)
-
-
-def unrolled_text(record: Record, *, sequence: int = 0) -> str:
-    """One screen of text about unrolling `record`: the tensors, the check, layer 0's h at
-    every token (the layer `out` never shows) and the gate saturation.
-
-    Example:
-        >>> import torch, bilstm_hooks as bh
-        >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
-        >>> with bh.attach_hooks(lstm) as rec:
-        ...     out, _ = lstm(torch.randn(1, 6, 3))
-        >>> print(unrolled_text(rec[lstm]).splitlines()[1])
-          out    layer=2 direction=2 batch=1 token=6 hidden=4
-    """
-    from .._display.unrolled_text import screen
-
-    return screen(record.unroll(gates=True), sequence=sequence)
+        return str(provider("unrolled html")(self))

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import bilstm_hooks as bh
-from bilstm_hooks._cli.main import UsageError, load_inputs, load_model, main, parse_size
+from bilstm_hooks._cli.arguments import UsageError, load_inputs, load_model, parse_size
+from bilstm_hooks._cli.main import main
 
 MODELS = "bh_cli_models"  # a module written for these tests
 DOCS_PAGE = Path(__file__).parent.parent / "docs" / "cli.md"

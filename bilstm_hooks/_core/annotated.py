@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, NoReturn
 
 import torch
 
 from .._base.arguments import expect_type
 from .._names.broadcast import with_notes
-from .._names.derive import geometry_of
+from .._names.geometry import geometry_of
 from .._names.layout import DIRECTIONS, Axes
 from .._names.named import Named
 from .compose import derived, view_names
@@ -18,12 +17,11 @@ from .reshape import directions, rearranged, selected
 
 __all__ = [
     "AnnotatedTensor",
-    "annotate_view",
-    "annotated",
     "full_sizes",
     "named_from",
     "unwrapped",
     "view_of",
+    "with_names",
 ]
 
 
@@ -152,13 +150,11 @@ class AnnotatedTensor:
             >>> rec[gru].h_n.rearrange("layer direction batch hidden").shape
             torch.Size([2, 2, 5, 4])
         """
-        what = f"cannot rearrange{f' {self.origin}' if self.origin else ''} "
+        what = f"cannot rearrange {self.origin} " if self.origin else "cannot rearrange "
         what += f"({self._axes.described()}) to {target!r}"
         result, axes = rearranged(self._tensor, self._axes, target, what)
-        batch = "batch" in axes.size_of
-        return annotated(
-            result, named_from(self, axes, sequences=self.sequences if batch else None)
-        )
+        kept = self.sequences if "batch" in axes.size_of else None
+        return with_names(result, named_from(self, axes, sequences=kept))
 
     def split_directions(self) -> tuple[AnnotatedTensor, ...]:
         """`(forward, backward)` views; a 1-tuple for a unidirectional layer.
@@ -180,7 +176,7 @@ class AnnotatedTensor:
         stacked, rest = directions(self._tensor, self._axes)
         origins = (f"{self.origin}.{name}" if self.origin else "" for name in DIRECTIONS)
         return tuple(
-            annotated(part, named_from(self, rest, origin=origin))
+            with_names(part, named_from(self, rest, origin=origin))
             for part, origin in zip(stacked, origins, strict=False)
         )
 
@@ -225,7 +221,7 @@ class AnnotatedTensor:
             (True, {'layer': 1, 'direction': 1})
         """
         tensor, axes, at = selected(self._tensor, self._axes, positions)
-        return annotate_view(tensor, named_from(self), axes, at, {})
+        return with_names(tensor, view_names(named_from(self), axes, at, {}))
 
     @classmethod
     def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
@@ -240,7 +236,7 @@ class AnnotatedTensor:
 
 
 # -- between an AnnotatedTensor and the registry's names -------------------------------------
-def annotated(tensor: torch.Tensor, named: Named) -> AnnotatedTensor:
+def with_names(tensor: torch.Tensor, named: Named) -> AnnotatedTensor:
     """`tensor` with the names the registry keeps (`named`)."""
     return AnnotatedTensor(
         tensor,
@@ -253,17 +249,6 @@ def annotated(tensor: torch.Tensor, named: Named) -> AnnotatedTensor:
         full=dict(named.full),
         sequences=named.sequences,
     )
-
-
-def annotate_view(
-    tensor: torch.Tensor,
-    named: Named,
-    axes: Axes,
-    at: Mapping[str, int],
-    sliced: Mapping[str, tuple[int, int, int]],
-) -> AnnotatedTensor:
-    """`tensor`, a view of what `named` describes, with dims `axes` (see `view_names`)."""
-    return annotated(tensor, view_names(named, axes, at, sliced))
 
 
 def named_from(annotated: AnnotatedTensor, axes: Axes | None = None, **changes: Any) -> Named:
@@ -286,21 +271,21 @@ def full_sizes(annotated: AnnotatedTensor) -> dict[str, int]:
     return {**annotated.sizes, **annotated._full}
 
 
-def view_of(annotated: AnnotatedTensor, result: object) -> AnnotatedTensor | None:
-    """`result`, a view of `annotated.tensor`, with derived names; None if not a view."""
-    source = annotated.tensor
-    root = source if source._base is None else source._base
+def view_of(source: AnnotatedTensor, result: object) -> AnnotatedTensor | None:
+    """`result`, a view of `source.tensor`, with derived names; None if not a view."""
+    tensor = source.tensor
+    root = tensor if tensor._base is None else tensor._base
     if not isinstance(result, torch.Tensor):
         return None
     if result._base is not root and not (  # views of inference tensors keep no _base
         result.is_inference()
-        and result.untyped_storage().data_ptr() == source.untyped_storage().data_ptr()
+        and result.untyped_storage().data_ptr() == tensor.untyped_storage().data_ptr()
     ):
         return None
-    found = derived(annotated.axes, geometry_of(source), geometry_of(result))
+    found = derived(source.axes, geometry_of(tensor), geometry_of(result))
     if found is None:
         return None
-    return annotate_view(result, named_from(annotated), found.axes, found.at, found.sliced)
+    return with_names(result, view_names(named_from(source), found.axes, found.at, found.sliced))
 
 
 def unwrapped(value: Any) -> Any:

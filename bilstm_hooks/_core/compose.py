@@ -7,8 +7,8 @@ a reordered batch. Nothing here holds a tensor.
 Example:
     >>> from bilstm_hooks._names.layout import Axes
     >>> from bilstm_hooks._names.named import Named
-    >>> out = Named(Axes((("batch",), ("token",)), (("batch", 3), ("token", 6))), "out")
-    >>> view = view_names(out, Axes((("batch",),), (("batch", 3),)), {"token": 5}, {})
+    >>> out = Named(Axes.of([("batch",), ("token",)], {"batch": 3, "token": 6}), "out")
+    >>> view = view_names(out, Axes.of([("batch",)], {"batch": 3}), {"token": 5}, {})
     >>> view.at, view.origin
     ((('token', 5),), 'out')
 """
@@ -19,7 +19,8 @@ import functools
 from collections.abc import Mapping
 
 from .._names.broadcast import is_broadcast
-from .._names.derive import Derived, Geometry, derive
+from .._names.derive import Derived, derive
+from .._names.geometry import Geometry
 from .._names.layout import Axes
 from .._names.named import Named, Tag
 from .._names.notes import (

@@ -24,11 +24,11 @@ import torch
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from .._base.arguments import expect_bool
-from .._names.derive import Geometry, geometry_of
+from .._names.geometry import Geometry, geometry_of
 from .._names.named import Named, Tag
 from . import registry
-from .annotated import AnnotatedTensor, annotate_view
-from .compose import derived, named_of
+from .annotated import AnnotatedTensor, with_names
+from .compose import derived, named_of, view_names
 from .storage_index import sharing
 
 __all__ = ["annotation_of"]
@@ -75,7 +75,7 @@ def annotation_of(obj: object, *, shared: bool = True) -> AnnotatedTensor | None
         if direct and geometry is None:
             if not named.axes.matches(obj.shape):  # resized in place: stale
                 return None
-            return annotate_view(obj, named, named.axes, {}, {})
+            return with_names(obj, view_names(named, named.axes, {}, {}))
         if geometry is None:
             assert obj._base is not None  # found through its base
             geometry = geometry_of(obj._base)
@@ -96,7 +96,7 @@ def _derived_annotation(
     found = derived(named.axes, geometry, geometry_of(tensor))
     if found is None:
         return None
-    return annotate_view(tensor, named, found.axes, found.at, found.sliced)
+    return with_names(tensor, view_names(named, found.axes, found.at, found.sliced))
 
 
 def _packed(packed: PackedSequence) -> AnnotatedTensor | None:

@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 import torch
 
-from .._names.derive import Geometry, geometry_of
+from .._names.geometry import Geometry, geometry_of
 from .._names.named import CachedLayout, Named, Tag, Value
 
 __all__ = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .._names.derive import Geometry, geometry_of
+from .._names.geometry import Geometry, geometry_of
 from .registry import GENERATION, TAGS, Value, flush, sweep, version_of
 
 __all__ = ["sharing"]

@@ -126,7 +126,7 @@ def _plan(axes: Axes, origin: str, prefix: str) -> _Plan:
         if g == 0 and rest.groups[-1:] == (("hidden",),):
             # the sequence representation: the last layer's rows, directions side by side
             groups = (*rest.groups[:-1], ("direction", "hidden"))
-            joined = Axes(groups, tuple((n, size[n]) for group in groups for n in group))
+            joined = Axes.of(groups, size)
             if directions == 1:
                 final = _View("final", "select", (0, -1), "[-1]", joined, f"{origin}.final")
             else:

@@ -18,7 +18,8 @@ from .._base.dtypes import dtype_and_device
 from .._base.packed import packed_lengths_nosync
 from .._core import registry
 from .._core.annotated import AnnotatedTensor
-from .._names.derive import Geometry, Underivable, derive, geometry_of
+from .._names.derive import Underivable, derive
+from .._names.geometry import Geometry, geometry_of
 from .._names.layout import DIRECTIONS, Axes, Layout, Role
 
 __all__ = [

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch.nn.utils.rnn import pad_packed_sequence
 
-from .._core.annotated import AnnotatedTensor, full_sizes
+from .._core.annotated import AnnotatedTensor, full_sizes, named_from
 from .._names.layout import Axes
 from .._names.notes import is_order_note, is_padding_note, order_note, padding_rows, slice_notes
 from .rule_parts import as_named, tag, without
@@ -89,14 +89,15 @@ def reordered(
     sequences: tuple[int | None, ...] | None
     sequences = tuple(held[i] for i in picked) if picked is not None else (None,) * count
     # the batch size of the tensor the rows come from (None: not known)
-    whole = full_sizes(source)["batch"] if source.sequences is None else source._full.get("batch")
+    original = full_sizes(source) if source.sequences is None else dict(named_from(source).full)
+    whole = original.get("batch")
     if _unsorting(sys._getframe(1)) or (whole is not None and sequences == tuple(range(whole))):
         sequences = None  # back in the caller's order (`pad_rule` named the rows by it)
     lengths = source.lengths
     if lengths is not None:
         lengths = tuple(lengths[i] for i in picked) if picked is not None else None
     sizes = {**source.sizes, "batch": count}
-    axes = Axes(source.axes.groups, tuple((n, sizes[n]) for n in source.axes.dims))
+    axes = Axes.of(source.axes.groups, sizes)
     stale = slice_notes({"batch": source.sliced["batch"]} if "batch" in source.sliced else {})
     notes = tuple(
         n

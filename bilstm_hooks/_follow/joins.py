@@ -75,6 +75,6 @@ def calls_joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> 
         if lengths is not None and "token" in first.at:
             notes += padding_rows(lengths, first.at["token"])
     sizes = {**first.sizes, name: sum(p.sizes[name] for p in parts)}
-    axes = Axes(groups, tuple((n, sizes[n]) for g in groups for n in g))
+    axes = Axes.of(groups, sizes)
     origin = f"{first.origin}, {len(parts)} parts joined along {name}"
     return named_from(first, axes, origin=origin, notes=notes, lengths=lengths, sequences=sequences)

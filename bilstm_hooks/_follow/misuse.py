@@ -20,7 +20,8 @@ import torch
 from .._base.callers import callers_level
 from .._base.errors import LayoutWarning
 from .._core.annotated import AnnotatedTensor, full_sizes, named_from, view_of
-from .._names.derive import Derived, Underivable, derive, logical
+from .._names.derive import Derived, Underivable, derive
+from .._names.geometry import logical
 from .._names.layout import Axes
 from .._names.named import Named
 from .._names.notes import is_padding_note, slice_note
@@ -52,7 +53,7 @@ def reshaped(source: AnnotatedTensor, shape: tuple[int, ...]) -> Named | None:
             found.axes,
             at=tuple({**source.at, **found.at}.items()),
             sliced=tuple((n, *w) for n, w in source.sliced.items() if n in kept),
-            full=tuple((n, v) for n, v in source._full.items() if n in kept),
+            full=tuple((n, v) for n, v in named_from(source).full if n in kept),
         )
     mixes = [n for n in found.mixes if n != "batch"]
     if "batch" in found.mixes and source.sizes.get("batch", 1) > 1:
@@ -212,12 +213,12 @@ def joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> Named 
     elif name == "direction":
         notes += ("both directions",)
     sizes = {**first.sizes, name: len(parts)}
-    axes = Axes(tuple(groups), tuple((k, sizes[k]) for g in groups for k in g))
+    axes = Axes.of(groups, sizes)
     return named_from(
         first,
         axes,
         at=tuple(at.items()),
         notes=notes,
         sliced=tuple((k, *w) for k, w in sliced.items()),
-        full=tuple({**first._full, name: size}.items()),
+        full=tuple({**dict(named_from(first).full), name: size}.items()),
     )

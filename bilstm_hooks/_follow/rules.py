@@ -121,7 +121,7 @@ def pad_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: A
         "batch": padded.shape[1 - batch_first],
         "token": padded.shape[0 + batch_first],
     }
-    axes = Axes(groups, tuple((n, sizes[n]) for g in groups for n in g))
+    axes = Axes.of(groups, sizes)
     known = tuple(lengths.tolist()) if lengths.device.type == "cpu" else None
     _tag(padded, Named(axes, f"{tag.origin}, padded", lengths=known))
 
@@ -188,7 +188,7 @@ def reduce_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result
         for g, group in enumerate(source.axes.groups)
     )
     kept = tuple(g for g in groups if g is not None)
-    axes = Axes(kept, tuple((n, source.sizes[n]) for g in kept for n in g))
+    axes = Axes.of(kept, source.sizes)
     lengths = None if {"batch", "token"} & set(names) else source.lengths
     over = " ".join(names) if len(names) == 1 else f"({' '.join(names)})"
     origin = f"{source.origin}, {func.__name__} over {over}"
@@ -205,7 +205,7 @@ def linear_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result
     lead = source.axes.groups[:-1]
     groups = (*lead, ("feature",))
     sizes = {**source.sizes, "feature": result.shape[-1]}
-    axes = Axes(groups, tuple((n, sizes[n]) for g in groups for n in g))
+    axes = Axes.of(groups, sizes)
     _tag(result, _as_named(source, axes, origin=f"{source.origin}, through a Linear layer"))
 
 
@@ -263,7 +263,7 @@ def bmm_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: A
     sizes = {**values.sizes, **{n: weights.sizes[n] for n in left[-2]}}
     if len({n for g in groups for n in g}) != sum(map(len, groups)):
         return  # a name on both kept axes: it would be ambiguous
-    axes = Axes(groups, tuple((n, sizes[n]) for g in groups for n in g))
+    axes = Axes.of(groups, sizes)
     lengths = None if over in ("batch", "token") else values.lengths
     origin = f"{values.origin}, weighted over {over}"
     _tag(result, _as_named(values, axes, origin=origin, notes=(), lengths=lengths))

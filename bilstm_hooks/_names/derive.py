@@ -6,7 +6,7 @@ its own stride: `(direction hidden)` of stride 1 is `direction` of stride
 `hidden` and `hidden` of stride 1). The view's offset gives the position of every
 dim; each of its axes is one dim (whole, or a slice with a step), several adjacent
 dims fused, a new axis of size 1, or a broadcast (stride 0: `expand`), which gets a
-name of its own (`broadcast`, see `_broadcast`). A dim no axis covers was indexed
+name of its own (`broadcast`, see `broadcast.py`). A dim no axis covers was indexed
 away: its position goes into `at`. An axis that is none of these (a
 `view` that mixes `batch` into `(layer direction)`, say) cannot be named: the
 derivation fails and says why. It never guesses.
@@ -17,8 +17,8 @@ so that the same derivation names a reshape whatever the strides of its input.
 Example:
     >>> import torch
     >>> from bilstm_hooks._names.layout import Axes
-    >>> h_n_axes = Axes((("layer", "direction"), ("batch",), ("hidden",)),
-    ...                 (("layer", 2), ("direction", 2), ("batch", 3), ("hidden", 4)))
+    >>> h_n_axes = Axes.of([("layer", "direction"), ("batch",), ("hidden",)],
+    ...                    {"layer": 2, "direction": 2, "batch": 3, "hidden": 4})
     >>> h_n = torch.zeros(4, 3, 4)
     >>> found = derive(h_n_axes, geometry_of(h_n), h_n[-1])
     >>> found.axes.pattern, found.at
@@ -34,26 +34,10 @@ from dataclasses import dataclass, field
 import torch
 
 from .broadcast import fresh_names
+from .geometry import Geometry, geometry_of
 from .layout import Axes
 
-__all__ = ["Derived", "Geometry", "Underivable", "derive", "geometry_of", "logical"]
-
-Geometry = tuple[tuple[int, ...], tuple[int, ...], int]
-"""`(shape, strides, storage_offset)` of a tensor, in elements."""
-
-
-def geometry_of(tensor: torch.Tensor) -> Geometry:
-    """The shape, strides and storage offset of `tensor`: metadata, no data read."""
-    return tuple(tensor.shape), tuple(tensor.stride()), int(tensor.storage_offset())
-
-
-def logical(shape: tuple[int, ...]) -> Geometry:
-    """The geometry of a contiguous tensor of `shape` (for reshape, view, flatten)."""
-    strides, step = [], 1
-    for size in reversed(shape):
-        strides.append(step)
-        step *= max(size, 1)
-    return tuple(shape), tuple(reversed(strides)), 0
+__all__ = ["Derived", "Underivable", "derive"]
 
 
 @dataclass(frozen=True)
@@ -278,8 +262,7 @@ def derive(axes: Axes, base: Geometry, view: torch.Tensor | Geometry) -> Derived
     _place_units(axes, dims, groups, sizes, strides)
     named_groups = tuple(g or () for g in groups)
     at = {d.name: d.position for d in dims if not d.used and d.size > 1}
-    named = tuple((name, sizes[name]) for group in named_groups for name in group)
-    return Derived(Axes(named_groups, named), at, sliced)
+    return Derived(Axes.of(named_groups, sizes), at, sliced)
 
 
 def _expanded(
@@ -300,5 +283,4 @@ def _expanded(
     for i, name in zip(along, fresh_names(len(along), axes.dims), strict=True):
         groups.insert(i, (name,))
         size[name] = shape[i]
-    named = tuple((name, size[name]) for group in groups for name in group)
-    return Derived(Axes(tuple(groups), named), found.at, found.sliced)
+    return Derived(Axes.of(groups, size), found.at, found.sliced)

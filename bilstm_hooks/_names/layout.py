@@ -236,8 +236,7 @@ class Layout:
             "layer": self.layers,
             "hidden": self.hidden if role == "c_n" else self.h_out,
         }
-        names = [name for group in groups for name in group]
-        return Axes(groups, tuple((name, size[name]) for name in names))
+        return Axes.of(groups, size)
 
     def describe_module(self) -> str:
         """`LSTM, 2 layers, bidirectional, batch_first=True`, plus `proj_size=`, `packed` or

@@ -1,27 +1,129 @@
 """Reading a recurrent call for the hook: its structure, shapes and who to name in messages.
 
-The hook's slow paths, kept apart from its hot path in `_hook.py`.
+The hook's slow paths, kept apart from its hot path in `hook.py`: a call it does not
+record (`Skipped`), an output it cannot read, a new call shape, taking itself off a copy.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-from .._names.layout import Layout, quoted_label_of
+from .._base.hook_dicts import FORWARD_HOOK_DICTS
+from .._names.layout import Layout, label_of, quoted_label_of
+from .._names.named import CachedLayout, Tag
+from .record import Record
 
 __all__ = [
+    "KeptCall",
+    "Skipped",
+    "cached_layout",
     "detached",
     "detached_state",
     "expected",
     "is_fake",
     "structure",
+    "take_off",
+    "unusual",
     "who",
     "wrong_shapes",
 ]
+
+_is_tracing = torch._C._is_tracing
+
+
+class KeptCall(NamedTuple):
+    """One recorded call as the hook keeps it; its `Record` is built on first read."""
+
+    layout: Layout
+    input: Any  # a tensor, or a PackedSequence
+    out: Any
+    h_n: torch.Tensor
+    c_n: torch.Tensor | None
+    hx: Any
+    training: bool
+    versions: tuple[int, int, int, int]  # of out, h_n, c_n and the input at the call
+    record: list[Record]  # empty until read, then the call's Record
+
+    def as_record(self, name: str, module: nn.Module) -> Record:
+        """The call as the `Record` of the module `name`."""
+        return Record(
+            name,
+            module,
+            self.layout,
+            self.input,
+            self.out,
+            self.h_n,
+            self.c_n,
+            self.hx,
+            self.training,
+            self.versions,
+        )
+
+
+class Skipped(Exception):
+    """A call that is not recorded on purpose: traced, or on fake tensors."""
+
+
+def unusual(module: nn.Module, output: Any) -> None:
+    """Raise `Skipped` for a traced or fake call, or ValueError for an output not
+    shaped `(out, h_n)` / `(out, (h_n, c_n))`; return for anything else."""
+    if _is_tracing():
+        raise Skipped
+    if type(output) is tuple and len(output) == 2:
+        state = output[1]
+        h_n = state[0] if type(state) is tuple and state else state
+        if isinstance(h_n, torch.Tensor):
+            if is_fake(h_n):
+                raise Skipped
+            return  # a tensor subclass: recorded as a tensor
+    raise ValueError(f"{expected(module)}; got {structure(output)}")
+
+
+def take_off(owner: object, module: nn.Module) -> None:
+    """Remove from `module` the forward hooks that are bound methods of `owner`."""
+    with contextlib.suppress(Exception):  # torch iterates over a snapshot of the hooks
+        hooks, *marks = (module.__dict__[name] for name in FORWARD_HOOK_DICTS)
+        for hook_id, hook in list(hooks.items()):
+            if getattr(hook, "__self__", None) is owner:
+                del hooks[hook_id]
+                for mark in marks:
+                    mark.pop(hook_id, None)
+
+
+def cached_layout(
+    name: str,
+    module: nn.Module,
+    layout: Layout,
+    out: torch.Tensor,
+    h_n: torch.Tensor,
+    c_n: torch.Tensor | None,
+) -> tuple[CachedLayout, str]:
+    """What a new call shape (of `layout`) gives every call of it, and the warning (or
+    `""`) for outputs not laid out as the layer's settings say."""
+    wrong = wrong_shapes(layout, out, h_n, c_n)
+    warning = ""
+    if wrong:
+        warning = (
+            f"bilstm_hooks recorded a call of {who(name, module)} whose outputs are "
+            f"not laid out as they should be: {expected(module)}: {wrong}. "
+            "Its annotations cannot be read; rec[...].check() says what differs."
+        )
+    origin = label_of(name, module)
+    cached = CachedLayout(
+        layout,
+        Tag(layout, "out", f"{origin}.out", packed=layout.packed),
+        Tag(layout, "h_n", f"{origin}.h_n"),
+        Tag(layout, "c_n", f"{origin}.c_n"),
+        # a view (batch-first, unbatched), as every call of this shape and these settings
+        # gives it, but an inference tensor keeps no view: one may come in another mode
+        out._is_view() or out.is_inference(),
+    )
+    return cached, warning
 
 
 def who(name: str, module: nn.Module) -> str:

@@ -26,7 +26,7 @@ import itertools
 import warnings
 import weakref
 from collections import deque
-from typing import Any, NamedTuple, TypeAlias
+from typing import Any, TypeAlias
 
 import torch
 from torch import nn
@@ -34,24 +34,24 @@ from torch.nn.utils.rnn import PackedSequence
 
 from .._base.callers import callers_level
 from .._base.dynamo import keep_out_of_dynamo
-from .._base.hook_dicts import FORWARD_HOOK_DICTS
 from .._core import registry
 from .._core.registry import Pending
 from .._follow.mode import drop_ended
-from .._names.layout import Layout, label_of
-from .._names.named import CachedLayout, Tag
+from .._names.layout import Layout
+from .._names.named import CachedLayout
 from .call_checks import (
+    KeptCall,
+    Skipped,
+    cached_layout,
     detached,
     detached_state,
-    expected,
-    is_fake,
-    structure,
+    take_off,
+    unusual,
     who,
-    wrong_shapes,
 )
 from .record import Record
 
-__all__ = ["Hook", "KeptCall", "Latest"]
+__all__ = ["Hook", "Latest"]
 
 _LOCK = registry.LOCK
 _PENDING = registry.PENDING
@@ -69,24 +69,6 @@ _new = tuple.__new__  # a NamedTuple at a plain tuple's cost: one is made every 
 
 # the recorder's latest hook, shared by its hooks: `latest[0] = hook`, one atomic step
 Latest: TypeAlias = "list[Hook | None]"
-
-
-class KeptCall(NamedTuple):
-    """One recorded call as the hook keeps it; its `Record` is built on first read."""
-
-    layout: Layout
-    input: Any  # a tensor, or a PackedSequence
-    out: Any
-    h_n: torch.Tensor
-    c_n: torch.Tensor | None
-    hx: Any
-    training: bool
-    versions: tuple[int, int, int, int]  # of out, h_n, c_n and the input at the call
-    record: list[Record]  # empty until read, then the call's Record
-
-
-class _Skipped(Exception):
-    """A call that is not recorded on purpose: traced, or on fake tensors."""
 
 
 class Hook:
@@ -146,7 +128,7 @@ class Hook:
     ) -> None:
         # The hot path, one frame: calls cost here.
         if self.module is None:
-            self._take_off(module)
+            take_off(self, module)
             return
         if _modes_on():  # following (or the user's own mode): our own ops are not theirs
             with _no_torch_function():
@@ -154,7 +136,7 @@ class Hook:
                 return self.record(module, args, kwargs, output, True)
         try:
             if type(output) is not tuple or len(output) != 2 or _is_tracing():
-                self._unusual(module, output)
+                unusual(module, output)
             out, state = output
             input = args[0] if args else kwargs["input"]
             hx = args[1] if len(args) > 1 else kwargs.get("hx")
@@ -163,7 +145,7 @@ class Hook:
             else:
                 h_n, c_n = state, None
             if type(h_n) is not _Tensor:
-                self._unusual(module, output)
+                unusual(module, output)
             if type(out) is PackedSequence:
                 shape = (None, input.batch_sizes.shape[0], h_n.shape[1])  # tokens, batch
                 out_data, input_data = out.data, input.data
@@ -228,7 +210,7 @@ class Hook:
             self.kept.append(entry)
             next(self.counted)
             self.last_hook[0] = self
-        except _Skipped:
+        except Skipped:
             with _LOCK:
                 self.skipped += 1
         except Exception as exc:  # a hook must never break the forward pass
@@ -238,20 +220,6 @@ class Hook:
     def calls(self) -> int:
         """How many calls were recorded."""
         return int(repr(self.counted)[len("count(") : -1])  # reading it leaves it as it is
-
-    def _unusual(self, module: nn.Module, output: Any) -> None:
-        """Raise `_Skipped` for a traced or fake call, or ValueError for an output not
-        shaped `(out, h_n)` / `(out, (h_n, c_n))`; return for anything else."""
-        if _is_tracing():
-            raise _Skipped
-        if type(output) is tuple and len(output) == 2:
-            state = output[1]
-            h_n = state[0] if type(state) is tuple and state else state
-            if isinstance(h_n, _Tensor):
-                if is_fake(h_n):
-                    raise _Skipped
-                return  # a tensor subclass: recorded as a tensor
-        raise ValueError(f"{expected(module)}; got {structure(output)}")
 
     def _failed(self, module: nn.Module, exc: Exception) -> None:
         # the message only: an exception's traceback would keep the call's tensors alive
@@ -275,15 +243,6 @@ class Hook:
         with contextlib.suppress(Exception):
             warnings.warn(message, RuntimeWarning, stacklevel=callers_level())
 
-    def _take_off(self, module: nn.Module) -> None:
-        with contextlib.suppress(Exception):  # torch iterates over a snapshot of the hooks
-            hooks, *marks = (module.__dict__[name] for name in FORWARD_HOOK_DICTS)
-            for hook_id, hook in list(hooks.items()):
-                if getattr(hook, "__self__", None) is self:
-                    del hooks[hook_id]
-                    for mark in marks:
-                        mark.pop(hook_id, None)
-
     def _new_layout(
         self,
         key: tuple[Any, ...],
@@ -294,26 +253,12 @@ class Hook:
         c_n: torch.Tensor | None,
     ) -> CachedLayout:
         layout = Layout.of(module, input, h_n)
-        wrong = wrong_shapes(layout, out, h_n, c_n)
+        cached, wrong = cached_layout(self.name, module, layout, out, h_n, c_n)
         if wrong:
-            self._warn_once(
-                module,
-                f"bilstm_hooks recorded a call of {who(self.name, module)} whose outputs are "
-                f"not laid out as they should be: {expected(module)}: {wrong}. "
-                "Its annotations cannot be read; rec[...].check() says what differs.",
-            )
+            self._warn_once(module, wrong)
         if len(self.layouts) >= _LAYOUTS_KEPT:
             self.layouts.clear()  # varying lengths: a small cache, never a growing one
-        origin = label_of(self.name, module)
-        cached = self.layouts[key] = CachedLayout(
-            layout,
-            Tag(layout, "out", f"{origin}.out", packed=layout.packed),
-            Tag(layout, "h_n", f"{origin}.h_n"),
-            Tag(layout, "c_n", f"{origin}.c_n"),
-            # a view (batch-first, unbatched), as every call of this shape and these settings
-            # gives it, but an inference tensor keeps no view: one may come in another mode
-            out._is_view() or out.is_inference(),
-        )
+        self.layouts[key] = cached
         return cached
 
     # -- reading ---------------------------------------------------------------------
@@ -335,20 +280,7 @@ class Hook:
             assert self.module is not None  # an inert hook keeps nothing
             with _LOCK:
                 if not call.record:
-                    call.record.append(
-                        Record(
-                            self.name,
-                            self.module,
-                            call.layout,
-                            call.input,
-                            call.out,
-                            call.h_n,
-                            call.c_n,
-                            call.hx,
-                            call.training,
-                            call.versions,
-                        )
-                    )
+                    call.record.append(call.as_record(self.name, self.module))
         return call.record[0]
 
     def clear(self) -> None:

@@ -1,4 +1,19 @@
-"""The library's own exception."""
+"""The library's own exception and warning, and the one language of its errors.
+
+Every error names what was expected and what arrived: `expected <what>, got <value>`.
+
+- `TypeError`: an argument of the wrong type (a bool is never a count, a mask never
+  lengths); `ValueError`: the right type, a wrong value, or values that cannot be read
+  (changed in place since the call, inside `torch.func.vmap`, on the meta device).
+- `KeyError`: a key that names nothing known (`rec["nope"]`, `summary["decoder"]`);
+  `LookupError` (not a KeyError): a module that is known but has no record yet (not
+  called, cleared, or its calls could not be recorded: the message says which).
+- `LayoutError`: a layout identity that fails on real tensors.
+- `RuntimeWarning`, once per hook and once for the follow rules: a call that could not
+  be recorded, or an op whose names could not be followed; the forward pass and the
+  op's result are never changed, and the latest cause is kept.
+- `LayoutWarning`: a layout bug caught at the line that makes it.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +23,18 @@ __all__ = ["LayoutError", "LayoutWarning"]
 class LayoutError(RuntimeError):
     """A layout identity does not hold for the tensors of a recorded call.
 
-    Raised by [`Record.check`][bilstm_hooks.Record.check]; the message names the
-    identity, the module and where the tensors disagree.
+    Raised by [`Record.check`][bilstm_hooks.Record.check] (the forward half of `out`
+    at the last valid token against `h_n`'s forward row, the backward half at token 0
+    against its backward row) and by
+    [`Unrolled.check`][bilstm_hooks.Unrolled.check] (the step-by-step replay against
+    the fused call). The message names the identity, the module, where the tensors
+    disagree and by how much. Never raised for values that cannot be compared: those
+    are a `ValueError` saying why.
+
+    Example:
+        >>> import bilstm_hooks as bh
+        >>> issubclass(bh.LayoutError, RuntimeError)
+        True
     """
 
 

@@ -5,8 +5,10 @@ leaves it in an always-called forward hook; `bh.follow()` does the same for a bl
 of code. One mode per thread at most: a followed model called inside a block (or
 inside another followed model) follows in the mode already on, so that a bug warns
 once. An op with no rule passes through untouched: its result has no names. A rule
-that fails is ignored (the op's result is returned as it is), except for a
-`LayoutWarning` turned into an error by the warnings filter, which is the user's to see.
+that fails leaves the op's result as it is, unnamed: the failure is counted
+(`RULE_FAILURES`, with its latest cause) and warned about once per process, as the
+hook's are. A `LayoutWarning` turned into an error by the warnings filter is the
+user's to see, and raises.
 
 What ends a forward: torch runs always-called hooks for an `Exception` only. A
 `KeyboardInterrupt`, `SystemExit` or `GeneratorExit` raised in the forward skips
@@ -27,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
@@ -36,18 +39,49 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils.hooks import RemovableHandle
 
+from .._base.callers import callers_level
 from .._base.errors import LayoutWarning
 from .._core import registry
 from .._core.annotated import AnnotatedTensor
 from .inplace import MAY_CHANGE_IN_PLACE, after_inplace, before
 from .rules import RULES
 
-__all__ = ["FollowHooks", "drop_ended", "follow"]
+__all__ = ["RULE_FAILURES", "FollowHooks", "RuleFailures", "drop_ended", "follow"]
 
 _no_torch_function = torch._C.DisableTorchFunction
 _compiling = torch.compiler.is_compiling
 _CALL_IMPL = nn.Module._call_impl.__code__
 _local = threading.local()  # `.mode`: the thread's _Follow on the mode stack, or None
+
+
+class RuleFailures:
+    """The follow rules that raised: how many, the latest cause, whether it was warned."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.count = 0
+        self.cause = ""
+        self.warned = False
+
+    def failed(self, func: Any, exc: Exception) -> None:
+        """Count a rule's failure on `func`; warn the first time (never raising)."""
+        name = torch.overrides.resolve_name(func) or getattr(func, "__name__", repr(func))
+        with self.lock:
+            self.count += 1
+            self.cause = f"{name}: {type(exc).__name__}: {exc}"
+            first, self.warned = not self.warned, True
+        if first:  # under -W error a warning raises: that must not break the user's code
+            with contextlib.suppress(Exception):
+                warnings.warn(
+                    f"bilstm_hooks could not follow names through {self.cause}. The op's "
+                    "result is unaffected and has no names. Later failures of the follow "
+                    "rules are not warned about.",
+                    RuntimeWarning,
+                    stacklevel=callers_level(),
+                )
+
+
+RULE_FAILURES = RuleFailures()
 
 
 class _Follow(TorchFunctionMode):
@@ -77,8 +111,8 @@ class _Follow(TorchFunctionMode):
             elif func in MAY_CHANGE_IN_PLACE:
                 try:
                     names = before(func, args, kwargs)
-                except Exception:  # a rule must never break the user's code
-                    names = None
+                except Exception as exc:  # a rule must never break the user's code
+                    RULE_FAILURES.failed(func, exc)
         result = func(*args, **kwargs)
         if rule is not None:
             with _no_torch_function():
@@ -88,8 +122,8 @@ class _Follow(TorchFunctionMode):
                         after_inplace(names, result)
                 except LayoutWarning:
                     raise  # -W error: the user asked for it
-                except Exception:  # a rule must never break the user's code
-                    pass
+                except Exception as exc:  # a rule must never break the user's code
+                    RULE_FAILURES.failed(func, exc)
         return result
 
     def running(self) -> bool:

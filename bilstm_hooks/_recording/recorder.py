@@ -163,7 +163,13 @@ class Recorder:
         )
 
     def __getitem__(self, key: str | nn.Module) -> Record:
-        """The latest record of one hooked module."""
+        """The latest record of one hooked module (its qualified name, or the module).
+
+        Raises:
+            KeyError: `key` names no module this recorder hooked.
+            LookupError: the module is hooked but has no record: not called yet, its
+                records cleared, or none of its calls could be recorded (it says which).
+        """
         name = self._name_of(key)
         hook = self._hooks[name]
         record = hook.latest()

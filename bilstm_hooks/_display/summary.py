@@ -83,59 +83,12 @@ def summary(
         >>> print(str(result).splitlines()[3])  # doctest: +NORMALIZE_WHITESPACE
         LSTM    [1, 6, 8]    736    out  batch=1 token=6 (direction=2 hidden=4)
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"summary expected an nn.Module, got {type(model).__qualname__}")
-    if _holds_packed(input_data):
-        raise TypeError(
-            "torchinfo cannot take a PackedSequence as input_data; pass the padded batch "
-            "and the lengths, and pack inside the model's forward"
-        )
-    if torchinfo_kwargs.get("cache_forward_pass"):
-        raise ValueError(
-            "bh.summary needs a fresh forward pass to record the states; "
-            "drop cache_forward_pass=True"
-        )
+    _check_arguments(model, input_data, torchinfo_kwargs)
     verbose = torchinfo_kwargs.pop("verbose", None) or 0
-    has_recurrent = any(isinstance(m, RECURRENT_TYPES) for m in model.modules())
-    modes = {m: m.training for m in model.modules()}
-    cache: Any = getattr(torchinfo.torchinfo, "_cached_forward_pass", None)
-    cached_before = dict(cache) if isinstance(cache, dict) else {}
-    recorder: Recorder | None = None
-    order: list[str] = []  # the recurrent calls' module names, in call order
-    try:
-        with _hooks_kept(model):
-            if has_recurrent:
-                recorder = attach_hooks(model, history=sys.maxsize)
-                for name, module in recorder.modules.items():
-                    module.register_forward_hook(lambda *_, name=name: order.append(name))
-            stats = torchinfo.summary(
-                model, input_data=input_data, input_size=input_size, verbose=0, **torchinfo_kwargs
-            )
-    except RuntimeError as exc:  # torchinfo's "See above stack traces" shows none at verbose=0
-        cause = exc.__cause__
-        if cause is None:
-            raise
-        raise RuntimeError(
-            f"{type(model).__name__}'s forward pass failed under torchinfo: "
-            f"{type(cause).__name__}: {cause}"
-        ) from cause
-    finally:
-        if recorder is not None:
-            recorder.remove()
-        for module, training in modes.items():
-            module.training = training
-        if isinstance(cache, dict):  # torchinfo keeps every pass (and the model) by class name
-            cache.clear()
-            cache.update(cached_before)
+    stats, recorder, order = _recorded_pass(model, input_data, input_size, torchinfo_kwargs)
     text, records = render(stats, recorder, model, verbose)
     if recorder is not None:  # in call order: the table's order may differ (depth, recursion)
-        seen: dict[str, int] = {}
-        position = {}
-        for at, name in enumerate(order):
-            kept = recorder.records(name)
-            position[id(kept[seen.setdefault(name, 0)])] = at
-            seen[name] += 1
-        records.sort(key=lambda record: position.get(id(record), len(order)))
+        _sort_in_call_order(records, recorder, order)
     result = Summary(stats, records, text)
     if verbose:
         print(result)
@@ -199,6 +152,71 @@ class Summary:
 
 
 # -- running ----------------------------------------------------------------------------
+def _check_arguments(model: object, input_data: Any, torchinfo_kwargs: dict[str, Any]) -> None:
+    """Refuse what no pass can summarise: not a module, packed input, or a cached pass."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"summary expected an nn.Module, got {type(model).__qualname__}")
+    if _holds_packed(input_data):
+        raise TypeError(
+            "torchinfo cannot take a PackedSequence as input_data; pass the padded batch "
+            "and the lengths, and pack inside the model's forward"
+        )
+    if torchinfo_kwargs.get("cache_forward_pass"):
+        raise ValueError(
+            "bh.summary needs a fresh forward pass to record the states; "
+            "drop cache_forward_pass=True"
+        )
+
+
+def _recorded_pass(
+    model: nn.Module, input_data: Any, input_size: Any, torchinfo_kwargs: dict[str, Any]
+) -> tuple[ModelStatistics, Recorder | None, list[str]]:
+    """torchinfo's pass, recorded: its stats, our recorder, the call order; all else put back."""
+    has_recurrent = any(isinstance(m, RECURRENT_TYPES) for m in model.modules())
+    modes = {m: m.training for m in model.modules()}
+    cache: Any = getattr(torchinfo.torchinfo, "_cached_forward_pass", None)
+    cached_before = dict(cache) if isinstance(cache, dict) else {}
+    recorder: Recorder | None = None
+    order: list[str] = []  # the recurrent calls' module names, in call order
+    try:
+        with _hooks_kept(model):
+            if has_recurrent:
+                recorder = attach_hooks(model, history=sys.maxsize)
+                for name, module in recorder.modules.items():
+                    module.register_forward_hook(lambda *_, name=name: order.append(name))
+            stats = torchinfo.summary(
+                model, input_data=input_data, input_size=input_size, verbose=0, **torchinfo_kwargs
+            )
+    except RuntimeError as exc:  # torchinfo's "See above stack traces" shows none at verbose=0
+        cause = exc.__cause__
+        if cause is None:
+            raise
+        raise RuntimeError(
+            f"{type(model).__name__}'s forward pass failed under torchinfo: "
+            f"{type(cause).__name__}: {cause}"
+        ) from cause
+    finally:
+        if recorder is not None:
+            recorder.remove()
+        for module, training in modes.items():
+            module.training = training
+        if isinstance(cache, dict):  # torchinfo keeps every pass (and the model) by class name
+            cache.clear()
+            cache.update(cached_before)
+    return stats, recorder, order
+
+
+def _sort_in_call_order(records: list[Record], recorder: Recorder, order: list[str]) -> None:
+    """Sort the table's records into the order of the calls, as `order` names them."""
+    seen: dict[str, int] = {}
+    position = {}
+    for at, name in enumerate(order):
+        kept = recorder.records(name)
+        position[id(kept[seen.setdefault(name, 0)])] = at
+        seen[name] += 1
+    records.sort(key=lambda record: position.get(id(record), len(order)))
+
+
 def _holds_packed(data: Any) -> bool:
     if isinstance(data, PackedSequence):
         return True

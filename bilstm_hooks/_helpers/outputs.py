@@ -201,7 +201,23 @@ def last_outputs(
     d = int(resolve(what, module, known, directions=directions)["directions"] or 0)
     explicit_first = check_batch_first(what, batch_first)
     given = None if lengths is None else as_lengths(what, lengths)
-    unbatched = False
+    data, given, unbatched = _as_batch_first(what, out, plain, given, explicit_first, module)
+    _check_width_and_tokens(what, data, plain, d, known.get("hidden"))
+    if given is not None:
+        check_lengths(what, given, data.shape[0], data.shape[1], _shape(plain))
+    result = _forward_last_backward_first(data, given, d)
+    return result[0] if unbatched else result
+
+
+def _as_batch_first(
+    what: str,
+    out: torch.Tensor | PackedSequence,
+    plain: torch.Tensor,
+    given: torch.Tensor | None,
+    explicit_first: bool | None,
+    module: nn.Module | None,
+) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
+    """`out` as batch token (direction hidden), the lengths that hold for it, and if unbatched."""
     if isinstance(out, PackedSequence):
         data, packed_lengths = _unpack(out)
         if given is not None:
@@ -212,16 +228,16 @@ def last_outputs(
                     f"{packed_lengths.tolist()}, got {given.tolist()}; leave lengths out "
                     "for packed input"
                 )
-        given = packed_lengths
-    elif plain.dim() == 2:  # unbatched: token (direction hidden)
+        return data, packed_lengths, False
+    if plain.dim() == 2:  # unbatched: token (direction hidden)
         if given is not None:
             raise ValueError(
                 f"{what}: expected no lengths for an unbatched out (token (direction hidden)), "
                 f"got lengths for shape {_shape(plain)}; lengths apply to batched (3-D) "
                 "outputs only"
             )
-        data, unbatched = plain.unsqueeze(0), True
-    elif plain.dim() == 3:
+        return plain.unsqueeze(0), None, True
+    if plain.dim() == 3:
         first = batch_first_of(
             what,
             plain,
@@ -229,15 +245,19 @@ def last_outputs(
             explicit_first,
             bool(module.batch_first) if isinstance(module, nn.RNNBase) else None,
         )
-        data = plain if first else plain.transpose(0, 1)
-    else:
-        raise ValueError(
-            f"{what} expected out as batch token (direction hidden), "
-            "token batch (direction hidden) or unbatched token (direction hidden), "
-            f"got shape {_shape(plain)}"
-        )
-    batch, tokens, width = data.shape
-    hidden = known.get("hidden")
+        return (plain if first else plain.transpose(0, 1)), given, False
+    raise ValueError(
+        f"{what} expected out as batch token (direction hidden), "
+        "token batch (direction hidden) or unbatched token (direction hidden), "
+        f"got shape {_shape(plain)}"
+    )
+
+
+def _check_width_and_tokens(
+    what: str, data: torch.Tensor, plain: torch.Tensor, d: int, hidden: int | None
+) -> None:
+    """Refuse a last axis that is not (direction hidden), and an `out` of no tokens."""
+    _, tokens, width = data.shape
     if width % d or width < d or (hidden is not None and width != d * hidden):
         h_n_like = hidden is not None and plain.dim() == 3 and plain.shape[-1] == hidden
         raise ValueError(
@@ -247,16 +267,21 @@ def last_outputs(
         )
     if tokens == 0:
         raise ValueError(f"{what}: expected at least one token, got shape {_shape(plain)}")
+
+
+def _forward_last_backward_first(
+    data: torch.Tensor, lengths: torch.Tensor | None, d: int
+) -> torch.Tensor:
+    """The gather: forward half at each last valid token, backward half at token 0, joined."""
+    batch = data.shape[0]
     per_dir = einops.rearrange(data, "b t (direction h) -> b t direction h", direction=d)
-    if given is None:
+    if lengths is None:
         forward = per_dir[:, -1, 0]
     else:
-        check_lengths(what, given, batch, tokens, _shape(plain))
-        index = given.to(device=data.device) - 1
+        index = lengths.to(device=data.device) - 1
         forward = per_dir[torch.arange(batch, device=data.device), index, 0]
     halves = [forward] if d == 1 else [forward, per_dir[:, 0, 1]]
-    result = torch.cat(halves, dim=-1)
-    return result[0] if unbatched else result
+    return torch.cat(halves, dim=-1)
 
 
 def _unpack(out: PackedSequence) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,7 +6,7 @@ too: it would trace the registry and the layout caches (warning about each
 (torch.compile imports it; importing it ourselves would cost seconds), the
 package's files go into Dynamo's skip list, so that they run eagerly, as the
 recurrent layer itself does (Dynamo does not capture LSTM, GRU or RNN), and the
-hooks record the call. `_follow` stays traceable: a compiled forward then enters no
+hooks record the call. `_follow.mode` stays traceable: a compiled forward then enters no
 follow mode (`torch.compiler.is_compiling()` is True while tracing), instead of
 breaking the graph at every op to run it eagerly.
 

@@ -3,7 +3,7 @@
 A tensor is annotated when the registry holds its tag (the hook's `out`, `h_n`,
 `c_n`; a record's tensors; a tensor followed through an op), or when it is a
 view of such a tensor: its names are then derived from its shape, strides and
-storage offset (`_derive`), when read, at no cost to the forward pass.
+storage offset (`_names.derive`), when read, at no cost to the forward pass.
 `annotation_of` gives an `AnnotatedTensor` or None; `describe`, the debugger, the
 REPL, notebooks and the summary all ask it, and none reads the registry itself.
 

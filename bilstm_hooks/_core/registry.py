@@ -93,7 +93,7 @@ TAGS: dict[int, Entry] = {}
 # reentrant: a finalizer run by the garbage collector inside a locked section may tag
 LOCK = threading.RLock()
 sweep_at = _MIN_SWEEP
-# bumped by every write (the flushes of the hooks' notes too): `_storage_look` rebuilds its
+# bumped by every write (the flushes of the hooks' notes too): `_core.storage_index` rebuilds its
 # index when it moved
 GENERATION = [0]
 # weak references to the latest tensors the hooks tagged that are views, newest last

@@ -4,10 +4,10 @@ Front-end neutral and metadata only: building a value or the children of a tenso
 reads no tensor data (no reductions, no `.item()`, no device sync) and costs the
 same whatever the tensor's size. Children that would cost a copy (the padded form
 of a PackedSequence, the bidirectional `final` row) are `Deferred`: made when
-expanded, never when merely shown. The children of a tensor (`_debugger_views`)
+expanded, never when merely shown. The children of a tensor (`_display.tensor_children`)
 are named the way the same expression typed in a watch pane is.
 
-A tuple or list gets a value line (`_sequence`) when one of its first few items is
+A tuple or list gets a value line (`_display.collection_text`) when one of its first few items is
 annotated, and never children of ours: the debugger lists its items, each ours or not.
 
 `pydevd_plugins/extensions/pydevd_plugin_bilstm_hooks.py` adapts these functions

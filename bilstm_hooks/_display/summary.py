@@ -3,7 +3,7 @@
 torchinfo shows only `out` of a recurrent layer (and only `.data` of a packed one).
 We run its `summary(verbose=0)` while our own hooks record every call (and other
 recorders' hooks are set aside), put every hook, mode and cache entry back as it
-was, and `_summary_table.render` adds the records to torchinfo's table.
+was, and `_display.summary_table.render` adds the records to torchinfo's table.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from .._recording.recorder import Recorder, attach_hooks
 from .summary_table import render
 
 __all__ = ["Summary", "summary"]
-
-# a forward hook's id keys its entry in the last three (their values: True)
 
 
 def summary(

@@ -1,7 +1,7 @@
 """In-place ops while following: the names of the tensor read before the op changes it.
 
 An in-place op (`relu_`, `x += 1`, `F.relu(x, inplace=True)`) leaves the tensor that
-was tagged changed, so that its tag reads as stale afterwards. `_follow` asks
+was tagged changed, so that its tag reads as stale afterwards. `_follow.mode` asks
 `before` for its names, for the functions in `MAY_CHANGE_IN_PLACE` only, and gives
 them back with `after_inplace` once the op has run (and `same_rule` has not named it).
 
@@ -29,7 +29,7 @@ _INPLACE_AT.update(dropout=3, alpha_dropout=3)
 def before(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AnnotatedTensor | None:
     """The names of the tensor an in-place op (`relu_`, `x += 1`, `F.relu(x, inplace=True)`)
     is about to change: read before it does, when it is no longer what was tagged.
-    `_follow` asks only for the functions in `MAY_CHANGE_IN_PLACE`."""
+    `_follow.mode` asks only for the functions in `MAY_CHANGE_IN_PLACE`."""
     if not args or RULES.get(func) is not same_rule:
         return None
     name = getattr(func, "__name__", "")

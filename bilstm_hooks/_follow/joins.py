@@ -11,7 +11,7 @@ any other axis, and `stack` (a new axis no name describes) give None. Along `bat
 the lengths are joined where every part has them, else dropped.
 
 Views of one tensor that differ in one position (`cat([h_n[-2], h_n[-1]], -1)`) are
-`_misuse.joined`'s, which warns about directions joined along `batch`.
+`_follow.misuse.joined`'s, which warns about directions joined along `batch`.
 
 >>> import torch, bilstm_hooks as bh
 >>> gru = torch.nn.GRU(3, 4, batch_first=True)
@@ -37,7 +37,9 @@ __all__ = ["JOINABLE", "calls_joined"]
 JOINABLE = ("batch", "token")
 """The dims along which parts of different tensors are joined."""
 
-_PADDED = ", padded"  # in the origin of a padded output (`_rules.pad_rule`), lengths known or not
+_PADDED = (
+    ", padded"  # in the origin of a padded output (`_follow.rules.pad_rule`), lengths known or not
+)
 
 
 def calls_joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> Named | None:
@@ -60,7 +62,7 @@ def calls_joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> 
     ):
         return None
     if len({p.tensor.untyped_storage().data_ptr() for p in parts}) != len(parts):
-        return None  # views of one tensor: `_misuse.joined`'s, or the same data twice
+        return None  # views of one tensor: `_follow.misuse.joined`'s, or the same data twice
     notes = tuple(note for note in first.notes if all(note in p.notes for p in parts))
     lengths: tuple[int, ...] | None = None
     if name == "token":

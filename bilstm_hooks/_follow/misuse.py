@@ -1,6 +1,6 @@
 """The classic layout bugs, caught at the line that makes them (while following).
 
-Each check sits beside the rule of the op it watches (`_rules`) and warns with
+Each check sits beside the rule of the op it watches (`_follow.rules`) and warns with
 `bh.LayoutWarning` at the user's line: what happened, to which module's tensor,
 and the fix. Only what is known to be wrong warns; correct forms stay silent:
 `cat([h_n[-2], h_n[-1]], -1)`, `out[:, -1, :H]` on unpadded input,

@@ -1,4 +1,4 @@
-"""Following names through torch ops: a `TorchFunctionMode` that applies `_rules.RULES`.
+"""Following names through torch ops: a `TorchFunctionMode` that applies `_follow.rules.RULES`.
 
 `attach_hooks(model, follow=True)` enters it in a forward pre-hook of `model` and
 leaves it in an always-called forward hook; `bh.follow()` does the same for a block

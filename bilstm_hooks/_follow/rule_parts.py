@@ -1,4 +1,4 @@
-"""The pieces every rule of `_rules` is made of: names of the arguments, names for results.
+"""The pieces every rule of `_follow.rules` is made of: names of the arguments, names for results.
 
 >>> import torch
 >>> from bilstm_hooks._follow.rule_parts import names_of

@@ -3,8 +3,8 @@
 A rule takes the call (`func`, `args`, `kwargs`, its `result`) and the names of
 its tensor arguments, and returns the names of the result, or None: unknown, so
 the result is left unnamed (never guessed). Views need no rule: they are named
-when read (`_identity`). The misuse checks sit beside the rule of the op they
-watch (`_misuse`), and warn at the user's line.
+when read (`_core.lookup`). The misuse checks sit beside the rule of the op they
+watch (`_follow.misuse`), and warn at the user's line.
 
     >>> from bilstm_hooks._follow.rules import RULES
     >>> import torch
@@ -68,7 +68,7 @@ _SAME = (
     "rsqrt", "square", "sign", "clamp", "clip", "masked_fill", "where", "__add__", "__radd__",
     "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__", "__neg__",
     "__pow__", "__rpow__", "__abs__",
-    # in place: the names are read before the op changes the tensor (`_inplace`)
+    # in place: the names are read before the op changes the tensor (`_follow.inplace`)
     "add_", "sub_", "mul_", "div_", "masked_fill_", "clamp_", "tanh_", "sigmoid_", "dropout_",
     "__iadd__", "__isub__", "__imul__", "__itruediv__",
 )  # fmt: skip
@@ -149,7 +149,7 @@ def cat_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: A
     """Views of one tensor in one position each (`cat([h_n[-2], h_n[-1]], -1)`) join into
     that dim (`misuse.joined`, which warns for directions along batch); equally named
     parts of different tensors (a decoder's steps) along `batch` or `token` keep their
-    names (`_join.calls_joined`). Anything else, `stack` of those parts too: unknown."""
+    names (`_follow.joins.calls_joined`). Anything else, `stack` of those parts too: unknown."""
     parts = _arg(args, kwargs, 0, "tensors")
     if not isinstance(parts, list | tuple) or len(parts) < 2:
         return

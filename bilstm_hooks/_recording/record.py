@@ -60,7 +60,7 @@ class Record:
         self._training = training  # the module's train mode during the call, when kept
         self._call_versions = versions  # of out, h_n, c_n and the input at the call
         # the layer's parameters' versions now: built on first read, or before the next
-        # optimizer step (`_recorder`), so the call's weights unless changed otherwise
+        # optimizer step (`_recording.recorder`), so the call's weights unless changed otherwise
         self._weights = weight_versions(module)
         self._padded: dict[str, torch.Tensor] = {}
 

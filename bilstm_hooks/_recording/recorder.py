@@ -104,7 +104,7 @@ _STEP_HOOK: list[RemovableHandle] = []
 
 def _before_step(optimizer: Any, args: Any, kwargs: Any) -> None:
     """Before any optimizer step: build the records not read yet, so that each keeps the
-    versions of its layer's weights from before the step (`_since`)."""
+    versions of its layer's weights from before the step (`_recording.versions`)."""
     for recorder in list(_LIVE):
         with contextlib.suppress(Exception):  # never break the user's training step
             recorder._build_records()

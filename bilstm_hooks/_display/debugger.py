@@ -14,7 +14,7 @@ annotated, and never children of ours: the debugger lists its items, each ours o
 to pydevd, the debugger inside VS Code (debugpy) and PyCharm. Anything that is
 not ours gets None, so that a debugger keeps its default presentation.
 
-Example:
+Examples:
     >>> import torch, bilstm_hooks as bh
     >>> from bilstm_hooks._display.debugger import children, value_text
     >>> lstm = torch.nn.LSTM(3, 4, bidirectional=True, batch_first=True)

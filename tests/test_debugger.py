@@ -6,8 +6,10 @@ called directly over the whole layout matrix.
 
 from __future__ import annotations
 
+import ast
 import gc
 import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -401,6 +403,61 @@ def test_plugin_imports_neither_torch_nor_the_library() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[] ['BilstmHooksStrProvider', 'BilstmHooksTypeResolver']"
+
+
+def test_plugin_names_one_entry_point_of_the_library() -> None:
+    """The plugin knows the package by its name and by one module, that of `plugin_entry`:
+    no table of private paths to keep in step with the package's layout."""
+    source = (ROOT / Path(*PLUGIN_MODULE.split("."))).with_suffix(".py").read_text()
+    tree = ast.parse(source)
+    named = {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and re.fullmatch(r"bilstm_hooks(\.\w+)*\.?", node.value)
+    }
+    assert named == {"bilstm_hooks", "bilstm_hooks.", "bilstm_hooks._display.debugger"}
+    attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    assert "plugin_entry" in attributes
+    imports = [ast.unparse(n) for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
+    assert not [line for line in imports if "bilstm_hooks" in line], imports
+
+
+def test_plugin_entry_is_the_contract() -> None:
+    entry = _debugger.plugin_entry()
+    assert isinstance(entry, _debugger.PluginEntry)
+    assert entry._fields == ("claims", "value_text", "children")
+    assert entry.value_text is value_text
+    assert entry.children is children
+    for ours in (bh.AnnotatedTensor, bh.Record, bh.Recorder, bh.Unrolled, Deferred):
+        assert entry.claims(ours), ours
+    others = [getattr(bh, name) for name in bh.__all__ if isinstance(getattr(bh, name), type)]
+    others = [kind for kind in others if kind not in _debugger._CLAIMED]
+    assert {kind.__name__ for kind in others} >= {"Axes", "Summary", "LayoutError"}
+    # the plugin claims torch's types itself: they exist before the library is imported
+    for kind in (*others, torch.Tensor, torch.nn.Parameter, PackedSequence, tuple, str):
+        assert not entry.claims(kind), kind
+
+
+def test_plugin_asks_the_library_about_its_own_types_only() -> None:
+    """Any other type is answered without importing the entry point's module."""
+    code = (
+        f"import sys, {PLUGIN_MODULE} as p, bilstm_hooks as bh\n"
+        "class Mine: pass\n"
+        "r = p.BilstmHooksTypeResolver()\n"
+        "print([r.can_provide(t, t.__name__) for t in (int, dict, Mine)],"
+        " 'bilstm_hooks._display.debugger' in sys.modules)\n"
+        "print([r.can_provide(t, t.__name__) for t in (bh.Record, bh.Axes, bh.Summary)],"
+        " 'bilstm_hooks._display.debugger' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split("\n")[:2] == [
+        "[False, False, False] False",
+        "[True, False, False] True",
+    ]
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # pydevd's default resolver reads x.T

@@ -4,7 +4,7 @@ A wrong type is a `TypeError`, a value out of range a `ValueError`. A bool is ne
 a count (`True` is an int to Python), and only a bool is a flag: `gates="no"` is a
 mistake to name, not a truthy string to act on.
 
-Example:
+Examples:
     >>> expect_count("max_tokens", 0)
     Traceback (most recent call last):
     ...

@@ -1,7 +1,7 @@
 """The user's line: the first frame of the stack outside this package and the libraries
 it runs inside (torch, einops), for the `stacklevel` of a warning.
 
-Example:
+Examples:
     >>> callers_level() >= 1
     True
 """

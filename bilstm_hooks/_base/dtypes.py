@@ -1,6 +1,6 @@
 """How a tensor's dtype and device are written: `float32`, `float32 cpu`.
 
-Example:
+Examples:
     >>> import torch
     >>> dtype_name(torch.bfloat16), dtype_and_device(torch.zeros(2))
     ('bfloat16', 'float32 cpu')

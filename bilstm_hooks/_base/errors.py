@@ -46,7 +46,7 @@ class LayoutWarning(UserWarning):
     `out` with both halves, a reduction over padded tokens, directions joined along
     the batch axis. The message names the module's tensor, what happened and the fix.
 
-    Example:
+    Examples:
         >>> import warnings, bilstm_hooks as bh
         >>> issubclass(bh.LayoutWarning, UserWarning)
         True

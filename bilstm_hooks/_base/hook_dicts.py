@@ -5,7 +5,7 @@ once). Every hook this library registers is a bound method of an object whose cl
 says `OURS = True`: the saved-model guard, the summary and the hooks themselves tell
 them apart by that mark alone, without importing the classes.
 
-Example:
+Examples:
     >>> import torch
     >>> lstm = torch.nn.LSTM(3, 4)
     >>> handle = lstm.register_forward_hook(lambda module, args, out: None)

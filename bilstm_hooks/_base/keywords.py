@@ -28,7 +28,7 @@ def checked_keywords(func: Callable[P, R]) -> Callable[P, R]:
     The signature is kept (`inspect.signature`, documentation tools and type
     checkers see `func`'s). A function that takes `**kwargs` is returned as is.
 
-    Example:
+    Examples:
         >>> @checked_keywords
         ... def split(out, *, directions=None):
         ...     return out, directions
@@ -61,7 +61,7 @@ def checked_keywords(func: Callable[P, R]) -> Callable[P, R]:
 def unexpected_keywords(function: str, unknown: Sequence[str], accepted: Sequence[str]) -> str:
     """The message for the `unknown` keywords of a call to `function`.
 
-    Example:
+    Examples:
         >>> unexpected_keywords("last_outputs", ["num_layers"], ["module", "directions"])
         "last_outputs() got an unexpected keyword argument 'num_layers'; it accepts: module, directions"
     """  # noqa: E501

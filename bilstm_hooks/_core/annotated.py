@@ -28,7 +28,7 @@ __all__ = [
 class AnnotatedTensor:
     """A tensor with named dimensions written as an einops expression.
 
-    Example:
+    Examples:
         >>> import torch, bilstm_hooks as bh
         >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
         >>> with bh.attach_hooks(lstm) as rec:
@@ -142,7 +142,7 @@ class AnnotatedTensor:
         once, except those of size 1 (such as `direction` of a unidirectional
         layer), which may be left out.
 
-        Example:
+        Examples:
             >>> import torch, bilstm_hooks as bh
             >>> gru = torch.nn.GRU(3, 4, num_layers=2, bidirectional=True)
             >>> with bh.attach_hooks(gru) as rec:
@@ -159,7 +159,7 @@ class AnnotatedTensor:
     def split_directions(self) -> tuple[AnnotatedTensor, ...]:
         """`(forward, backward)` views; a 1-tuple for a unidirectional layer.
 
-        Example:
+        Examples:
             >>> import torch, bilstm_hooks as bh
             >>> lstm = torch.nn.LSTM(3, 4, bidirectional=True, batch_first=True)
             >>> with bh.attach_hooks(lstm) as rec:
@@ -192,7 +192,7 @@ class AnnotatedTensor:
         Dims indexed away are kept in `.at`. An index that copies (a tensor or list
         index) gives back the plain tensor: its names are not known.
 
-        Example:
+        Examples:
             >>> import torch, bilstm_hooks as bh
             >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
             >>> with bh.attach_hooks(lstm) as rec:
@@ -211,7 +211,7 @@ class AnnotatedTensor:
         `"forward"` and `"backward"`. A fused axis is split for the selection and the
         rest of it kept fused (a copy only where torch cannot give a view).
 
-        Example:
+        Examples:
             >>> import torch, bilstm_hooks as bh
             >>> gru = torch.nn.GRU(3, 4, num_layers=2, bidirectional=True)
             >>> with bh.attach_hooks(gru) as rec:

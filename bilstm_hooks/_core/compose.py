@@ -4,7 +4,7 @@
 positions of the tensor `origin` names, with the caveats that still hold and the rows of
 a reordered batch. Nothing here holds a tensor.
 
-Example:
+Examples:
     >>> from bilstm_hooks._names.layout import Axes
     >>> from bilstm_hooks._names.named import Named
     >>> out = Named(Axes.of([("batch",), ("token",)], {"batch": 3, "token": 6}), "out")

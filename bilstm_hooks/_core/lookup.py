@@ -7,7 +7,7 @@ storage offset (`_names.derive`), when read, at no cost to the forward pass.
 `annotation_of` gives an `AnnotatedTensor` or None; `describe`, the debugger, the
 REPL, notebooks and the summary all ask it, and none reads the registry itself.
 
-Example:
+Examples:
     >>> import torch, bilstm_hooks as bh
     >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
     >>> rec = bh.attach_hooks(lstm)
@@ -47,7 +47,7 @@ def annotation_of(obj: object, *, shared: bool = True) -> AnnotatedTensor | None
     Raises:
         TypeError: `shared` is not a bool.
 
-    Example:
+    Examples:
         >>> import torch, bilstm_hooks as bh
         >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
         >>> rec = bh.attach_hooks(lstm)

@@ -1,6 +1,6 @@
 """Diagram: an SVG picture, as `Record.diagram()` returns it (drawn by the display floor).
 
-Example:
+Examples:
     >>> picture = Diagram("<svg xmlns='http://www.w3.org/2000/svg'/>", "a call")
     >>> picture
     <Diagram: a call>

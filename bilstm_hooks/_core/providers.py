@@ -6,7 +6,7 @@ this table for the function registered under a name (`provider("record html")`).
 display floor registers each one with `@provides(...)` when it is imported, and
 `import bilstm_hooks` imports it, so every name is filled before any object exists.
 
-Example:
+Examples:
     >>> import bilstm_hooks
     >>> provider("record text").__name__
     'record_text'

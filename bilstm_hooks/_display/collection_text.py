@@ -7,7 +7,7 @@ in all, nested at most `MAX_DEPTH` deep, each tensor by a registry lookup withou
 storage scan (`annotation_of(t, shared=False)`), before any text is made. None when
 none of them is annotated: the debugger keeps its own presentation. Metadata only.
 
-Example:
+Examples:
     >>> import torch, bilstm_hooks as bh
     >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, batch_first=True)
     >>> rec = bh.attach_hooks(torch.nn.ModuleDict({"encoder": lstm}))

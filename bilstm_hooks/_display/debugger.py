@@ -11,10 +11,11 @@ A tuple or list gets a value line (`_display.collection_text`) when one of its f
 annotated, and never children of ours: the debugger lists its items, each ours or not.
 
 `pydevd_plugins/extensions/pydevd_plugin_bilstm_hooks.py` adapts these functions
-to pydevd, the debugger inside VS Code (debugpy) and PyCharm. Anything that is
-not ours gets None, so that a debugger keeps its default presentation.
+to pydevd, the debugger inside VS Code (debugpy) and PyCharm, through one entry point,
+`plugin_entry()`, whose docstring is the plugin's contract. Anything that is not ours
+gets None, so that a debugger keeps its default presentation.
 
-Example:
+Examples:
     >>> import torch, bilstm_hooks as bh
     >>> from bilstm_hooks._display.debugger import children, value_text
     >>> lstm = torch.nn.LSTM(3, 4, bidirectional=True, batch_first=True)
@@ -35,6 +36,7 @@ Example:
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -54,7 +56,17 @@ from .tensor_text import annotated_text, packed_annotation, plain_note, plain_te
 from .text import describe
 from .unrolled_text import unrolled_children, unrolled_value
 
-__all__ = ["Child", "Children", "Deferred", "EvaluateName", "children", "value_text"]
+__all__ = [
+    "Child",
+    "Children",
+    "Deferred",
+    "EvaluateName",
+    "PluginEntry",
+    "children",
+    "claims",
+    "plugin_entry",
+    "value_text",
+]
 
 _PADDED = " · padded copy, made when expanded"
 # works whatever the user's frame imported
@@ -122,6 +134,70 @@ def children(obj: object) -> Children | None:
     if isinstance(obj, Recorder):
         return Children(_recorder_children(obj), obj)
     return None
+
+
+# -- the pydevd plugin's one entry point ------------------------------------------------
+
+# the package's own types whose objects value_text and children describe: by identity,
+# never a subclass (a user's subclass of ours may read differently)
+_CLAIMED: tuple[type, ...] = (AnnotatedTensor, Record, Recorder, Unrolled, Deferred)
+
+
+def claims(type_object: type) -> bool:
+    """Whether objects of `type_object`, a type of this package, get a value line or children.
+
+    Only this package's own types are answered here; plain tensors, Parameters,
+    PackedSequences, tuples and lists exist before the package is imported, and the
+    plugin claims those itself (see `plugin_entry`).
+    """
+    return type_object in _CLAIMED
+
+
+class PluginEntry(NamedTuple):
+    """What the pydevd plugin calls; see `plugin_entry` for the contract of each."""
+
+    claims: Callable[[type], bool]
+    value_text: Callable[[object], str | None]
+    children: Callable[[object], Children | None]
+
+
+def plugin_entry() -> PluginEntry:
+    """The pydevd plugin's one way into the package: its whole contract.
+
+    `pydevd_plugins/extensions/pydevd_plugin_bilstm_hooks.py` looks up this function,
+    `bilstm_hooks._display.debugger.plugin_entry`, and nothing else of the package, once
+    the program being debugged has imported `bilstm_hooks`, and calls it for each request.
+    The name, the module and the fields below are kept stable across releases: fields
+    may be added, none is removed or changes meaning, and the plugin reads them by name.
+
+    - `claims(type_object) -> bool`: whether the plugin should claim a type of this
+      package (pydevd asks once per type and caches the answer); False for any other
+      type. Plain `torch.Tensor`, `torch.nn.Parameter`, `PackedSequence`, `tuple` and
+      `list` are claimed by the plugin itself, by identity or torch's own name, since
+      pydevd may ask about them before the program imports the package.
+    - `value_text(obj) -> str | None`: the value line (the text of `bh.describe()`, or
+      the names of the annotated items of a tuple or list); None: not ours, the
+      debugger's own line stays.
+    - `children(obj) -> Children | None`: `Children.items`, a list of `(name, value,
+      evaluate_name)` (`evaluate_name`: a suffix for the parent's expression, a function
+      of it, or None), then `Children.rest`, the object whose usual attributes follow
+      (None: no more); None: not ours, the debugger's own children stay. Never ours for
+      a tuple or list.
+
+    None of them reads tensor data, except that the children of a `Deferred` make its
+    value (a copy, only when that child is expanded). Each may raise: the plugin turns an
+    exception into the debugger's default presentation.
+
+    Examples:
+        >>> import torch, bilstm_hooks as bh
+        >>> from bilstm_hooks._display.debugger import plugin_entry
+        >>> entry = plugin_entry()
+        >>> entry.claims(bh.AnnotatedTensor), entry.claims(bh.Axes), entry.claims(str)
+        (True, False, False)
+        >>> entry.value_text(torch.zeros(3)) is None, entry.children(torch.zeros(3)) is None
+        (True, True)
+    """
+    return PluginEntry(claims, value_text, children)
 
 
 # -- packed sequences, records, recorders -----------------------------------------------

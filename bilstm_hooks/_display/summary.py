@@ -72,7 +72,7 @@ def summary(
         ValueError: `cache_forward_pass=True` (a cached pass records nothing).
         RuntimeError: the forward pass failed; the message and `__cause__` say why.
 
-    Example:
+    Examples:
         >>> import torch, bilstm_hooks as bh
         >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
         >>> result = bh.summary(lstm, input_size=(1, 6, 3))

@@ -1,7 +1,7 @@
 """Text of one tensor, annotated or not: the value line of `describe`, the debugger's
 variables pane and the notebook (names with sizes, where it was taken, its dtype).
 
-Example:
+Examples:
     >>> import torch
     >>> plain_text(torch.zeros(2, 3))
     'tensor shape=(2, 3) · float32 cpu'

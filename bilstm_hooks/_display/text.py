@@ -34,7 +34,7 @@ def describe(obj: object) -> str:
     items. For a tensor that is not annotated, a short shape/dtype line (saying why,
     for a view of an annotated tensor that cannot be named).
 
-    Example:
+    Examples:
         >>> import torch, bilstm_hooks as bh
         >>> lstm = torch.nn.LSTM(3, 4, bidirectional=True, batch_first=True)
         >>> rec = bh.attach_hooks(torch.nn.ModuleDict({"encoder": lstm}))

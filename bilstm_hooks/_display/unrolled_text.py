@@ -173,7 +173,7 @@ def unrolled_text(record: Record, *, sequence: int = 0) -> str:
     """One screen of text about unrolling `record`: the tensors, the check, layer 0's h at
     every token (the layer `out` never shows) and the gate saturation.
 
-    Example:
+    Examples:
         >>> import torch, bilstm_hooks as bh
         >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
         >>> with bh.attach_hooks(lstm) as rec:

@@ -213,7 +213,7 @@ def follow() -> Iterator[None]:
     names of their annotated inputs; `bh.LayoutWarning` flags the classic bugs.
     Nested blocks, and followed models called inside one, follow once.
 
-    Example:
+    Examples:
         >>> import torch, bilstm_hooks as bh
         >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
         >>> rec = bh.attach_hooks(lstm)

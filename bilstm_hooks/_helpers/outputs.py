@@ -47,7 +47,7 @@ def split_directions(
     Returns:
         `(forward, backward)`, or `(forward,)` for a unidirectional layer.
 
-    Example:
+    Examples:
         >>> import torch, bilstm_hooks as bh
         >>> lstm = torch.nn.LSTM(3, 4, bidirectional=True, batch_first=True)
         >>> out, _ = lstm(torch.randn(2, 6, 3))
@@ -87,7 +87,7 @@ def split_layers(
     and `batch_first` never applies to them. The result is a view. Explicit sizes are
     checked against `module`'s; bools are not sizes.
 
-    Example:
+    Examples:
         >>> import torch, bilstm_hooks as bh
         >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
         >>> out, (h_n, c_n) = lstm(torch.randn(6, 5, 3))
@@ -142,7 +142,7 @@ def final_representation(
     bidirectional layer and `h_n[-1]` for a unidirectional one. Correct per
     sequence for packed input too, because `h_n` is.
 
-    Example:
+    Examples:
         >>> import torch, bilstm_hooks as bh
         >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
         >>> out, (h_n, c_n) = lstm(torch.randn(6, 5, 3))
@@ -181,7 +181,7 @@ def last_outputs(
             by default). Left out, the lengths pin the batch axis, else the module's.
         directions: 1 or 2, when no module is given.
 
-    Example:
+    Examples:
         >>> import torch, bilstm_hooks as bh
         >>> from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
         >>> lstm = torch.nn.LSTM(3, 4, bidirectional=True, batch_first=True)

@@ -14,7 +14,7 @@ derivation fails and says why. It never guesses.
 `logical()` gives the geometry a `view`/`reshape` would have on a contiguous copy,
 so that the same derivation names a reshape whatever the strides of its input.
 
-Example:
+Examples:
     >>> import torch
     >>> from bilstm_hooks._names.layout import Axes
     >>> h_n_axes = Axes.of([("layer", "direction"), ("batch",), ("hidden",)],

@@ -2,7 +2,7 @@
 or explicit `Named` axes (a view, a copy followed through an op, a record's tensor).
 Metadata only: nothing here holds a tensor.
 
-Example:
+Examples:
     >>> from bilstm_hooks._names.layout import Axes
     >>> axes = Axes.of([("batch",), ("hidden",)], {"batch": 2, "hidden": 4})
     >>> Named(axes, "encoder.h_n[-1]", at=(("layer", 1),)).at

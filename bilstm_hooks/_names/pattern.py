@@ -46,7 +46,7 @@ def rearrangement(
     """`(groups, left out)` of a rearrange of dims `sizes` to `target`: every dim once,
     those of size 1 alone may be left out. A ValueError starting with `what` otherwise.
 
-    Example:
+    Examples:
         >>> rearrangement({"direction": 1, "hidden": 4}, "hidden", "cannot rearrange")
         ((('hidden',),), ['direction'])
     """

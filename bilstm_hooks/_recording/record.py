@@ -84,7 +84,7 @@ class Record:
         """The tensor of `role` as the layer was given or returned it, unannotated: a
         PackedSequence for a packed call's `input` and `out`; None for a GRU's `c_n`.
 
-        Example:
+        Examples:
             >>> import torch, bilstm_hooks as bh
             >>> from torch.nn.utils.rnn import pack_sequence
             >>> gru = torch.nn.GRU(3, 4)
@@ -105,7 +105,7 @@ class Record:
         """Why the call's values cannot be read to `what` now, or None: they live inside
         `torch.func.vmap`, or those of `roles` changed in place since the call.
 
-        Example:
+        Examples:
             >>> import torch, bilstm_hooks as bh
             >>> lstm = torch.nn.LSTM(3, 4)
             >>> rec = bh.attach_hooks(lstm)
@@ -252,7 +252,7 @@ class Record:
             ValueError: the call ran in train mode with inter-layer dropout (its masks
                 cannot be known), on the meta device, or the layer has moved since.
 
-        Example:
+        Examples:
             >>> import torch, bilstm_hooks as bh
             >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
             >>> with bh.attach_hooks(lstm) as rec:

@@ -59,7 +59,7 @@ def attach_hooks(
         TypeError: `model` is not an `nn.Module`, or an option has the wrong type.
         ValueError: `model` holds no recurrent layer, or `history` < 1 or > `sys.maxsize`.
 
-    Example:
+    Examples:
         >>> import torch, bilstm_hooks as bh
         >>> model = torch.nn.Sequential(torch.nn.GRU(3, 4, batch_first=True))
         >>> with bh.attach_hooks(model) as rec:

@@ -3,7 +3,7 @@
 The replay sits below the recording floor: it never imports `Record`, it reads these
 members of the call it is given (a structural type, as `typing.Protocol` checks them).
 
-Example:
+Examples:
     >>> import torch, bilstm_hooks as bh
     >>> gru = torch.nn.GRU(3, 4)
     >>> rec = bh.attach_hooks(gru)

@@ -35,7 +35,7 @@ class Saturation:
     valid steps of every layer and direction, `nan_steps` those whose gates held a
     NaN (counted in neither share; the table then says how many).
 
-    Example:
+    Examples:
         >>> import torch, bilstm_hooks as bh
         >>> lstm = torch.nn.LSTM(3, 4)
         >>> with bh.attach_hooks(lstm) as rec:

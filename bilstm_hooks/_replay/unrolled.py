@@ -54,7 +54,7 @@ class Unrolled:
         gate_names: `("input", "forget", "cell", "output")` for an LSTM (torch's i, f,
             g, o), `("reset", "update", "new")` for a GRU (r, z, n), `()` for an RNN.
 
-    Example:
+    Examples:
         >>> import torch, bilstm_hooks as bh
         >>> gru = torch.nn.GRU(3, 4, num_layers=2)
         >>> with bh.attach_hooks(gru) as rec:
@@ -165,7 +165,7 @@ class Unrolled:
             TypeError: `rtol` or `atol` is not a real number (a bool is not; a 0-d tensor is).
             ValueError: `rtol` or `atol` is below 0 or NaN.
 
-        Example:
+        Examples:
             >>> import torch, bilstm_hooks as bh
             >>> gru = torch.nn.GRU(3, 4, num_layers=2, bidirectional=True)
             >>> with bh.attach_hooks(gru) as rec:
@@ -182,7 +182,7 @@ class Unrolled:
         Raises:
             ValueError: an RNN has no gates.
 
-        Example:
+        Examples:
             >>> import torch, bilstm_hooks as bh
             >>> gru = torch.nn.GRU(3, 4)
             >>> with bh.attach_hooks(gru) as rec:
@@ -210,7 +210,7 @@ class Unrolled:
             ImportError: matplotlib is not installed.
             ValueError: an unknown `state` or `sequence`, or a call on a batch of 0.
 
-        Example:
+        Examples:
             >>> import torch, bilstm_hooks as bh
             >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
             >>> with bh.attach_hooks(lstm) as rec:

@@ -5,10 +5,11 @@ the debuggee's sys.path before user code runs, and uses the providers below for
 tensors, PackedSequences, bilstm_hooks' own objects, and the value line of tuples and
 lists that hold annotated tensors.
 
-A thin adapter over `bilstm_hooks._display.debugger`, kept tiny on purpose: it imports
-neither torch nor bilstm_hooks (the library is used only once the program being
-debugged has imported it, as no tensor can be annotated before), never raises,
-and gives back pydevd's default presentation for everything that is not ours.
+A thin adapter over one entry point of the library,
+`bilstm_hooks._display.debugger.plugin_entry()` (its docstring is this plugin's contract),
+kept tiny on purpose: it imports neither torch nor bilstm_hooks (the library is used only
+once the program being debugged has imported it, as no tensor can be annotated before),
+never raises, and gives back pydevd's default presentation for everything that is not ours.
 """
 
 from __future__ import annotations
@@ -23,14 +24,8 @@ from _pydevd_bundle.pydevd_extension_api import (  # type: ignore[import-untyped
 
 __all__ = ["BilstmHooksStrProvider", "BilstmHooksTypeResolver"]
 
-_OURS = {  # module -> class names handled; torch.Tensor and nn.Parameter by identity
-    "torch.nn.utils.rnn": ("PackedSequence",),
-    "bilstm_hooks._core.annotated": ("AnnotatedTensor",),
-    "bilstm_hooks._recording.record": ("Record",),
-    "bilstm_hooks._replay.unrolled": ("Unrolled",),
-    "bilstm_hooks._recording.recorder": ("Recorder",),
-    "bilstm_hooks._display.tensor_children": ("Deferred",),
-}
+_ENTRY = "bilstm_hooks._display.debugger"  # the module of plugin_entry(), the one entry point
+_PACKED = ("torch.nn.utils.rnn", "PackedSequence")  # torch's own name for it
 
 
 def _claims(type_object: Any, sequences: bool = False) -> bool:
@@ -38,34 +33,40 @@ def _claims(type_object: Any, sequences: bool = False) -> bool:
     try:
         if sequences and type_object in (tuple, list):  # a value line when they hold ours
             return True
-        if type_object.__name__ in _OURS.get(type_object.__module__, ()):
+        module = type_object.__module__
+        if (module, type_object.__name__) == _PACKED:
             return True
         torch = sys.modules.get("torch")
         # never a user's tensor subclass: reading one runs its own __torch_function__
-        return torch is not None and type_object in (torch.Tensor, torch.nn.Parameter)
+        if torch is not None and type_object in (torch.Tensor, torch.nn.Parameter):
+            return True
+        if module != "bilstm_hooks" and not module.startswith("bilstm_hooks."):
+            return False  # not the library's: never asked, nothing imported for it
+        entry = _entry()
+        return entry is not None and bool(entry.claims(type_object))
     except Exception:
         return False
 
 
-def _adapter() -> Any:
-    """`bilstm_hooks._display.debugger`, once the program has imported bilstm_hooks; else None."""
+def _entry() -> Any:
+    """`plugin_entry()` of the library, once the program has imported bilstm_hooks; else None."""
     if "bilstm_hooks" not in sys.modules:
         return None
-    adapter = sys.modules.get("bilstm_hooks._display.debugger")
-    if adapter is None:
+    module = sys.modules.get(_ENTRY)
+    if module is None:
         try:
-            __import__("bilstm_hooks._display.debugger")
-            adapter = sys.modules["bilstm_hooks._display.debugger"]
+            __import__(_ENTRY)
+            module = sys.modules[_ENTRY]
         except Exception:
             return None
-    return adapter
+    return module.plugin_entry()
 
 
 def _ours(name: str, obj: object) -> Any:
-    """`bilstm_hooks._display.debugger.<name>(obj)`, or None where it is not ours or fails."""
+    """`plugin_entry().<name>(obj)`, or None where it is not ours or fails."""
     try:
-        adapter = _adapter()
-        return None if adapter is None else getattr(adapter, name)(obj)
+        entry = _entry()
+        return None if entry is None else getattr(entry, name)(obj)
     except Exception:
         return None
 

@@ -31,7 +31,7 @@ class LayoutError(RuntimeError):
     disagree and by how much. Never raised for values that cannot be compared: those
     are a `ValueError` saying why.
 
-    Example:
+    Examples:
         >>> import bilstm_hooks as bh
         >>> issubclass(bh.LayoutError, RuntimeError)
         True

@@ -1,7 +1,7 @@
 """The command line's arguments: a model factory or inputs named by `PACKAGE.MODULE:NAME`,
 sizes like `1,6,3`, torchinfo's columns and dtypes, each checked with a one-line error.
 
-Example:
+Examples:
     >>> parse_size(["1,6,3"])
     (1, 6, 3)
 """

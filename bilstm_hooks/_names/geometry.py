@@ -1,6 +1,6 @@
 """A tensor's geometry: its shape, strides and storage offset, all a view is named from.
 
-Example:
+Examples:
     >>> import torch
     >>> geometry_of(torch.zeros(2, 3).t())
     ((3, 2), (1, 3), 0)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import deque
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 import torch
 
@@ -76,15 +76,19 @@ class Entry(NamedTuple):
     geometry: Geometry | None = None  # of the tensor `value` describes, when keyed by its base
 
 
-class Pending(NamedTuple):
-    """One hooked call noted and not yet written: weak references to its tensors."""
-
-    out: weakref.ref[torch.Tensor]
-    h_n: weakref.ref[torch.Tensor]
-    c_n: weakref.ref[torch.Tensor] | None
-    cached: CachedLayout
-    versions: tuple[int, int, int, int]  # out, h_n, c_n, input
-    following: bool
+# One hooked call noted and not yet written, as the hook appends it: weak references to
+# its out, h_n and c_n (None without one), the call shape's CachedLayout, the versions of
+# out, h_n, c_n and the input, and whether the call was followed. A plain tuple, typed
+# here and unpacked by `flush` alone: one is made every call, and building a NamedTuple
+# there costs the hot path a third more instructions (callgrind).
+Pending: TypeAlias = tuple[
+    "weakref.ref[torch.Tensor]",
+    "weakref.ref[torch.Tensor]",
+    "weakref.ref[torch.Tensor] | None",
+    CachedLayout,
+    tuple[int, int, int, int],
+    bool,
+]
 
 
 # id(tensor) -> its Entry. The hooks' notes are written here by `flush`, holding LOCK as

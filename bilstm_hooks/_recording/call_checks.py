@@ -7,7 +7,7 @@ record (`Skipped`), an output it cannot read, a new call shape, taking itself of
 from __future__ import annotations
 
 import contextlib
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from torch import nn
@@ -16,10 +16,8 @@ from torch.nn.utils.rnn import PackedSequence
 from .._base.hook_dicts import FORWARD_HOOK_DICTS
 from .._names.layout import Layout, label_of, quoted_label_of
 from .._names.named import CachedLayout, Tag
-from .record import Record
 
 __all__ = [
-    "KeptCall",
     "Skipped",
     "cached_layout",
     "detached",
@@ -34,35 +32,6 @@ __all__ = [
 ]
 
 _is_tracing = torch._C._is_tracing
-
-
-class KeptCall(NamedTuple):
-    """One recorded call as the hook keeps it; its `Record` is built on first read."""
-
-    layout: Layout
-    input: Any  # a tensor, or a PackedSequence
-    out: Any
-    h_n: torch.Tensor
-    c_n: torch.Tensor | None
-    hx: Any
-    training: bool
-    versions: tuple[int, int, int, int]  # of out, h_n, c_n and the input at the call
-    record: list[Record]  # empty until read, then the call's Record
-
-    def as_record(self, name: str, module: nn.Module) -> Record:
-        """The call as the `Record` of the module `name`."""
-        return Record(
-            name,
-            module,
-            self.layout,
-            self.input,
-            self.out,
-            self.h_n,
-            self.c_n,
-            self.hx,
-            self.training,
-            self.versions,
-        )
 
 
 class Skipped(Exception):

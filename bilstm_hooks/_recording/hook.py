@@ -14,9 +14,9 @@ reads the registry.
 Threads: the hot path takes no lock. Each of its writes is one atomic step under
 the GIL: appending to `PENDING` and to the kept calls (deques), counting the call
 (`next()` of an `itertools.count`), setting the recorder's latest hook (a shared
-one-item list); `flush()` takes the registry's lock itself. A kept call is a `KeptCall`
-whose `record` cell gains its `Record` in place, so that reading never moves entries
-that another thread appends.
+one-item list); `flush()` takes the registry's lock itself. A kept call is a list that
+gains its `Record` in place, so that reading never moves entries that another thread
+appends.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from .._follow.mode import drop_ended
 from .._names.layout import Layout
 from .._names.named import CachedLayout
 from .call_checks import (
-    KeptCall,
     Skipped,
     cached_layout,
     detached,
@@ -65,7 +64,12 @@ _no_torch_function = torch._C.DisableTorchFunction
 _LAYOUTS_KEPT = 32  # distinct call shapes whose layout is cached, per module
 # the layer's settings a layout is derived from, besides the call's shape
 _SETTINGS = ("batch_first", "hidden_size", "num_layers", "bidirectional", "input_size", "proj_size")
-_new = tuple.__new__  # a NamedTuple at a plain tuple's cost: one is made every call
+# One kept call, read only in this module: the arguments of `Record` after its name and
+# module (layout, input, out, h_n, c_n, hx, training, versions), then the Record itself,
+# appended in place on first read. A plain list, as `registry.Pending` is a plain tuple:
+# one is made every call.
+KeptCall: TypeAlias = list[Any]
+_RECORD = 8  # where a kept call holds its Record once read
 
 # the recorder's latest hook, shared by its hooks: `latest[0] = hook`, one atomic step
 Latest: TypeAlias = "list[Hook | None]"
@@ -181,16 +185,13 @@ class Hook:
             except RuntimeError:  # inference tensors keep no version
                 versions = (-1, -1, -1, -1)
             # what the caller holds, before detaching: noted for the registry (see `flush`)
-            pending = _new(
-                Pending,
-                (
-                    _ref(out_data),
-                    _ref(h_n),
-                    None if c_n is None else _ref(c_n),
-                    cached,
-                    versions,
-                    following,
-                ),
+            pending: Pending = (
+                _ref(out_data),
+                _ref(h_n),
+                None if c_n is None else _ref(c_n),
+                cached,
+                versions,
+                following,
             )
             if self.detach:  # only what holds a graph: under no_grad nothing needs it
                 if input_data.requires_grad:
@@ -202,7 +203,7 @@ class Hook:
                         c_n = c_n.detach()
                 if hx is not None:
                     hx = detached_state(hx)
-            entry = _new(KeptCall, (layout, input, out, h_n, c_n, hx, training, versions, []))
+            entry: KeptCall = [layout, input, out, h_n, c_n, hx, training, versions]
             # no lock: each of these is one atomic step (see the module's docstring)
             _PENDING.append(pending)
             if following or len(_PENDING) >= _FLUSH_AT:  # following: its look needs keys now
@@ -276,12 +277,13 @@ class Hook:
 
     def _record_of(self, call: KeptCall) -> Record:
         """The Record of a kept call: built once, under the lock, then kept with it."""
-        if not call.record:
+        if len(call) == _RECORD:
             assert self.module is not None  # an inert hook keeps nothing
             with _LOCK:
-                if not call.record:
-                    call.record.append(call.as_record(self.name, self.module))
-        return call.record[0]
+                if len(call) == _RECORD:
+                    call.append(Record(self.name, self.module, *call))
+        record: Record = call[_RECORD]
+        return record
 
     def clear(self) -> None:
         """Forget the kept calls (the recorder's `clear()`); the count of calls stays."""

@@ -32,7 +32,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import deque
-from typing import NamedTuple, TypeAlias
+from typing import TypeAlias
 
 import torch
 
@@ -64,16 +64,12 @@ __all__ = [
 _MIN_SWEEP = 256  # entries kept before the first sweep
 
 
-_new = tuple.__new__  # a NamedTuple at a plain tuple's cost, where every call makes one
-
-
-class Entry(NamedTuple):
-    """What the registry keeps of one tensor, keyed by its id."""
-
-    ref: weakref.ref[torch.Tensor]
-    value: Value
-    version: int  # the tensor's `_version` when tagged (-1: an inference tensor)
-    geometry: Geometry | None = None  # of the tensor `value` describes, when keyed by its base
+# What the registry keeps of one tensor, keyed by its id: a weak reference to it, its
+# value (a Tag or Named), its `_version` when tagged (-1: an inference tensor), and the
+# geometry of the tensor the value describes when the key is its base (else None). A plain
+# tuple, typed here and unpacked where it is read: `flush` makes them for every call, and
+# NamedTuples there cost the hot path some 15k instructions a call (callgrind).
+Entry: TypeAlias = tuple["weakref.ref[torch.Tensor]", Value, int, "Geometry | None"]
 
 
 # One hooked call noted and not yet written, as the hook appends it: weak references to
@@ -123,17 +119,17 @@ def flush() -> None:
             out_ref, h_n_ref, c_n_ref, cached, versions, following = note
             out = out_ref()
             if out is not None:
-                TAGS[id(out)] = _new(Entry, (out_ref, cached.out, versions[0], None))
+                TAGS[id(out)] = (out_ref, cached.out, versions[0], None)
                 if following:  # a view (batch-first)? its siblings hold its base: key that
                     key_base(out, cached.out, versions[0])
                 elif cached.out_is_view:  # where `find` looks for it, once asked: no base made
                     VIEWS.append(out_ref)
             h_n = h_n_ref()
             if h_n is not None:
-                TAGS[id(h_n)] = _new(Entry, (h_n_ref, cached.h_n, versions[1], None))
+                TAGS[id(h_n)] = (h_n_ref, cached.h_n, versions[1], None)
             c_n = None if c_n_ref is None else c_n_ref()
-            if c_n is not None:
-                TAGS[id(c_n)] = _new(Entry, (c_n_ref, cached.c_n, versions[2], None))
+            if c_n_ref is not None and c_n is not None:
+                TAGS[id(c_n)] = (c_n_ref, cached.c_n, versions[2], None)
             if PENDING and PENDING[0] is note:  # else a flush nested in this one (a finalizer
                 PENDING.popleft()  # run by the garbage collector, say) wrote and took it
         GENERATION[0] += 1
@@ -145,7 +141,7 @@ def sweep() -> None:
     """Drop the entries of dead tensors; the next sweep is due when the table has doubled."""
     global sweep_at
     with LOCK:
-        dead = [key for key, entry in TAGS.items() if entry.ref() is None]
+        dead = [key for key, entry in TAGS.items() if entry[0]() is None]  # its weak reference
         for key in dead:
             del TAGS[key]
         GENERATION[0] += 1
@@ -165,7 +161,7 @@ def tag(tensor: torch.Tensor, value: Value) -> None:
     with LOCK:
         flush()
         if not key_base(tensor, value, version_of(tensor)):
-            TAGS[id(tensor)] = Entry(weakref.ref(tensor), value, version_of(tensor))
+            TAGS[id(tensor)] = (weakref.ref(tensor), value, version_of(tensor), None)
         GENERATION[0] += 1
         if len(TAGS) >= sweep_at:
             sweep()
@@ -179,7 +175,7 @@ def key_base(tensor: torch.Tensor, value: Value, version: int) -> bool:
     base = tensor._base
     if base is None or _alive(TAGS.get(id(base)), base) is not None:
         return False
-    TAGS[id(base)] = Entry(weakref.ref(base), value, version, geometry_of(tensor))
+    TAGS[id(base)] = (weakref.ref(base), value, version, geometry_of(tensor))
     return True
 
 
@@ -195,13 +191,14 @@ def key_bases() -> None:
             view = held()
             entry = None if view is None else _alive(TAGS.get(id(view)), view)
             if view is not None and entry is not None:
-                key_base(view, entry.value, entry.version)
+                _, value, version, _ = entry
+                key_base(view, value, version)
         if views:
             GENERATION[0] += 1
 
 
 def _alive(entry: Entry | None, tensor: torch.Tensor) -> Entry | None:
-    return entry if entry is not None and entry.ref() is tensor else None
+    return entry if entry is not None and entry[0]() is tensor else None
 
 
 def find(tensor: torch.Tensor) -> tuple[Value, Geometry | None, bool] | None:
@@ -221,9 +218,10 @@ def find(tensor: torch.Tensor) -> tuple[Value, Geometry | None, bool] | None:
         entry = _alive(TAGS.get(id(base)), base) or _sibling(base)
         if entry is None:
             return None
-    if entry.version != version_of(tensor):
+    _, value, version, geometry = entry
+    if version != version_of(tensor):
         return None
-    return entry.value, entry.geometry, direct
+    return value, geometry, direct
 
 
 def _sibling(base: torch.Tensor) -> Entry | None:
@@ -236,7 +234,7 @@ def _sibling(base: torch.Tensor) -> Entry | None:
             entry = _alive(TAGS.get(id(view)), view)
             if entry is not None:
                 with LOCK:
-                    key_base(view, entry.value, entry.version)
+                    key_base(view, entry[1], entry[2])  # its value and version
                     GENERATION[0] += 1
                 return _alive(TAGS.get(id(base)), base)
     return None
@@ -264,9 +262,9 @@ def stale_origin(tensor: torch.Tensor) -> str | None:
     entry = _alive(TAGS.get(id(tensor)), tensor)
     if entry is None and tensor._base is not None:
         entry = _alive(TAGS.get(id(tensor._base)), tensor._base) or _sibling(tensor._base)
-    if entry is None or entry.version == version_of(tensor):
+    if entry is None or entry[2] == version_of(tensor):  # tagged at this version
         return None
-    origin: str = entry.value.origin
+    origin: str = entry[1].origin
     return origin
 
 

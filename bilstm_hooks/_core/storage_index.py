@@ -39,13 +39,13 @@ def sharing(tensor: torch.Tensor) -> list[tuple[Value, Geometry]]:
         entry = TAGS.get(key)
         if entry is None:
             continue
-        keyed = entry.ref()
+        ref, value, version, geometry = entry
+        keyed = ref()
         if keyed is None or keyed is tensor or _address(keyed) != address:
             continue
-        if entry.version not in (version_of(tensor), -1):  # -1: inference, unchangeable
+        if version not in (version_of(tensor), -1):  # -1: inference, unchangeable
             continue
-        geometry = entry.geometry if entry.geometry is not None else geometry_of(keyed)
-        found.append((entry.value, geometry))
+        found.append((value, geometry if geometry is not None else geometry_of(keyed)))
     return found
 
 
@@ -67,7 +67,7 @@ def _index() -> dict[int, list[int]]:
     if state != _indexed:
         index: dict[int, list[int]] = {}
         for key, entry in list(TAGS.items()):
-            keyed = entry.ref()
+            keyed = entry[0]()  # its weak reference
             if keyed is not None:
                 address = _address(keyed)
                 if address:

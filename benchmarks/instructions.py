@@ -7,9 +7,10 @@ and N2 times in two processes under callgrind; the difference over N2 - N1 calls
 cost of one forward call, start-up excluded. A third variant hooks the model with a forward
 hook that does nothing: the floor any forward hook pays, against which the library's own
 work is read (`extra over no-op`). One thread (torch's, and the OpenBLAS pool that
-numpy starts when torchinfo imports it), so that no thread pool spins, and
-a fixed hash seed; what still varies between runs (when the garbage collector runs, say)
-moves the ratio by about 1%.
+numpy starts when torchinfo imports it), so that no thread pool spins, a
+fixed hash seed, and the garbage collector off during the measured calls: when it
+happens to run moved a variant's count by about 10k instructions (0.5%) from run to
+run, more than the differences this is for. Its cost is in overhead.py's blocks.
 
     python benchmarks/instructions.py      # needs valgrind; about 12 minutes on 2 cores
 """
@@ -17,6 +18,7 @@ moves the ratio by about 1%.
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import os
 import re
 import shutil
@@ -46,7 +48,11 @@ def worker(calls: int, variant: str, grad: bool) -> None:
     elif variant == "no-op":
         model.register_forward_hook(lambda module, args, out: None)
     with torch.set_grad_enabled(grad):
-        for _ in range(WARMUP + calls):
+        for _ in range(WARMUP):
+            model(x)
+        gc.collect()
+        gc.disable()
+        for _ in range(calls):
             model(x)
 
 

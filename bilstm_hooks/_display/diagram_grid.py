@@ -1,6 +1,6 @@
 """The parts of the diagram's SVG: the legend, and one grid per sequence.
 
-`_display.diagram.diagram()` lays them out; each cell is a `rect` with `class` and `data-*`
+`diagram.diagram()` lays them out; each cell is a `rect` with `class` and `data-*`
 attributes (the layer, direction, token, `h_n` row and sequence it stands for).
 """
 

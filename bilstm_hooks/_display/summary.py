@@ -216,6 +216,7 @@ def _sort_in_call_order(records: list[Record], recorder: Recorder, order: list[s
 
 
 def _holds_packed(data: Any) -> bool:
+    """Whether `input_data` holds a PackedSequence anywhere (torchinfo cannot take one)."""
     if isinstance(data, PackedSequence):
         return True
     if isinstance(data, Mapping):
@@ -261,6 +262,7 @@ def _hooks_kept(model: nn.Module) -> Iterator[None]:
 
 
 def _to_end(hooks: dict[int, Any], key: int) -> None:
+    """Move the hook `key` to the end of `hooks`, in one step where torch's dict allows."""
     if isinstance(hooks, OrderedDict):  # as torch makes them: in one step
         hooks.move_to_end(key)
     else:

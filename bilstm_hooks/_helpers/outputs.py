@@ -20,6 +20,7 @@ __all__ = ["final_representation", "last_outputs", "split_directions", "split_la
 
 
 def _shape(t: torch.Tensor) -> tuple[int, ...]:
+    """The shape as a plain tuple, as messages print it."""
     return tuple(t.shape)
 
 
@@ -103,6 +104,7 @@ def split_layers(
 def _split_layers(
     what: str, h_n: object, module: object, layers: object, directions: object
 ) -> torch.Tensor:
+    """`h_n` (or `c_n`) as `layer direction [batch] hidden`, its sizes checked."""
     data = as_tensor(what, h_n, "a tensor")
     if isinstance(h_n, PackedSequence):
         raise TypeError(f"{what} expected a tensor (h_n or c_n), got PackedSequence")

@@ -8,7 +8,7 @@ import torch
 
 from .._base.arguments import expect_type
 from .._names.broadcast import with_notes
-from .._names.geometry import geometry_of
+from .._names.geometry import Geometry, geometry_of
 from .._names.layout import DIRECTIONS, Axes
 from .._names.named import Named
 from .compose import derived, view_names
@@ -17,7 +17,7 @@ from .reshape import directions, rearranged, selected
 
 __all__ = [
     "AnnotatedTensor",
-    "full_sizes",
+    "derived_view",
     "named_from",
     "unwrapped",
     "view_of",
@@ -266,11 +266,6 @@ def named_from(annotated: AnnotatedTensor, axes: Axes | None = None, **changes: 
     return named._replace(**changes) if changes else named
 
 
-def full_sizes(annotated: AnnotatedTensor) -> dict[str, int]:
-    """The size of each dim in the tensor `origin` names (a sliced dim's whole size)."""
-    return {**annotated.sizes, **annotated._full}
-
-
 def view_of(source: AnnotatedTensor, result: object) -> AnnotatedTensor | None:
     """`result`, a view of `source.tensor`, with derived names; None if not a view."""
     tensor = source.tensor
@@ -282,10 +277,15 @@ def view_of(source: AnnotatedTensor, result: object) -> AnnotatedTensor | None:
         and result.untyped_storage().data_ptr() == tensor.untyped_storage().data_ptr()
     ):
         return None
-    found = derived(source.axes, geometry_of(tensor), geometry_of(result))
+    return derived_view(result, named_from(source), geometry_of(tensor))
+
+
+def derived_view(tensor: torch.Tensor, named: Named, base: Geometry) -> AnnotatedTensor | None:
+    """`tensor`, a view of what `named` describes (of geometry `base`), named; or None."""
+    found = derived(named.axes, base, geometry_of(tensor))
     if found is None:
         return None
-    return with_names(result, view_names(named_from(source), found.axes, found.at, found.sliced))
+    return with_names(tensor, view_names(named, found.axes, found.at, found.sliced))
 
 
 def unwrapped(value: Any) -> Any:

@@ -24,11 +24,11 @@ import torch
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from .._base.arguments import expect_bool
-from .._names.geometry import Geometry, geometry_of
-from .._names.named import Named, Tag
+from .._names.geometry import geometry_of
+from .._names.named import Tag
 from . import registry
-from .annotated import AnnotatedTensor, with_names
-from .compose import derived, named_of, view_names
+from .annotated import AnnotatedTensor, derived_view, with_names
+from .compose import named_of, view_names
 from .storage_index import sharing
 
 __all__ = ["annotation_of"]
@@ -79,24 +79,15 @@ def annotation_of(obj: object, *, shared: bool = True) -> AnnotatedTensor | None
         if geometry is None:
             assert obj._base is not None  # found through its base
             geometry = geometry_of(obj._base)
-        annotated = _derived_annotation(obj, named, geometry)
+        annotated = derived_view(obj, named, geometry)
         if annotated is not None:
             return annotated
     for value, geometry in sharing(obj) if shared else ():  # detach(), .data
         if not (isinstance(value, Tag) and value.packed):
-            annotated = _derived_annotation(obj, named_of(value), geometry)
+            annotated = derived_view(obj, named_of(value), geometry)
             if annotated is not None:
                 return annotated
     return None
-
-
-def _derived_annotation(
-    tensor: torch.Tensor, named: Named, geometry: Geometry
-) -> AnnotatedTensor | None:
-    found = derived(named.axes, geometry, geometry_of(tensor))
-    if found is None:
-        return None
-    return with_names(tensor, view_names(named, found.axes, found.at, found.sliced))
 
 
 def _packed(packed: PackedSequence) -> AnnotatedTensor | None:

@@ -17,10 +17,10 @@ from typing import Any
 import torch
 from torch.nn.utils.rnn import pad_packed_sequence
 
-from .._core.annotated import AnnotatedTensor, full_sizes, named_from
+from .._core.annotated import AnnotatedTensor, named_from
 from .._names.layout import Axes
 from .._names.notes import is_order_note, is_padding_note, order_note, padding_rows, slice_notes
-from .rule_parts import as_named, tag, without
+from .rule_parts import as_named, full_sizes, tag, without
 
 __all__ = ["batch_index", "gathered_rows", "held_rows", "reordered"]
 

@@ -19,12 +19,13 @@ import torch
 
 from .._base.callers import callers_level
 from .._base.errors import LayoutWarning
-from .._core.annotated import AnnotatedTensor, full_sizes, named_from, view_of
+from .._core.annotated import AnnotatedTensor, named_from, view_of
 from .._names.derive import Derived, Underivable, derive
 from .._names.geometry import logical
 from .._names.layout import Axes
 from .._names.named import Named
 from .._names.notes import is_padding_note, slice_note
+from .rule_parts import full_sizes
 
 __all__ = ["check_index", "check_reduction", "joined", "reshaped", "warn"]
 

@@ -47,6 +47,11 @@ def as_named(annotated: AnnotatedTensor, axes: Axes | None = None, **changes: An
     )
 
 
+def full_sizes(annotated: AnnotatedTensor) -> dict[str, int]:
+    """The size of each dim in the tensor `origin` names (a sliced dim's whole size)."""
+    return {**annotated.sizes, **dict(named_from(annotated).full)}
+
+
 def without(named: Named, name: str) -> Named:
     """`named` with `name` no longer sliced (reordered, or joined again)."""
     return named._replace(

@@ -9,6 +9,7 @@ blaming the layout.
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -104,6 +105,55 @@ def test_unroll_says_the_input_changed_in_place() -> None:
     x.mul_(3)
     with pytest.raises(ValueError, match=r"cannot unroll this call .*: input was changed in place"):
         rec[layer].unroll()
+
+
+# The hook keeps copies without the graph (`tensor.data`), whose version counters are their own:
+# while the returned tensor lives its counter tells, and once it is gone the copy's own does.
+def test_a_change_through_a_view_of_a_tensor_whose_name_was_dropped_is_told() -> None:
+    layer, rec = hooked(bidirectional=True)
+    _out, (h_n, _c_n) = layer(torch.randn(2, 5, 3))
+    last = h_n[-1]  # a view: it keeps h_n alive, and shares its version counter
+    del h_n
+    last.zero_()
+    with pytest.raises(ValueError, match=r"h_n was changed in place"):
+        rec[layer].check()
+
+
+def test_a_change_through_the_records_own_tensors_is_told_once_the_originals_are_gone() -> None:
+    layer, rec = hooked(bidirectional=True)
+    layer(torch.randn(2, 5, 3))  # nothing of the call is held but the record's copies
+    rec[layer].check()
+    rec[layer].h_n.tensor.zero_()
+    with pytest.raises(ValueError, match=r"h_n was changed in place"):
+        rec[layer].check()
+
+
+def test_an_input_changed_before_the_call_and_dropped_after_it_still_unrolls() -> None:
+    layer, rec = hooked()
+    x = torch.randn(2, 5, 3)
+    x.mul_(2)
+    x.requires_grad_()  # a copy of it is kept, and its version at the call was 1, not 0
+    out, _ = layer(x)
+    assert rec[layer].raw("input") is not x
+    del x, out
+    assert rec[layer].unroll().check() < 1e-5
+
+
+def test_the_kept_copies_hold_no_graph_and_not_the_originals() -> None:
+    layer, rec = hooked()
+    x = torch.randn(2, 5, 3, requires_grad=True)
+    out, (h_n, c_n) = layer(x)
+    record = rec[layer]
+    for role, original in [("out", out), ("h_n", h_n), ("c_n", c_n), ("input", x)]:
+        kept = record.raw(role)
+        assert isinstance(kept, torch.Tensor)
+        assert kept is not original
+        assert kept.grad_fn is None
+        assert not kept.requires_grad
+        assert kept.data_ptr() == original.data_ptr()  # the same values, not a clone
+    gone = weakref.ref(out)
+    del out, h_n, c_n
+    assert gone() is None
 
 
 def test_a_call_under_inference_mode_keeps_no_versions_and_checks_as_before() -> None:

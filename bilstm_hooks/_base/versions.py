@@ -18,7 +18,9 @@ instead of blaming the layout or the replay.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping
+from typing import TypeAlias
 
 import torch
 from torch import nn
@@ -26,8 +28,10 @@ from torch.nn.utils.rnn import PackedSequence
 
 __all__ = [
     "ROLES",
+    "Originals",
     "changed_in_place",
     "in_place_reason",
+    "unreadable_reason",
     "version_of",
     "vmap_reason",
     "weight_versions",
@@ -35,6 +39,9 @@ __all__ = [
 
 ROLES = ("out", "h_n", "c_n", "input")  # the order of the hook's versions
 _functorch = torch._C._functorch
+# weak references to the tensors a call returned, in the order of ROLES, where the hook kept
+# a copy without the graph instead (None elsewhere); None where it kept no copy at all
+Originals: TypeAlias = "tuple[weakref.ref[torch.Tensor] | None, ...] | None"
 
 
 def version_of(value: torch.Tensor | PackedSequence | None) -> int | None:
@@ -61,14 +68,28 @@ def changed_in_place(
     values: Mapping[str, torch.Tensor | PackedSequence | None],
     kept: tuple[int, ...] | None,
     roles: tuple[str, ...] = ROLES,
+    originals: Originals = None,
 ) -> list[str]:
     """The `values` (of `roles`) changed in place since their versions `kept` (in the order
-    of `ROLES`; -1 where none was kept) were read."""
+    of `ROLES`; -1 where none was kept) were read.
+
+    `originals` holds, in the same order, a weak reference to the tensor the call returned
+    wherever its value is a copy made without the graph (`tensor.data`, which has a version
+    counter of its own, from 0): while the original lives, its counter tells; once it is gone,
+    only a change made through the copy (or its views) can be told."""
     if kept is None:
         return []
     changed = []
-    for role, then in zip(ROLES, kept, strict=False):
-        now = version_of(values.get(role))
+    for index, (role, then) in enumerate(zip(ROLES, kept, strict=False)):
+        value = values.get(role)
+        held = None if originals is None else originals[index]
+        if held is not None:
+            original = held()
+            if original is None:  # only the copy is left: its own counter started at 0
+                then = 0 if then >= 0 else then
+            else:
+                value = original
+        now = version_of(value)
         if role in roles and then >= 0 and now is not None and now != then:
             changed.append(role)
     return changed
@@ -85,6 +106,21 @@ def in_place_reason(changed: list[str], what: str) -> str | None:
         "counter moved: out.relu_(), h_n.zero_(), x += 1, say), so the values are no longer "
         "the layer's. Read the record before changing them, or change a copy (.clone())"
     )
+
+
+def unreadable_reason(
+    values: Mapping[str, torch.Tensor | PackedSequence | None],
+    kept: tuple[int, ...] | None,
+    originals: Originals,
+    what: str,
+    roles: tuple[str, ...] = ROLES,
+) -> str | None:
+    """Why a call's `values` cannot be read to `what`: they live inside `torch.func.vmap`
+    (`vmap_reason`), or those of `roles` changed in place since the call; else None."""
+    reason = vmap_reason(values.values(), what)
+    if reason is None:
+        reason = in_place_reason(changed_in_place(values, kept, roles, originals), what)
+    return reason
 
 
 def vmap_reason(values: Iterable[torch.Tensor | PackedSequence | None], what: str) -> str | None:

@@ -20,14 +20,14 @@ from .._names.named import CachedLayout, Tag
 __all__ = [
     "Skipped",
     "cached_layout",
-    "detached",
-    "detached_state",
     "expected",
     "is_fake",
+    "state_without_graph",
     "structure",
     "take_off",
     "unusual",
     "who",
+    "without_graph",
     "wrong_shapes",
 ]
 
@@ -146,14 +146,15 @@ def wrong_shapes(
     return "; ".join(wrong)
 
 
-def detached(t: PackedSequence) -> PackedSequence:
-    return PackedSequence(t.data.detach(), t.batch_sizes, t.sorted_indices, t.unsorted_indices)
+def without_graph(t: PackedSequence) -> PackedSequence:
+    """A packed sequence whose data is `t.data`'s values without the autograd graph."""
+    return PackedSequence(t.data.data, t.batch_sizes, t.sorted_indices, t.unsorted_indices)
 
 
-def detached_state(hx: Any) -> Any:
-    """The initial state given to the call, detached where it holds a graph."""
+def state_without_graph(hx: Any) -> Any:
+    """The initial state given to the call, without the graph where it holds one."""
     if isinstance(hx, torch.Tensor):
-        return hx.detach() if hx.requires_grad else hx
+        return hx.data if hx.requires_grad else hx
     if isinstance(hx, tuple):
-        return tuple(detached_state(part) for part in hx)
+        return tuple(state_without_graph(part) for part in hx)
     return hx

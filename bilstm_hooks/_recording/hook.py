@@ -1,7 +1,7 @@
 """The forward hook of one recurrent module: the hot path of every hooked call.
 
 It runs on every forward call, so it does as little as it can: the layout and
-tags of a call shape are cached, only tensors that hold a graph are detached,
+tags of a call shape are cached, only tensors that hold a graph are copied without it,
 and a `Record` is built only when it is read. It never raises and never changes
 the output: a call it cannot read is counted, its cause kept, and warned about
 once. Calls made while tracing (`torch.jit.trace`) or on fake tensors
@@ -34,6 +34,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from .._base.callers import callers_level
 from .._base.dynamo import keep_out_of_dynamo
+from .._base.versions import Originals
 from .._core import registry
 from .._core.registry import Pending
 from .._follow.mode import drop_ended
@@ -42,11 +43,11 @@ from .._names.named import CachedLayout
 from .call_checks import (
     Skipped,
     cached_layout,
-    detached,
-    detached_state,
+    state_without_graph,
     take_off,
     unusual,
     who,
+    without_graph,
 )
 from .record import Record
 
@@ -69,7 +70,7 @@ _SETTINGS = ("batch_first", "hidden_size", "num_layers", "bidirectional", "input
 # appended in place on first read. A plain list, as `registry.Pending` is a plain tuple:
 # one is made every call.
 KeptCall: TypeAlias = list[Any]
-_RECORD = 8  # where a kept call holds its Record once read
+_RECORD = 9  # where a kept call holds its Record once read
 
 # the recorder's latest hook, shared by its hooks: `latest[0] = hook`, one atomic step
 Latest: TypeAlias = "list[Hook | None]"
@@ -185,25 +186,29 @@ class Hook:
             except RuntimeError:  # inference tensors keep no version
                 versions = (-1, -1, -1, -1)
             # what the caller holds, before detaching: noted for the registry (see `flush`)
-            pending: Pending = (
-                _ref(out_data),
-                _ref(h_n),
-                None if c_n is None else _ref(c_n),
-                cached,
-                versions,
-                following,
-            )
+            out_ref, h_n_ref = _ref(out_data), _ref(h_n)
+            c_n_ref = None if c_n is None else _ref(c_n)
+            pending: Pending = (out_ref, h_n_ref, c_n_ref, cached, versions, following)
+            originals: Originals = None
             if self.detach:  # only what holds a graph: under no_grad nothing needs it
+                # `.data`, not `.detach()`: the same values without the graph, at 60% of the
+                # cost (no dispatch, no view), but with a version counter of its own, so the
+                # originals' weak references are kept to tell changes in place
+                input_ref = None
                 if input_data.requires_grad:
-                    input = input.detach() if input_data is input else detached(input)
+                    input_ref = _ref(input_data)
+                    input = input.data if input_data is input else without_graph(input)
                 if out_data.requires_grad or h_n.requires_grad:
-                    out = out.detach() if out_data is out else detached(out)
-                    h_n = h_n.detach()
+                    out = out.data if out_data is out else without_graph(out)
+                    h_n = h_n.data
                     if c_n is not None:
-                        c_n = c_n.detach()
+                        c_n = c_n.data
+                    originals = (out_ref, h_n_ref, c_n_ref, input_ref)
+                elif input_ref is not None:
+                    originals = (None, None, None, input_ref)
                 if hx is not None:
-                    hx = detached_state(hx)
-            entry: KeptCall = [layout, input, out, h_n, c_n, hx, training, versions]
+                    hx = state_without_graph(hx)
+            entry: KeptCall = [layout, input, out, h_n, c_n, hx, training, versions, originals]
             # no lock: each of these is one atomic step (see the module's docstring)
             _PENDING.append(pending)
             if following or len(_PENDING) >= _FLUSH_AT:  # following: its look needs keys now

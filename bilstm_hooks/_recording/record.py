@@ -10,7 +10,7 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from .._base.arguments import expect_bool, expect_count
 from .._base.packed import packed_lengths
-from .._base.versions import ROLES, changed_in_place, in_place_reason, vmap_reason, weight_versions
+from .._base.versions import ROLES, Originals, unreadable_reason, weight_versions
 from .._core import registry
 from .._core.annotated import AnnotatedTensor
 from .._core.picture import Diagram
@@ -26,7 +26,7 @@ __all__ = ["Record"]
 class Record:
     """One forward call of one recurrent module.
 
-    Tensors are kept as the layer returned them (detached by default) and
+    Tensors are kept as the layer returned them (without the graph by default) and
     annotated when read; a packed output is padded only when `.out` is read.
 
     Attributes:
@@ -48,6 +48,7 @@ class Record:
         hx: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
         training: bool | None = None,
         versions: tuple[int, int, int, int] | None = None,
+        originals: Originals = None,
     ) -> None:
         self.name = name
         self.module = module
@@ -59,6 +60,7 @@ class Record:
         self._hx = hx
         self._training = training  # the module's train mode during the call, when kept
         self._call_versions = versions  # of out, h_n, c_n and the input at the call
+        self._originals = originals  # where a value is a copy without the graph (`versions`)
         # the layer's parameters' versions now: built on first read, or before the next
         # optimizer step (`_recording.recorder`), so the call's weights unless changed otherwise
         self._weights = weight_versions(module)
@@ -116,10 +118,7 @@ class Record:
             cannot check it: h_n was changed in place since the call (a version counter ...
         """
         values = {role: self.raw(role) for role in ROLES}  # type: ignore[arg-type]
-        reason = vmap_reason(values.values(), what)
-        if reason is None:
-            reason = in_place_reason(changed_in_place(values, self._call_versions, roles), what)
-        return reason
+        return unreadable_reason(values, self._call_versions, self._originals, what, roles)
 
     @property
     def weights_changed(self) -> bool:

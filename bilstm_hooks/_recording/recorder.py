@@ -44,8 +44,9 @@ def attach_hooks(
             be the model itself, or sit inside `DataParallel`/`DistributedDataParallel`.
         history: how many calls to keep per module, 1 to `sys.maxsize` (oldest dropped
             first).
-        detach: keep detached tensors, so that records never hold the autograd
-            graph alive. `False` keeps the tensors the layer returned.
+        detach: keep the call's tensors without their autograd graph (the same values,
+            not copied), so that records never hold a graph alive. `False` keeps the
+            tensors the layer returned.
         follow: carry the names through the torch ops of each forward of `model`
             (`pad_packed_sequence`, `cat`, elementwise ops, reductions, a Linear
             head) and warn about layout bugs (`bh.LayoutWarning`), as `bh.follow()`

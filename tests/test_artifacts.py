@@ -194,14 +194,39 @@ class StateFirst(nn.GRU):
         return h_n, out
 
 
-def test_a_subclass_returning_only_out_warns_once_with_the_cause() -> None:
-    layer = OutOnly(3, 4)
+@pytest.mark.parametrize("cls", [OutOnly, StateFirst])
+def test_a_subclass_that_reshapes_what_the_parent_returns_is_recorded_as_the_layer_ran(
+    cls: type[nn.RNNBase],
+) -> None:
+    layer = cls(3, 4)
     rec = bh.attach_hooks(layer)
     x = torch.randn(2, 5, 3)  # two rows: `out, state = out` would unpack it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer(x)
+    assert rec.calls(layer) == 1  # the parent's call, not the subclass's as well
+    assert rec[layer].out.sizes == {"token": 2, "batch": 5, "direction": 1, "hidden": 4}
+    rec[layer].check()
+
+
+class OwnOutput(nn.LSTM):  # never calls the parent's forward: nothing of the layer's ran
+    def forward(self, input: Any, hx: Any = None) -> Any:  # type: ignore[override]
+        return input[..., :4]
+
+
+class OwnOutputsStateFirst(nn.GRU):
+    def forward(self, input: Any, hx: Any = None) -> Any:  # type: ignore[override]
+        return torch.zeros(1, input.shape[1], 4), torch.zeros(*input.shape[:2], 4)
+
+
+def test_a_subclass_returning_only_out_of_its_own_warns_once_with_the_cause() -> None:
+    layer = OwnOutput(3, 4)
+    rec = bh.attach_hooks(layer)
+    x = torch.randn(2, 5, 4)  # two rows: `out, state = out` would unpack it
     with pytest.warns(
         RuntimeWarning,
-        match=r"could not record a call of <OutOnly>: ValueError: expected the forward to "
-        r"return \(out, \(h_n, c_n\)\) as nn\.OutOnly does; got tensor \(2, 5, 4\)\.",
+        match=r"could not record a call of <OwnOutput>: ValueError: expected the forward to "
+        r"return \(out, \(h_n, c_n\)\) as nn\.OwnOutput does; got tensor \(2, 5, 4\)\.",
     ) as caught:
         results = [layer(x) for _ in range(2)]
     assert len(caught) == 1
@@ -210,13 +235,14 @@ def test_a_subclass_returning_only_out_warns_once_with_the_cause() -> None:
         rec[layer]
 
 
-def test_a_subclass_returning_state_first_warns_and_check_says_what_differs() -> None:
-    layer = StateFirst(3, 4)
+def test_a_subclass_returning_state_first_of_its_own_warns_and_check_says_what_differs() -> None:
+    layer = OwnOutputsStateFirst(3, 4)
     rec = bh.attach_hooks(layer)
     with pytest.warns(
         RuntimeWarning,
-        match=r"recorded a call of <StateFirst> whose outputs are not laid out as they "
-        r"should be: .*out token batch \(direction hidden\) = \(5, 2, \(1 4\)\), got \(1, 2, 4\)",
+        match=r"recorded a call of <OwnOutputsStateFirst> whose outputs are not laid out as "
+        r"they should be: .*out token batch \(direction hidden\) = \(5, 2, \(1 4\)\), "
+        r"got \(1, 2, 4\)",
     ):
         layer(torch.randn(5, 2, 3))
     with pytest.raises(bh.LayoutError, match=r"out should be token batch \(direction hidden\)"):

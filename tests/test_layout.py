@@ -317,16 +317,20 @@ def test_last_column_of_padded_out_is_wrong_for_packed_batches(
 class TamperedLSTM(nn.LSTM):
     """An LSTM whose forward hands back clones with one layout identity broken.
 
-    The public route to a corrupt record: the hook records whatever the (subclassed)
-    layer returns, so no private state of Record is touched.
+    The public route to a corrupt record, as from a subclass that computes its outputs
+    itself: its forward runs an unhooked twin (not a submodule), so the hook records
+    what this layer returns, and no private state of Record is touched. (A subclass
+    calling `super().forward` is recorded as the parent ran: tests/test_entrance.py.)
     """
 
     def __init__(self, *args: Any, tamper: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.tamper = tamper
+        self.__dict__["twin"] = nn.LSTM(*args, **kwargs)  # not a submodule: never hooked
+        self.twin.load_state_dict(self.state_dict())
 
     def forward(self, input: Any, hx: Any = None) -> Any:
-        out, (h_n, c_n) = super().forward(input, hx)
+        out, (h_n, c_n) = self.twin(input, hx)
         padded = out
         if isinstance(out, PackedSequence):
             padded, lengths = pad_packed_sequence(out, batch_first=self.batch_first)

@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
 from .._base.hook_dicts import FORWARD_HOOK_DICTS
+from .._base.versions import weight_versions
 from .._names.layout import Layout, label_of, quoted_label_of
 from .._names.named import CachedLayout, Tag
 
@@ -26,6 +27,8 @@ __all__ = [
     "structure",
     "take_off",
     "unusual",
+    "weights_state",
+    "weights_used_since",
     "who",
     "without_graph",
     "wrong_shapes",
@@ -158,3 +161,20 @@ def state_without_graph(hx: Any) -> Any:
     if isinstance(hx, tuple):
         return tuple(state_without_graph(part) for part in hx)
     return hx
+
+
+def weights_state(module: nn.Module) -> tuple[tuple[int, ...], bool]:
+    """The layer's parameters' versions, and whether any has a gradient: what tells later
+    that its weights were used (`weights_used_since`)."""
+    return weight_versions(module), any(p.grad is not None for p in module.parameters())
+
+
+def weights_used_since(module: nn.Module, then: tuple[tuple[int, ...], bool]) -> str:
+    """How the layer's weights show they were used since `then` (a `weights_state`), or
+    `""`: gradients they did not have, or values an optimizer step changed."""
+    versions, had_grads = weights_state(module)
+    if versions != then[0]:
+        return "they changed in place, as an optimizer step changes them"
+    if had_grads and not then[1]:
+        return "they have gradients they did not have then"
+    return ""

@@ -11,12 +11,10 @@ The registry is written in batches: a call is noted in `registry.PENDING`, and
 written (for those of its tensors still alive) when 64 have piled up or something
 reads the registry.
 
-Threads: the hot path takes no lock. Each of its writes is one atomic step under
-the GIL: appending to `PENDING` and to the kept calls (deques), counting the call
-(`next()` of an `itertools.count`), setting the recorder's latest hook (a shared
-one-item list); `flush()` takes the registry's lock itself. A kept call is a list that
-gains its `Record` in place, so that reading never moves entries that another thread
-appends.
+Threads: the hot path takes no lock. Each of its writes is one atomic step under the GIL:
+appending to `PENDING` and to the kept calls (deques), `next()` of an `itertools.count`,
+setting the recorder's latest hook (a one-item list); `flush()` takes the registry's lock.
+A kept call is a list that gains its `Record` in place, so reading never moves entries.
 """
 
 from __future__ import annotations
@@ -49,6 +47,7 @@ from .call_checks import (
     who,
     without_graph,
 )
+from .entrance import recorded_inside
 from .record import Record
 
 __all__ = ["Hook", "Latest"]
@@ -65,10 +64,8 @@ _no_torch_function = torch._C.DisableTorchFunction
 _LAYOUTS_KEPT = 32  # distinct call shapes whose layout is cached, per module
 # the layer's settings a layout is derived from, besides the call's shape
 _SETTINGS = ("batch_first", "hidden_size", "num_layers", "bidirectional", "input_size", "proj_size")
-# One kept call, read only in this module: the arguments of `Record` after its name and
-# module (layout, input, out, h_n, c_n, hx, training, versions), then the Record itself,
-# appended in place on first read. A plain list, as `registry.Pending` is a plain tuple:
-# one is made every call.
+# One kept call, read only here: the arguments of `Record` after its name and module, then
+# the Record, appended on first read. A plain list, as `registry.Pending` is a plain tuple.
 KeptCall: TypeAlias = list[Any]
 _RECORD = 9  # where a kept call holds its Record once read
 
@@ -88,7 +85,9 @@ class Hook:
     OURS = True  # a hook of this library's (`_base.hook_dicts.is_ours`)
 
     __slots__ = (
+        "__weakref__",
         "counted",
+        "covered",
         "detach",
         "failure",
         "failures",
@@ -119,6 +118,8 @@ class Hook:
         self.failure = ""  # the cause of the latest failure
         self.skipped = 0  # traced or fake: not calls
         self.warned = False
+        # the arguments of `module(...)` calls recorded inside already (`entrance`)
+        self.covered: deque[tuple[Any, ...]] = deque(maxlen=4)
         # the layout and tags of each call shape, keyed by all they are derived from, and
         # whether its `out` is a view (batch-first)
         self.layouts: dict[tuple[Any, ...], CachedLayout] = {}
@@ -134,6 +135,8 @@ class Hook:
         # The hot path, one frame: calls cost here.
         if self.module is None:
             take_off(self, module)
+            return
+        if self.covered and recorded_inside(self.covered, args):
             return
         if _modes_on():  # following (or the user's own mode): our own ops are not theirs
             with _no_torch_function():
@@ -191,9 +194,8 @@ class Hook:
             pending: Pending = (out_ref, h_n_ref, c_n_ref, cached, versions, following)
             originals: Originals = None
             if self.detach:  # only what holds a graph: under no_grad nothing needs it
-                # `.data`, not `.detach()`: the same values without the graph, at 60% of the
-                # cost (no dispatch, no view), but with a version counter of its own, so the
-                # originals' weak references are kept to tell changes in place
+                # `.data`, not `.detach()`: 60% of the cost (no dispatch, no view), but its own
+                # version counter: the originals' weak references tell changes in place
                 input_ref = None
                 if input_data.requires_grad:
                     input_ref = _ref(input_data)
@@ -267,17 +269,15 @@ class Hook:
         self.layouts[key] = cached
         return cached
 
-    # -- reading ---------------------------------------------------------------------
     def latest(self) -> Record | None:
         """The latest kept call as a Record, or None."""
-        with _LOCK:
-            entry = self.kept[-1] if self.kept else None
-        return None if entry is None else self._record_of(entry)
+        entries = self.kept_records(last=True)
+        return entries[0] if entries else None
 
-    def kept_records(self) -> list[Record]:
-        """Every kept call as a Record, oldest first."""
+    def kept_records(self, last: bool = False) -> list[Record]:
+        """Every kept call as a Record, oldest first (`last`: the latest alone)."""
         with _LOCK:
-            entries = list(self.kept)
+            entries = ([self.kept[-1]] if self.kept else []) if last else list(self.kept)
         return [self._record_of(entry) for entry in entries]
 
     def _record_of(self, call: KeptCall) -> Record:

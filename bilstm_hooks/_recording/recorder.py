@@ -19,8 +19,8 @@ from .._core import registry
 from .._core.providers import provider
 from .._follow.mode import FollowHooks
 from .._names.layout import RECURRENT_TYPES, label_of
-from . import save_guard
-from .call_checks import who
+from . import entrance, save_guard
+from .call_checks import weights_state, weights_used_since, who
 from .hook import Hook, Latest
 from .record import Record
 
@@ -131,9 +131,13 @@ class Recorder:
             for name, module in self._modules.items()
         }
         self._history = history
+        self._weights_then = {name: weights_state(m) for name, m in self._modules.items()}
         self._removed = False
         self._follow: FollowHooks | None = None
         save_guard.install()
+        entrance.install()
+        for name, module in self._modules.items():
+            entrance.hook_directly(module, self._hooks[name])
         _LIVE.add(self)
         _watch_optimizer_steps()
         self._handles: list[RemovableHandle] = [
@@ -193,6 +197,13 @@ class Recorder:
                 f"{state}, but its {hook.skipped} call(s) were traced or ran on fake tensors "
                 "(torch.jit.trace, torch.export, torch.compile), which are not recorded; "
                 "call the model eagerly"
+            )
+        used = weights_used_since(self._modules[hook.name], self._weights_then[hook.name])
+        if used:
+            return (
+                f"{state}, but no call of it was seen, though its weights were used since it "
+                f"was hooked ({used}): something computes with them without calling the "
+                "layer or its forward (torch._VF, or a copy of it); call the layer itself"
             )
         return f"{state}, but it has not been called since it was hooked; run the model first"
 
@@ -264,6 +275,8 @@ class Recorder:
         """Remove every hook this recorder added. Safe to call twice; records stay."""
         for handle in self._handles:
             handle.remove()
+        for name, module in self._modules.items():
+            entrance.unhook_directly(module, self._hooks[name])
         if self._follow is not None:
             self._follow.remove()
         self._removed = True

@@ -1,0 +1,125 @@
+"""Calls that a forward hook never sees: `layer.forward(x)` from a wrapper, and the parent's
+forward inside a subclass's own.
+
+torch runs forward hooks only around `module(...)`. A weight-drop wrapper calls
+`self.module.forward(*args)`, so a hooked layer inside it would read "not called yet"
+after a whole training run; an `nn.LSTM` subclass whose `forward` packs its input with
+lengths passed as a keyword, then calls `super().forward(packed)`, gives the hook the
+subclass's own arguments and results instead of the layer's.
+
+`install()`, run by the first `attach_hooks`, wraps `nn.LSTM.forward`, `nn.GRU.forward`
+and `nn.RNN.forward` once. Called by `module(...)` itself (the caller's frame is
+`Module._call_impl`, or the `inner` it runs for hooks), the wrapper only passes the call
+on: the forward hook records it. Called any other way, it gives the call, with the
+layer's own arguments and results, to the hooks of that module, if any. Where a
+`module(...)` of the same module encloses it (a subclass), that call's forward hook is
+told to pass: the call is recorded once, as the layer ran it. A layer never hooked pays
+one Python frame per call.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import types
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from .._core.registry import LOCK
+
+__all__ = ["hook_directly", "install", "recorded_inside", "unhook_directly"]
+
+# the frames of `module(...)` that call `forward`: `Module._call_impl` itself, without
+# hooks, or the `inner` function it defines and runs when the module has some
+_CALL_IMPL = nn.Module._call_impl.__code__
+_CALLERS = frozenset(
+    {_CALL_IMPL} | {code for code in _CALL_IMPL.co_consts if isinstance(code, types.CodeType)}
+)
+_getframe = sys._getframe
+_ENCLOSING_LOOKED_AT = 8  # frames looked through for an enclosing `module(...)`
+# module -> weak references to the hooks (`Hook`) that record its direct calls. Weak both
+# ways: a hook holds its module, and neither may keep the other alive from here.
+_HOOKS: weakref.WeakKeyDictionary[nn.Module, list[weakref.ref[Any]]] = weakref.WeakKeyDictionary()
+
+
+def hook_directly(module: nn.Module, hook: Any) -> None:
+    """Give `module`'s calls that bypass `module(...)` to `hook` too (a `Hook`)."""
+    _HOOKS.setdefault(module, []).append(weakref.ref(hook))
+
+
+def unhook_directly(module: nn.Module, hook: Any) -> None:
+    """Undo `hook_directly`."""
+    held = _HOOKS.get(module)
+    if held is None:
+        return
+    held[:] = [ref for ref in held if ref() is not hook and ref() is not None]
+    if not held:
+        del _HOOKS[module]
+
+
+def install() -> None:
+    """Wrap the three recurrent classes' `forward` once (idempotent)."""
+    for cls in (nn.LSTM, nn.GRU, nn.RNN):
+        if not getattr(cls.forward, "_bilstm_hooks", False):
+            cls.forward = _wrapped(cls.forward)  # type: ignore[method-assign]
+
+
+def _wrapped(forward: Callable[..., Any]) -> Callable[..., Any]:
+    getframe, callers, hooks, entered = _getframe, _CALLERS, _HOOKS, _entered_directly
+
+    def wrapper(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        output = forward(self, *args, **kwargs)
+        if hooks and getframe(1).f_code not in callers:  # not called by module(...)
+            entered(self, args, kwargs, output)
+        return output
+
+    # the globals of the forward it wraps (its names all come from the closure): what
+    # `torch.jit.script` resolves the original's source (`__wrapped__`) against
+    wrapper = types.FunctionType(
+        wrapper.__code__, forward.__globals__, wrapper.__name__, None, wrapper.__closure__
+    )
+    wrapper = functools.wraps(forward)(wrapper)
+    wrapper._bilstm_hooks = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _entered_directly(module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
+    held = _HOOKS.get(module)
+    hooks = [hook for hook in (ref() for ref in held or ()) if hook is not None]
+    if not hooks:
+        return
+    enclosing = _enclosing_call_args(module)
+    for hook in hooks:
+        if enclosing is not None:  # its forward hook is yet to run: it passes on that call
+            hook.covered.append(enclosing)
+        hook.record(module, args, kwargs, output)
+
+
+def _enclosing_call_args(module: nn.Module) -> tuple[Any, ...] | None:
+    """The arguments of the `module(...)` call that this one runs inside (a subclass's
+    forward calling the parent's), or None where there is none."""
+    frame: types.FrameType | None = _getframe(3)  # the wrapper's caller: a subclass's forward
+    for _ in range(_ENCLOSING_LOOKED_AT):
+        if frame is None:
+            return None
+        if frame.f_code in _CALLERS and frame.f_locals.get("self") is module:
+            args: tuple[Any, ...] | None = frame.f_locals.get("args")
+            return args
+        frame = frame.f_back
+    return None
+
+
+def recorded_inside(covered: deque[tuple[Any, ...]], args: tuple[Any, ...]) -> bool:
+    """Whether the `module(...)` call of `args` was recorded inside already (a subclass's
+    forward), taking it off `covered`, a hook's arguments of such calls. They are held,
+    not their ids, so that one left by an exception is never taken for a later call's."""
+    with LOCK:
+        for index, held in enumerate(covered):
+            if held is args:  # by identity: `==` of tuples compares their tensors
+                del covered[index]
+                return True
+    return False

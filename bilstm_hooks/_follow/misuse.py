@@ -149,14 +149,70 @@ def check_index(source: AnnotatedTensor, index: Any, result: torch.Tensor) -> No
 
 # -- reductions -------------------------------------------------------------------------------
 def check_reduction(source: AnnotatedTensor, name: str, op: str) -> None:
-    """A reduction over the `token` axis of a padded output with unequal lengths."""
+    """A reduction over the `token` axis of a padded output with unequal lengths that the
+    padding changes: checked on the values, so that a sum over zero padding, or a max over
+    padding set to -inf first (`masked_fill`, `where`), stays silent."""
     lengths = source.lengths
-    if name == "token" and lengths is not None and len(set(lengths)) > 1:
-        warn(
-            f"{op} over token of {_who(source)}, padded with unequal lengths "
-            f"{list(lengths)}: the padding is in it. Divide the sum over valid tokens by "
-            "the lengths, or mask the padding first"
-        )
+    if name != "token" or lengths is None or len(set(lengths)) < 2:
+        return
+    if op in _EXCLUDING and not _padding_changes(source, op, lengths):
+        return
+    advice = _ADVICE.get(op, "Reduce over the valid tokens only (mask the padding first)")
+    warn(
+        f"{op} over token of {_who(source)}, padded with unequal lengths "
+        f"{list(lengths)}: the padding is in it. {advice}"
+    )
+
+
+_ADVICE = {
+    "mean": "Divide the sum over valid tokens by the lengths: "
+    "(out * mask[..., None]).sum(1) / lengths[:, None]",
+    "sum": "Zero the padding first: (out * mask[..., None]).sum(1)",
+    "max": "Set the padding to -inf first: out.masked_fill(~mask[..., None], float('-inf'))",
+    "amax": "Set the padding to -inf first: out.masked_fill(~mask[..., None], float('-inf'))",
+    "logsumexp": "Set the padding to -inf first: out.masked_fill(~mask[..., None], float('-inf'))",
+    "min": "Set the padding to +inf first: out.masked_fill(~mask[..., None], float('inf'))",
+    "amin": "Set the padding to +inf first: out.masked_fill(~mask[..., None], float('inf'))",
+}
+# each reduction, and the value that padding must hold to leave it unchanged
+_EXCLUDING: dict[str, float] = {
+    "sum": 0.0,
+    "max": float("-inf"),
+    "amax": float("-inf"),
+    "logsumexp": float("-inf"),
+    "min": float("inf"),
+    "amin": float("inf"),
+    "prod": 1.0,
+}
+
+
+def _padding_changes(source: AnnotatedTensor, op: str, lengths: tuple[int, ...]) -> bool:
+    """Whether `op` over token gives another value than over the valid tokens alone; True
+    where that cannot be told (token or batch fused with another dim)."""
+    groups = source.axes.groups
+    if ("token",) not in groups or ("batch",) not in groups:
+        return True
+    token, batch = groups.index(("token",)), groups.index(("batch",))
+    values = source.tensor
+    start, _, step = source.sliced.get("token", (0, 0, 1))
+    positions = start + step * torch.arange(values.shape[token], device=values.device)
+    limit = torch.tensor(lengths, device=values.device)
+    valid = positions[None, :] < limit[:, None]  # batch, token
+    if batch > token:
+        valid = valid.T
+    shape = [1] * values.dim()
+    shape[min(batch, token)], shape[max(batch, token)] = valid.shape
+    valid = valid.reshape(shape)
+    with torch.no_grad():
+        fill = torch.full((), _EXCLUDING[op], dtype=values.dtype, device=values.device)
+        reduce = getattr(torch, op)
+        wanted = reduce(torch.where(valid, values, fill), token)
+        got = reduce(values, token)
+    if isinstance(got, tuple):  # max, min: (values, indices)
+        got, wanted = got[0], wanted[0]
+    return not torch.equal(got.isnan(), wanted.isnan()) or not torch.allclose(
+        got.nan_to_num(), wanted.nan_to_num(), equal_nan=True
+    )
 
 
 # -- cat, stack --------------------------------------------------------------------------------

@@ -57,6 +57,8 @@ def reshaped(source: AnnotatedTensor, shape: tuple[int, ...]) -> Named | None:
             full=tuple((n, v) for n, v in named_from(source).full if n in kept),
         )
     mixes = [n for n in found.mixes if n != "batch"]
+    if _regroups_rows(source, shape):
+        return None  # the layer's batch was the caller's own (batch skip): unnamed, not warned
     if "batch" in found.mixes and source.sizes.get("batch", 1) > 1:
         _warn_mixed(source, shape, tuple(mixes))
     elif _split_backwards(source, shape) or (
@@ -88,6 +90,29 @@ def _split_backwards(source: AnnotatedTensor, shape: tuple[int, ...]) -> bool:
     for n in shape[:-2]:
         rest *= n
     return tuple(shape[-2:]) == (size["hidden"], size["direction"]) and rest == lead
+
+
+def _regroups_rows(source: AnnotatedTensor, shape: tuple[int, ...]) -> bool:
+    """`h.view(b1, -1)` where the layer's batch `b1 * b2` leads (nothing of size > 1 before
+    it): rows of b2 consecutive sequences, as when the caller fused `(batch skip)` into the
+    layer's batch (LSTNet's skip GRU). Not known to be wrong, so not warned."""
+    groups = source.axes.groups
+    if ("batch",) not in groups:
+        return False
+    axis = groups.index(("batch",))
+    before = 1
+    for n in source.shape[:axis]:
+        before *= n
+    rows, after = source.shape[axis], 1
+    for n in source.shape[axis + 1 :]:
+        after *= n
+    kept = [n for n in shape if n != 1]
+    if before != 1 or len(kept) < 2:
+        return False
+    outer, rest = kept[0], 1
+    for n in kept[1:]:
+        rest *= n
+    return 1 < outer < rows and rows % outer == 0 and rest == rows // outer * after
 
 
 def _features_of_sequences(axes: Axes) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -83,12 +84,7 @@ def _split_backwards(source: AnnotatedTensor, shape: tuple[int, ...]) -> bool:
     groups, size = source.axes.groups, source.sizes
     if not groups or groups[-1] != ("direction", "hidden") or len(shape) < 2:
         return False
-    lead = 1
-    for n in source.shape[:-1]:
-        lead *= n
-    rest = 1
-    for n in shape[:-2]:
-        rest *= n
+    lead, rest = math.prod(source.shape[:-1]), math.prod(shape[:-2])
     return tuple(shape[-2:]) == (size["hidden"], size["direction"]) and rest == lead
 
 
@@ -100,19 +96,12 @@ def _regroups_rows(source: AnnotatedTensor, shape: tuple[int, ...]) -> bool:
     if ("batch",) not in groups:
         return False
     axis = groups.index(("batch",))
-    before = 1
-    for n in source.shape[:axis]:
-        before *= n
-    rows, after = source.shape[axis], 1
-    for n in source.shape[axis + 1 :]:
-        after *= n
+    rows, after = source.shape[axis], math.prod(source.shape[axis + 1 :])
     kept = [n for n in shape if n != 1]
-    if before != 1 or len(kept) < 2:
+    if math.prod(source.shape[:axis]) != 1 or len(kept) < 2:
         return False
-    outer, rest = kept[0], 1
-    for n in kept[1:]:
-        rest *= n
-    return 1 < outer < rows and rows % outer == 0 and rest == rows // outer * after
+    outer = kept[0]
+    return 1 < outer < rows and rows % outer == 0 and math.prod(kept[1:]) == rows // outer * after
 
 
 def _features_of_sequences(axes: Axes) -> tuple[str, ...]:
@@ -182,23 +171,29 @@ def check_reduction(source: AnnotatedTensor, name: str, op: str) -> None:
         return
     if op in _EXCLUDING and not _padding_changes(source, op, lengths):
         return
-    advice = _ADVICE.get(op, "Reduce over the valid tokens only (mask the padding first)")
     warn(
         f"{op} over token of {_who(source)}, padded with unequal lengths "
-        f"{list(lengths)}: the padding is in it. {advice}"
+        f"{list(lengths)}: the padding is in it. {_advice(op)}"
     )
 
 
-_ADVICE = {
-    "mean": "Divide the sum over valid tokens by the lengths: "
-    "(out * mask[..., None]).sum(1) / lengths[:, None]",
-    "sum": "Zero the padding first: (out * mask[..., None]).sum(1)",
-    "max": "Set the padding to -inf first: out.masked_fill(~mask[..., None], float('-inf'))",
-    "amax": "Set the padding to -inf first: out.masked_fill(~mask[..., None], float('-inf'))",
-    "logsumexp": "Set the padding to -inf first: out.masked_fill(~mask[..., None], float('-inf'))",
-    "min": "Set the padding to +inf first: out.masked_fill(~mask[..., None], float('inf'))",
-    "amin": "Set the padding to +inf first: out.masked_fill(~mask[..., None], float('inf'))",
-}
+def _advice(op: str) -> str:
+    """The fix for `op` over padded tokens: what the padding must hold for it."""
+    fill = _EXCLUDING.get(op)
+    if op == "mean":
+        return (
+            "Divide the sum over valid tokens by the lengths: "
+            "(out * mask[..., None]).sum(1) / lengths[:, None]"
+        )
+    if op == "sum":
+        return "Zero the padding first: (out * mask[..., None]).sum(1)"
+    if fill in (float("-inf"), float("inf")):  # max, amax, logsumexp; min, amin
+        shown, value = ("-inf", "-inf") if fill < 0 else ("+inf", "inf")
+        fix = f"out.masked_fill(~mask[..., None], float('{value}'))"
+        return f"Set the padding to {shown} first: {fix}"
+    return "Reduce over the valid tokens only (mask the padding first)"
+
+
 # each reduction, and the value that padding must hold to leave it unchanged
 _EXCLUDING: dict[str, float] = {
     "sum": 0.0,
@@ -235,9 +230,7 @@ def _padding_changes(source: AnnotatedTensor, op: str, lengths: tuple[int, ...])
         got = reduce(values, token)
     if isinstance(got, tuple):  # max, min: (values, indices)
         got, wanted = got[0], wanted[0]
-    return not torch.equal(got.isnan(), wanted.isnan()) or not torch.allclose(
-        got.nan_to_num(), wanted.nan_to_num(), equal_nan=True
-    )
+    return not torch.allclose(got, wanted, equal_nan=True)
 
 
 # -- cat, stack --------------------------------------------------------------------------------

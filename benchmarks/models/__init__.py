@@ -31,8 +31,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Protocol
 
-__all__ = ["MODELS", "Stop", "load", "resolve"]
+__all__ = ["MODELS", "Located", "Stop", "load", "resolve"]
 
 MODELS = (
     "word_language_model",
@@ -62,7 +63,17 @@ def load(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}")
 
 
-def resolve(module: ModuleType, stop: Stop) -> tuple[Path, int]:
+class Located(Protocol):
+    """Where a stop is: a `Stop`, or `benchmarks.wild.WildStop`."""
+
+    @property
+    def function(self) -> str: ...
+
+    @property
+    def line(self) -> str: ...
+
+
+def resolve(module: ModuleType, stop: Located) -> tuple[Path, int]:
     """The file and 1-based line number of `stop` in `module`."""
     target: object = module
     for part in stop.function.split("."):

@@ -44,11 +44,11 @@ direction was selected, that padding was zeroed or masked, a known bug on that l
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
+
+from benchmarks.models import resolve  # the same lookup: a WildStop has function and line
 
 __all__ = ["MODELS", "WildStop", "load", "resolve"]
 
@@ -90,17 +90,3 @@ class WildStop:
 def load(name: str) -> ModuleType:
     """The model module `name` (one of MODELS)."""
     return importlib.import_module(f"{__name__}.{name}")
-
-
-def resolve(module: ModuleType, stop: WildStop) -> tuple[Path, int]:
-    """The file and 1-based line number of `stop` in `module`."""
-    target: object = module
-    for part in stop.function.split("."):
-        target = getattr(target, part)
-    lines, first = inspect.getsourcelines(target)  # type: ignore[arg-type]
-    found = [first + i for i, text in enumerate(lines) if text.strip().startswith(stop.line)]
-    if len(found) != 1:
-        raise ValueError(
-            f"{module.__name__}: {len(found)} lines of {stop.function} start with {stop.line!r}"
-        )
-    return Path(inspect.getfile(module)).resolve(), found[0]

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,9 @@ TIMEOUT = 60.0  # per DAP step
 MODES = ("plain", "follow")
 HEADINGS = {"plain": "follow=False", "follow": "follow=True"}
 
-# Run by the debuggee: the models, each hooked, one forward each. This checkout goes
-# last on sys.path, so that --src (PYTHONPATH) or the installed bilstm_hooks wins.
+# Run by the debuggee: the models of {package}, each hooked, one forward each. This
+# checkout goes last on sys.path, so that --src (PYTHONPATH) or the installed bilstm_hooks
+# wins.
 TARGET = """\
 import sys
 import traceback
@@ -64,7 +66,7 @@ sys.path.append({root!r})
 import torch
 
 import bilstm_hooks as bh
-from benchmarks.models import load
+from {package} import load
 
 follow = sys.argv[1] == "follow"
 for name in sys.argv[2:]:
@@ -92,7 +94,7 @@ for name in sys.argv[2:]:
 @dataclass(frozen=True)
 class Where:
     model: str
-    stop: Stop
+    stop: Stop  # or any stop with `.line` and `.derived` (benchmarks.wild.WildStop)
     path: Path
     line: int
 
@@ -165,7 +167,20 @@ def _loaded(client: DAPClient, frame_id: int) -> dict[str, str]:
     return found
 
 
-def run_session(mode: str, wheres: list[Where], python: str, src: Path | None) -> Session:
+OnStop = Callable[[DAPClient, Seen], None]
+"""Called at each stop, after its locals are read and while the debuggee is stopped."""
+
+
+def run_session(
+    mode: str,
+    wheres: list[Where],
+    python: str,
+    src: Path | None,
+    *,
+    package: str = "benchmarks.models",
+    on_stop: OnStop | None = None,
+) -> Session:
+    """One debugpy session over the models of `wheres`, loaded from `package`."""
     session = Session(mode)
     start = time.monotonic()
     pending: dict[Path, dict[int, Where]] = {}
@@ -175,14 +190,14 @@ def run_session(mode: str, wheres: list[Where], python: str, src: Path | None) -
     with tempfile.TemporaryDirectory(prefix="locals-coverage-") as tmp:
         workdir = Path(tmp)
         target = workdir / "target.py"
-        target.write_text(TARGET.format(root=str(ROOT), unsupported=UNSUPPORTED))
+        target.write_text(TARGET.format(root=str(ROOT), unsupported=UNSUPPORTED, package=package))
         port = free_port()
         argv = [python, "-Xfrozen_modules=off", "-m", "debugpy", "--listen",
                 f"127.0.0.1:{port}", "--wait-for-client", str(target), mode, *models]  # fmt: skip
         try:
             with _debuggee(argv, workdir, src) as (proc, log_path):
                 try:
-                    _drive(session, _connect(proc, port), pending)
+                    _drive(session, _connect(proc, port), pending, on_stop)
                 finally:
                     session.log = log_path.read_text()
         except (DAPError, RuntimeError, OSError, subprocess.SubprocessError) as exc:
@@ -211,7 +226,12 @@ def _connect(proc: subprocess.Popen[bytes], port: int) -> DAPClient:
             return client
 
 
-def _drive(session: Session, client: DAPClient, pending: dict[Path, dict[int, Where]]) -> None:
+def _drive(
+    session: Session,
+    client: DAPClient,
+    pending: dict[Path, dict[int, Where]],
+    on_stop: OnStop | None = None,
+) -> None:
     try:
         events = _Events(client)
         client.request("initialize", adapterID="debugpy", clientID="bilstm-hooks-coverage",
@@ -237,6 +257,8 @@ def _drive(session: Session, client: DAPClient, pending: dict[Path, dict[int, Wh
                     "variables", variablesReference=scopes[0]["variablesReference"]
                 )["variables"]
                 session.seen[where] = Seen(where, {v["name"]: v for v in found})
+                if on_stop is not None:
+                    on_stop(client, session.seen[where])
                 if not session.loaded:  # after the locals: nothing evaluated before them
                     session.loaded = _loaded(client, top["id"])
                 _set_breakpoints(client, path, list(pending[path]))  # first hit only

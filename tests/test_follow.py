@@ -281,10 +281,14 @@ def test_joins_that_are_not_of_one_tensor_are_unnamed(call: Any) -> None:
     lstm, out, h_n, _ = call
     _other, (h_other, _) = lstm(torch.randn(3, 6, 3))
     with bh.follow():
-        assert bh.annotation_of(torch.cat([h_n[-2], h_other[-1]], -1)) is None  # two calls
+        two_calls = torch.cat([h_n[-2], h_other[-1]], -1)
         assert bh.annotation_of(torch.cat([out[:, :2], out[:, 2:]], 1)) is None  # no position
         assert bh.annotation_of(torch.cat([h_n[0], h_n[3], h_n[1]], -1)) is None  # no order
-        assert bh.annotation_of(torch.cat([out, torch.zeros(3, 6, 1)], -1)) is None
+        widened = torch.cat([out, torch.zeros(3, 6, 1)], -1)
+    # side by side on the last axis: each row holds that row of every part (feature_joins)
+    assert names(two_calls).pattern == "batch feature"
+    assert "direction" not in names(two_calls).dims  # not both directions of one call
+    assert names(widened).pattern == "batch token feature"
 
 
 # -- along batch: sorting, unsorting ----------------------------------------------------------

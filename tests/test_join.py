@@ -179,16 +179,18 @@ def test_parts_that_differ_are_not_joined(hooked: Any) -> None:
     with bh.follow():
         unnamed = [
             torch.cat([a, other], 1),  # two modules
-            torch.stack([a, b], 1),  # a new axis: no name for it
-            torch.cat([a, b], -1),  # along hidden
             torch.cat([a, a], 1),  # the same data twice
             torch.cat([long_a[:, -1:], long_b[:, -1:]], 1),  # each the last token of its own
             torch.cat([a, torch.zeros(B, 1, HIDDEN)], 1),  # a part unnamed
             torch.cat([long_a[:, 2], long_b[:, 3]], 0),  # at different tokens
         ]
         copied = torch.cat([a, b * 2], 1)  # b's names, copied: still parts of one origin
+        stacked = torch.stack([a, b], 1)  # a new axis: the loop's steps (feature_joins)
+        side_by_side = torch.cat([a, b], -1)  # along hidden: features (feature_joins)
     assert [bh.annotation_of(t) for t in unnamed] == [None] * len(unnamed)
     assert names(copied).origin == "decoder.out, 2 parts joined along token"
+    assert names(stacked).pattern == "batch step token (direction hidden)"
+    assert names(side_by_side).pattern == "batch token feature"
 
 
 def test_same_labels_different_sizes_are_not_joined(hooked: Any) -> None:

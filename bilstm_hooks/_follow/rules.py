@@ -26,6 +26,7 @@ from .._names.layout import Axes
 from .._names.named import Named
 from . import misuse
 from .batch_rows import batch_index, gathered_rows, reordered
+from .feature_joins import features_joined, steps_joined
 from .joins import calls_joined
 from .rule_parts import arg as _arg
 from .rule_parts import as_named as _as_named
@@ -149,17 +150,24 @@ def cat_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: A
     """Views of one tensor in one position each (`cat([h_n[-2], h_n[-1]], -1)`) join into
     that dim (`misuse.joined`, which warns for directions along batch); equally named
     parts of different tensors (a decoder's steps) along `batch` or `token` keep their
-    names (`_follow.joins.calls_joined`). Anything else, `stack` of those parts too: unknown."""
+    names (`_follow.joins.calls_joined`); a loop's parts stacked get a `step` axis, and
+    parts side by side on the last axis a `feature` axis (`_follow.feature_joins`).
+    Anything else: unknown."""
     parts = _arg(args, kwargs, 0, "tensors")
     if not isinstance(parts, list | tuple) or len(parts) < 2:
         return
-    named = [n for n in map(names_of, parts) if n is not None]
-    if len(named) != len(parts):
-        return
+    found = list(map(names_of, parts))
+    named = [n for n in found if n is not None]
     dim, stack = _arg(args, kwargs, 1, "dim") or 0, func.__name__ == "stack"
-    joined = misuse.joined(named, dim, stack=stack)
-    if joined is None:
-        joined = calls_joined(named, dim, stack=stack)
+    joined = None
+    if len(named) == len(parts):
+        joined = misuse.joined(named, dim, stack=stack)
+        if joined is None:
+            joined = calls_joined(named, dim, stack=stack)
+        if joined is None:
+            joined = steps_joined(named, dim, stack=stack)
+    if joined is None and not stack and all(isinstance(p, torch.Tensor) for p in parts):
+        joined = features_joined(found, parts, dim)
     if joined is not None:
         _tag(result, joined)
 

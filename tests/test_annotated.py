@@ -355,7 +355,10 @@ def test_annotation_of_a_packed_output_is_padded() -> None:
     assert annotated.pattern == "batch token (direction hidden)"
     assert annotated.sizes == {"batch": 3, "token": 5, "direction": 2, "hidden": 4}
     assert torch.equal(annotated.tensor, pad_packed_sequence(out, batch_first=True)[0])
-    assert bh.annotation_of(out.data) is None  # .data alone has no named layout
+    rows = bh.annotation_of(out.data)  # one row per valid token, no padding
+    assert rows is not None
+    assert rows.pattern == "packed (direction hidden)"
+    assert rows.sizes == {"packed": int(out.batch_sizes.sum()), "direction": 2, "hidden": 4}
     assert bh.annotation_of(h_n).pattern == "(layer direction) batch hidden"
 
 

@@ -100,14 +100,19 @@ def test_anything_else_keeps_the_default_presentation(obj: Any) -> None:
     assert children(obj) is None
 
 
-def test_outputs_of_an_unhooked_layer_and_packed_data_are_not_ours(
-    make_config: Any, run: Any
-) -> None:
+def test_outputs_of_an_unhooked_layer_are_not_ours(make_config: Any, run: Any) -> None:
     unhooked = run(make_config(layers=2, bidirectional=True), hooked=False)
-    packed = run(make_config(form="packed_unsorted", bidirectional=True))
-    for obj in [unhooked.out, unhooked.h_n, packed.out.data]:
+    for obj in [unhooked.out, unhooked.h_n]:
         assert value_text(obj) is None
         assert children(obj) is None
+
+
+def test_packed_data_shows_a_row_per_valid_token(make_config: Any, run: Any) -> None:
+    packed = run(make_config(form="packed_unsorted", bidirectional=True))
+    rows = int(packed.out.batch_sizes.sum())
+    text = value_text(packed.out.data)
+    assert text is not None
+    assert text.startswith(f"packed={rows} (direction=2 hidden=")
 
 
 # -- children --------------------------------------------------------------------------------

@@ -25,13 +25,25 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from .._base.arguments import expect_bool
 from .._names.geometry import geometry_of
+from .._names.layout import Axes
 from .._names.named import Tag
 from . import registry
 from .annotated import AnnotatedTensor, derived_view, with_names
 from .compose import named_of, view_names
 from .storage_index import sharing
 
-__all__ = ["annotation_of"]
+__all__ = ["PACKED", "annotation_of"]
+
+
+PACKED = "packed"
+"""The axis of a PackedSequence's data rows: each valid token of each sequence, once."""
+
+
+def _packed_rows(tensor: torch.Tensor, tag: Tag) -> AnnotatedTensor | None:
+    """The `.data` of a hooked layer's packed output: `packed ...`, one row per valid token."""
+    role = tag.layout.axes(tag.role)
+    axes = Axes.of(((PACKED,), role.groups[-1]), {**role.size_of, PACKED: tensor.shape[0]})
+    return AnnotatedTensor(tensor, axes, tag.origin) if axes.matches(tensor.shape) else None
 
 
 def annotation_of(obj: object, *, shared: bool = True) -> AnnotatedTensor | None:
@@ -40,7 +52,8 @@ def annotation_of(obj: object, *, shared: bool = True) -> AnnotatedTensor | None
     Looked up by identity in a weak registry (no tensor is kept alive by it); a
     view (`out[:, -1]`, `h_n[-1]`, `out.transpose(0, 1)`) is named from its strides
     against the tensor it views, with the dims it indexed away in `.at`. A
-    PackedSequence is annotated in its padded form. Anything else: None.
+    PackedSequence is annotated in its padded form, its `.data` as `packed ...` (a row
+    per valid token, time-major). Anything else: None.
     `shared=False` skips the last resort, a look through the tensors on the same
     storage (what finds `out.detach()`).
 
@@ -69,8 +82,8 @@ def annotation_of(obj: object, *, shared: bool = True) -> AnnotatedTensor | None
     found = registry.find(obj)
     if found is not None:
         value, geometry, direct = found
-        if isinstance(value, Tag) and value.packed:
-            return None  # the .data of a packed output: only the PackedSequence has names
+        if isinstance(value, Tag) and value.packed:  # the .data of a packed output
+            return _packed_rows(obj, value) if direct and geometry is None else None
         named = named_of(value)
         if direct and geometry is None:
             if not named.axes.matches(obj.shape):  # resized in place: stale

@@ -28,6 +28,7 @@ from . import misuse
 from .batch_rows import batch_index, gathered_rows, reordered
 from .feature_joins import features_joined, steps_joined
 from .joins import calls_joined
+from .packed_rows import pack_names, padded_names
 from .rule_parts import arg as _arg
 from .rule_parts import as_named as _as_named
 from .rule_parts import axis_of as _axis
@@ -111,9 +112,13 @@ def same_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
 def pad_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
     data, batch_first = args[0], bool(_arg(args, kwargs, 2, "batch_first"))
     tag = registry.lookup(data)
-    if tag is None or not tag.packed:
-        return
     padded, lengths = result
+    known = tuple(lengths.tolist()) if lengths.device.type == "cpu" else None
+    if tag is None or not tag.packed:  # rows followed since (`_follow.packed_rows`)
+        named = padded_names(data, batch_first, padded)
+        if named is not None:
+            _tag(padded, named._replace(lengths=known))
+        return
     out = tag.layout.axes("out")
     lead = (("batch",), ("token",)) if batch_first else (("token",), ("batch",))
     groups = (*lead, out.groups[-1])
@@ -123,8 +128,17 @@ def pad_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: A
         "token": padded.shape[0 + batch_first],
     }
     axes = Axes.of(groups, sizes)
-    known = tuple(lengths.tolist()) if lengths.device.type == "cpu" else None
     _tag(padded, Named(axes, f"{tag.origin}, padded", lengths=known))
+
+
+@_register("_pack_padded_sequence", sources=(torch, torch._VF))
+def pack_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    """A named padded tensor packed: its data rows are `packed ...` (`_follow.packed_rows`)."""
+    source = names_of(args[0]) if args else None
+    if source is not None and isinstance(result, tuple) and result:
+        named = pack_names(source, bool(_arg(args, kwargs, 2, "batch_first")), result[0])
+        if named is not None:
+            _tag(result[0], named)
 
 
 @_register("index_select", "gather")

@@ -40,7 +40,7 @@ The comparison rule:
 - a tuple or list (expected `(a, b)`, `[a, b]`, `[a × 3]`) is right when it has the
   expected kind and length and each item is right; wrong when any item is wrong (or the
   structure differs while something is named); unnamed otherwise, partly named included.
-- expected axes the library has no vocabulary for (`step`, `skip`, prefixed
+- expected axes the library has no vocabulary for (`skip`, prefixed
   `word_rnn.token`; `1` too, but for the `()` above) count as they come: a differing name
   is wrong, none is unnamed. Column "lacks" says how many locals have such a target, so
   that the reader can tell those apart.
@@ -57,19 +57,15 @@ warning fell on correct code; else 0.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import linecache
-import re
 import sys
 import time
 import traceback
 import warnings
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch.nn.utils.rnn import PackedSequence
@@ -79,195 +75,18 @@ sys.path.insert(0, str(ROOT))  # benchmarks.wild, benchmarks.locals_coverage
 
 import bilstm_hooks as bh  # noqa: E402
 from benchmarks.locals_coverage import (  # noqa: E402
-    NAMED,
     DAPClient,
     Seen,
     Session,
     Where,
-    _one_line,
     run_session,
 )
 from benchmarks.wild import MODELS, WildStop, load, resolve  # noqa: E402
+from benchmarks.wild.judge import Seq, render  # noqa: E402
+from benchmarks.wild.report import Local, ModelRun, Warned, counts, report, statement  # noqa: E402
 
-LIBRARY_AXES = frozenset({"batch", "token", "layer", "direction", "hidden", "feature"})
-VERDICTS = ("right", "wrong", "unnamed")
-Verdict = Literal["right", "wrong", "unnamed"]
 SEED = 0
 MAX_DEPTH = 4  # of tuples and lists looked into
-
-
-# -- names: expected, shown, and the comparison ------------------------------------------
-@dataclass(frozen=True)
-class Seq:
-    """A tuple or list: expected (items are names) or shown (items are value lines)."""
-
-    kind: str  # "tuple" or "list"
-    items: tuple[Any, ...]  # names or value lines (None: not bound), or Seqs
-
-
-_DEPTH = {"(": 1, "[": 1, ")": -1, "]": -1}
-_TOKEN = re.compile(r"\(\)|\(|\)|[^\s()]+")
-
-
-def _split_top(text: str) -> list[str]:
-    """`text` split at its commas outside brackets."""
-    parts, depth, start = [], 0, 0
-    for i, char in enumerate(text):
-        depth += _DEPTH.get(char, 0)
-        if char == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    return [*parts, text[start:]]
-
-
-def _closing(text: str) -> int:
-    """The index of the bracket that closes text[0]."""
-    depth = 0
-    for i, char in enumerate(text):
-        depth += _DEPTH.get(char, 0)
-        if depth == 0:
-            return i
-    raise ValueError(f"unbalanced brackets in {text!r}")
-
-
-def parse_expected(text: str) -> str | Seq:
-    """An expected name: `a b`, `(a, b)`, `[a, b]`, `[a × 3]`, nested."""
-    text = text.strip()
-    if text[:1] in "([" and _closing(text) == len(text) - 1:
-        inner = _split_top(text[1:-1])
-        if text[0] == "[" or len(inner) > 1:
-            items: list[str | Seq] = []
-            for part in inner:
-                match = re.fullmatch(r"(.*?)\s*×\s*(\d+)", part.strip())
-                item, times = (match[1], int(match[2])) if match else (part, 1)
-                items += [parse_expected(item)] * times
-            return Seq("list" if text[0] == "[" else "tuple", tuple(items))
-    return text
-
-
-def canonical(name: str) -> tuple[str, ...]:
-    """A name's tokens, `()` read as `1` and a group of one axis as that axis."""
-    tokens = ["1" if t == "()" else t for t in _TOKEN.findall(name)]
-    out: list[str] = []
-    for token in tokens:
-        out.append(token)
-        if token == ")" and len(out) >= 3 and out[-3] == "(" and out[-2] not in ("(", ")"):
-            out[-3:] = [out[-2]]
-    return tuple(out)
-
-
-def shown_name(line: str | None) -> str | None:
-    """The name a value line shows: its leading pattern without sizes; None if unnamed."""
-    if line is None:
-        return None
-    pattern = line.split(" · ", 1)[0]
-    if not NAMED.search(pattern):
-        return None
-    return _join(_TOKEN.findall(re.sub(r"=\d+", "", pattern)))
-
-
-def _join(tokens: list[str]) -> str:
-    """Tokens as a name: `batch (direction hidden)`."""
-    text = ""
-    for token in tokens:
-        glued = not text or text.endswith("(") or token == ")"
-        text += token if glued else " " + token
-    return text
-
-
-def render(node: Any, *, expected: bool = False) -> str:
-    """A node as a name: a shown one by its names (`—` for none), or an expected one."""
-    if isinstance(node, Seq):
-        inner = ", ".join(render(item, expected=expected) for item in node.items)
-        return f"({inner})" if node.kind == "tuple" else f"[{inner}]"
-    if expected:
-        return str(node)
-    name = shown_name(node)
-    return "—" if name is None else name
-
-
-def _any_named(node: Any) -> bool:
-    if isinstance(node, Seq):
-        return any(_any_named(item) for item in node.items)
-    return shown_name(node) is not None
-
-
-def judge(expected: str | Seq, shown: Any) -> Verdict:
-    """The verdict for a shown node against an expected name (the rule: module docstring)."""
-    if isinstance(expected, Seq):
-        if (
-            not isinstance(shown, Seq)
-            or shown.kind != expected.kind
-            or len(shown.items) != len(expected.items)
-        ):
-            return "wrong" if _any_named(shown) else "unnamed"
-        verdicts = [judge(e, s) for e, s in zip(expected.items, shown.items, strict=True)]
-        if "wrong" in verdicts:
-            return "wrong"
-        return "right" if all(v == "right" for v in verdicts) else "unnamed"
-    if isinstance(shown, Seq):
-        return "wrong" if _any_named(shown) else "unnamed"
-    name = shown_name(shown)
-    if name is None:
-        return "unnamed"
-    return "right" if canonical(name) == canonical(expected) else "wrong"
-
-
-def lacks(expected: str | Seq) -> bool:
-    """Whether the expected name has an axis the library has no name for (`1` included)."""
-    if isinstance(expected, Seq):
-        return any(lacks(item) for item in expected.items)
-    return any(t not in LIBRARY_AXES | {"(", ")"} for t in canonical(expected))
-
-
-# -- what was seen -----------------------------------------------------------------------
-@dataclass
-class Local:
-    name: str
-    expected: str
-    shown: Any  # a Node: the value line(s), None when the local was not bound
-    line: str | None  # the value line as a whole (a tuple's included)
-    made: int | None = None  # the line whose run last bound it (in-process), or its def
-
-    @property
-    def verdict(self) -> Verdict:
-        return judge(parse_expected(self.expected), self.shown)
-
-    @property
-    def lacks(self) -> bool:
-        return lacks(parse_expected(self.expected))
-
-
-@dataclass
-class Warned:
-    path: str
-    line: int
-    message: str
-    on_bug: bool
-
-    @property
-    def source(self) -> str:
-        return linecache.getline(self.path, self.line).strip()
-
-
-@dataclass
-class ModelRun:
-    """One model: the locals at each stop, the warnings, the bitwise checks."""
-
-    name: str
-    wheres: list[Where]
-    seen: dict[Where, list[Local]] = field(default_factory=dict)
-    warned: list[Warned] = field(default_factory=list)
-    other_warnings: Counter[str] = field(default_factory=Counter)
-    outputs_equal: bool | None = None
-    grads_equal: bool | None = None  # None: no output requires grad
-    error: str | None = None
-
-    def locals(self) -> list[Local]:
-        return [local for where in self.wheres for local in self.seen.get(where, [])]
-
-    def missed(self) -> list[Where]:
-        return [w for w in self.wheres if w not in self.seen]
 
 
 def _is_bug_line(path: str, line: int) -> bool:
@@ -448,117 +267,6 @@ def debugpy_locals(
     return found
 
 
-# -- the report --------------------------------------------------------------------------
-def _counts(runs: list[ModelRun]) -> dict[str, int]:
-    local_list = [local for run in runs for local in run.locals()]
-    counts = Counter(local.verdict for local in local_list)
-    return {
-        "derived": sum(len(w.stop.expected) for run in runs for w in run.wheres),
-        **{v: counts[v] for v in VERDICTS},
-        "lacks": sum(local.lacks for local in local_list),
-        "false": sum(not w.on_bug for run in runs for w in run.warned),
-        "bugs": sum(w.on_bug for run in runs for w in run.warned),
-    }
-
-
-def _bitwise_cell(runs: list[ModelRun]) -> str:
-    if any(run.error for run in runs):
-        return "failed"
-    if not all(run.outputs_equal for run in runs):
-        return "OUT DIFFER"
-    if any(run.grads_equal is False for run in runs):
-        return "GRAD DIFFER"
-    no_grad = sum(run.grads_equal is None for run in runs)
-    return "yes" if not no_grad else "yes, no grad" if len(runs) == 1 else f"yes, {no_grad} no grad"
-
-
-def _where_text(w: Warned) -> str:
-    path = Path(w.path)
-    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-    return f"{shown}:{w.line}"
-
-
-def _statement(path: Path, line: int | None) -> str:
-    """The statement that holds `line`, by its first line: `line 87: fwd = h[-1:, 0]`."""
-    if line is None:
-        return "?"
-    starts: dict[int, int] = {}
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.stmt):
-            body = getattr(node, "body", None)
-            header_end = body[0].lineno - 1 if body else node.end_lineno or node.lineno
-            for number in range(node.lineno, header_end + 1):
-                starts[number] = node.lineno  # ast.walk: inner statements come later
-    first = starts.get(line, line)
-    text = linecache.getline(str(path), first).strip()
-    return f"line {first}: {text}" + (" (an argument)" if text.startswith("def ") else "")
-
-
-def report(runs: list[ModelRun], source: str, values: bool) -> list[str]:
-    out = []
-    if values:
-        for run in runs:
-            for where in run.wheres:
-                out.append(f"{run.name}: {where.stop.function}, line {where.line}: "
-                           f"{where.stop.line}")  # fmt: skip
-                if where not in run.seen:
-                    out.append("  never stopped here")
-                    continue
-                for local in run.seen[where]:
-                    expected = local.expected + ("  [lacks]" if local.lacks else "")
-                    shown = "<not bound>" if local.shown is None else render(local.shown)
-                    out.append(f"  {local.verdict:7} {local.name:18} expected {expected}")
-                    out.append(f"  {'':7} {'':18} shown    {_one_line(shown, 100)}")
-        out.append("")
-    heads = ["stops", "derived", "right", "wrong", "unnamed", "lacks", "warn", "on bugs"]
-    widths = [5, 7, 11, 5, 7, 5, 4, 7]
-    out.append(f"names from: {source}; warn: LayoutWarnings on correct code")
-    head = " ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True))
-    out.append(f"{'model':18} {head}  bitwise")
-    rows = [(run.name, [run]) for run in runs] + [("total", runs)]
-    for label, group in rows:
-        c = _counts(group)
-        share = f"{c['right']} {100 * c['right'] / c['derived']:3.0f}%" if c["derived"] else "-"
-        cells = [sum(len(r.wheres) for r in group), c["derived"], share, c["wrong"],
-                 c["unnamed"], c["lacks"], c["false"], c["bugs"]]  # fmt: skip
-        missed = "" if all(not r.missed() for r in group) else " !"
-        if label == "total":
-            out.append("-" * 96)
-        row = " ".join(f"{x!s:>{w}}" for x, w in zip(cells, widths, strict=True))
-        out.append(f"{label:18} {row}  {_bitwise_cell(group)}{missed}")
-    local_list = [local for run in runs for local in run.locals()]
-    lacking = Counter(local.verdict for local in local_list if local.lacks)
-    out.append(f"lacks: targets with axes the library has no name for (step, skip, 1, "
-               f"word_rnn.token): {', '.join(f'{lacking[v]} {v}' for v in VERDICTS)}")  # fmt: skip
-    if any(run.missed() for run in runs):
-        out.append("! some stops were never reached: their locals count as unnamed")
-
-    wrong = [(run, where, local) for run in runs for where in run.wheres
-             for local in run.seen.get(where, []) if local.verdict == "wrong"]  # fmt: skip
-    out.append(f"\nnamed wrong: {len(wrong)}")
-    for run, where, local in wrong:
-        out.append(f"  {run.name}:{where.line} {where.stop.function} `{where.stop.line}`")
-        out.append(f"    {local.name}: expected {local.expected}; shown {render(local.shown)}")
-        out.append(f"      made by {_statement(where.path, local.made)}")
-    false = [(run, w) for run in runs for w in run.warned if not w.on_bug]
-    out.append(f"\nLayoutWarnings on correct code: {len(false)}")
-    for where, count in Counter((_where_text(w), w.source, w.message) for _, w in false).items():
-        out.append(f"  {where[0]} ({count}×): {where[1]}")
-        out.append(f"    {_one_line(where[2], 160)}")
-    bugs = [w for run in runs for w in run.warned if w.on_bug]
-    if bugs:
-        out.append(f"\nLayoutWarnings on known bugs: {len(bugs)}")
-        for where, count in Counter((_where_text(w), w.source) for w in bugs).items():
-            out.append(f"  {where[0]} ({count}×): {where[1]}")
-    others = sum((run.other_warnings for run in runs), Counter())
-    if others:
-        out.append(f"\nother warnings: {dict(others)}")
-    for run in runs:
-        if run.error:
-            out.append(f"\n{run.name}: failed: {run.error}")
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
@@ -643,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "value": local.line,
                                 "verdict": local.verdict,
                                 "lacks": local.lacks,
-                                "made": _statement(where.path, local.made),
+                                "made": statement(where.path, local.made),
                             }
                             for local in run.seen.get(where, [])
                         },
@@ -656,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
 
     if args.require is not None and status == 0:
-        c = _counts(runs)
+        c = counts(runs)
         if 100 * c["right"] < args.require * c["derived"] or c["wrong"] or c["false"]:
             print(f"\nbelow --require {args.require:g}%, or named wrong, or false warnings")
             status = 2

@@ -71,7 +71,8 @@ import torch
 from torch.nn.utils.rnn import PackedSequence
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # benchmarks.wild, benchmarks.locals_coverage
+if str(ROOT) not in sys.path:  # benchmarks.wild, benchmarks.locals_coverage; last, so that
+    sys.path.append(str(ROOT))  # an installed bilstm_hooks (or PYTHONPATH's) is the one run
 
 import bilstm_hooks as bh  # noqa: E402
 from benchmarks.locals_coverage import (  # noqa: E402

@@ -24,7 +24,7 @@ from .._core import registry
 from .._names.broadcast import keeps_broadcast
 from .._names.layout import Axes
 from .._names.named import Named
-from . import misuse
+from . import misuse, misuse_rows
 from .batch_rows import batch_index, gathered_rows, reordered
 from .joins import calls_joined
 from .rule_parts import arg as _arg
@@ -93,6 +93,8 @@ def same_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
     if not shaped:
         return
     first = shaped[0]
+    if func.__name__ in ("add", "__add__", "__radd__"):
+        misuse_rows.check_mixed_rows(shaped, "added")
     if any(
         (n.axes, n.origin, n.sliced, n.sequences)
         != (first.axes, first.origin, first.sliced, first.sequences)
@@ -151,17 +153,31 @@ def cat_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: A
     parts of different tensors (a decoder's steps) along `batch` or `token` keep their
     names (`_follow.joins.calls_joined`). Anything else, `stack` of those parts too: unknown."""
     parts = _arg(args, kwargs, 0, "tensors")
-    if not isinstance(parts, list | tuple) or len(parts) < 2:
+    if not isinstance(parts, list | tuple) or not parts:
         return
     named = [n for n in map(names_of, parts) if n is not None]
     if len(named) != len(parts):
         return
     dim, stack = _arg(args, kwargs, 1, "dim") or 0, func.__name__ == "stack"
-    joined = misuse.joined(named, dim, stack=stack)
+    joined = misuse_rows.unbound_joined(parts, named, dim, stack=stack)
+    if joined is None and len(parts) < 2:
+        return
+    if joined is None:
+        joined = misuse.joined(named, dim, stack=stack)
+    if joined is None:
+        misuse_rows.check_mixed_rows(named, "joined")
     if joined is None:
         joined = calls_joined(named, dim, stack=stack)
     if joined is not None:
         _tag(result, joined)
+
+
+@_register("unbind")
+def unbind_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    """The parts are views (named when read); remembered for `cat(unbind(h_n), -1)`."""
+    source = names_of(args[0]) if args else None
+    if source is not None and isinstance(result, tuple):
+        misuse_rows.unbound(source, _arg(args, kwargs, 1, "dim") or 0, result)
 
 
 # -- reductions over a named axis ----------------------------------------------------------
@@ -223,6 +239,9 @@ def view_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
                 reordered(source, rows[0], rows[1], result)
             return
         misuse.check_index(source, index, result)
+        misuse_rows.check_time_major_last(source, index)
+        return
+    if misuse_rows.check_layer_major(source, tuple(result.shape)):
         return
     named = misuse.reshaped(source, tuple(result.shape))
     if named is not None and _copied(result, source):  # a copy needs its own tag

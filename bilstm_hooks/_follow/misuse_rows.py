@@ -37,7 +37,7 @@ import torch
 from .._core.annotated import AnnotatedTensor, named_from
 from .._names.layout import Axes
 from .._names.named import Named
-from .misuse import warn
+from .misuse import _who, warn
 from .rule_parts import full_sizes
 
 __all__ = [
@@ -49,10 +49,6 @@ __all__ = [
 ]
 
 _ROWS = ("layer", "direction")
-
-
-def _who(source: AnnotatedTensor) -> str:
-    return f"{source.origin} ({source.axes.described()})" if source.origin else source.pattern
 
 
 # -- unbind, then cat or stack ------------------------------------------------------------------

@@ -151,7 +151,10 @@ def cat_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: A
     """Views of one tensor in one position each (`cat([h_n[-2], h_n[-1]], -1)`) join into
     that dim (`misuse.joined`, which warns for directions along batch); equally named
     parts of different tensors (a decoder's steps) along `batch` or `token` keep their
-    names (`_follow.joins.calls_joined`). Anything else, `stack` of those parts too: unknown."""
+    names (`_follow.joins.calls_joined`); all the parts of one `unbind` in order fuse
+    the unbound group into the joined axis (`_follow.misuse_rows.unbound_joined`), and
+    two rows of h_n of different layers and directions warn. Anything else, `stack` of
+    those parts too: unknown."""
     parts = _arg(args, kwargs, 0, "tensors")
     if not isinstance(parts, list | tuple) or not parts:
         return

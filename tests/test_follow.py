@@ -498,10 +498,11 @@ def test_without_following_copies_are_unnamed(call: Any) -> None:
 
 def test_every_rule_is_tested_here() -> None:
     """The rules of the table, each with its test above (the appended norm_rule and
-    bmm_rule in test_rules_extra.py, pack_rule in test_packed_rows.py)."""
+    bmm_rule in test_rules_extra.py, pack_rule in test_packed_rows.py, unbind_rule in
+    test_misuse_rows.py)."""
     tested = {
         "same_rule", "pad_rule", "batch_order_rule", "cat_rule", "reduce_rule", "linear_rule",
-        "view_rule", "norm_rule", "bmm_rule", "pack_rule",
+        "view_rule", "norm_rule", "bmm_rule", "pack_rule", "unbind_rule",
     }  # fmt: skip
     assert {rule.__name__ for rule in _rules.RULES.values()} == tested
 

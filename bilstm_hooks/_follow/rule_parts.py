@@ -8,10 +8,12 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from itertools import filterfalse
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from .._core import registry
 from .._core.annotated import AnnotatedTensor, named_from
@@ -20,7 +22,39 @@ from .._names.layout import Axes
 from .._names.named import Named
 from .._names.notes import is_order_note
 
-__all__ = ["arg", "as_named", "axis_of", "copied", "names_of", "tag", "without"]
+__all__ = [
+    "RULES",
+    "Rule",
+    "arg",
+    "as_named",
+    "axis_of",
+    "copied",
+    "names_of",
+    "register",
+    "tag",
+    "without",
+]
+
+
+Rule = Callable[[Any, tuple[Any, ...], dict[str, Any], Any], None]
+RULES: dict[Any, Rule] = {}
+"""The rule of each torch op, by the function torch passes to `__torch_function__`."""
+
+
+def register(
+    *names: str, sources: Sequence[Any] = (torch, torch.Tensor, F)
+) -> Callable[[Rule], Rule]:
+    """Make the decorated rule the one of each op `names` names in `sources`."""
+
+    def decorator(rule: Rule) -> Rule:
+        for name in names:
+            for source in sources:
+                func = getattr(source, name, None)
+                if func is not None:
+                    RULES[func] = rule
+        return rule
+
+    return decorator
 
 
 def names_of(value: Any) -> AnnotatedTensor | None:

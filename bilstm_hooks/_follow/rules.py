@@ -14,47 +14,30 @@ watch (`_follow.misuse`), and warn at the user's line.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from .._core import registry
 from .._names.broadcast import keeps_broadcast
 from .._names.layout import Axes
 from .._names.named import Named
-from . import misuse
+from . import misuse, misuse_rows
 from .batch_rows import batch_index, gathered_rows, reordered
 from .feature_joins import features_joined, steps_joined
 from .joins import calls_joined
 from .packed_rows import pack_names, padded_names
+from .products import bmm_rule
+from .rule_parts import RULES, Rule
 from .rule_parts import arg as _arg
 from .rule_parts import as_named as _as_named
 from .rule_parts import axis_of as _axis
 from .rule_parts import copied as _copied
 from .rule_parts import names_of as names_of
+from .rule_parts import register as _register
 from .rule_parts import tag as _tag
 
-__all__ = ["RULES", "Rule", "names_of", "same_rule"]
-
-Rule = Callable[[Any, tuple[Any, ...], dict[str, Any], Any], None]
-RULES: dict[Any, Rule] = {}
-
-
-def _register(
-    *names: str, sources: Sequence[Any] = (torch, torch.Tensor, F)
-) -> Callable[[Rule], Rule]:
-    def decorator(rule: Rule) -> Rule:
-        for name in names:
-            for source in sources:
-                func = getattr(source, name, None)
-                if func is not None:
-                    RULES[func] = rule
-        return rule
-
-    return decorator
-
+__all__ = ["RULES", "Rule", "bmm_rule", "names_of", "same_rule"]
 
 # -- copies and elementwise ops: the names of the input of the same shape ---------------
 _SAME = (
@@ -95,6 +78,8 @@ def same_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
     if not shaped:
         return
     first = shaped[0]
+    if func.__name__ in ("add", "__add__", "__radd__"):
+        misuse_rows.check_mixed_rows(shaped, "added")
     if any(
         (n.axes, n.origin, n.sliced, n.sequences)
         != (first.axes, first.origin, first.sliced, first.sequences)
@@ -164,26 +149,43 @@ def cat_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: A
     """Views of one tensor in one position each (`cat([h_n[-2], h_n[-1]], -1)`) join into
     that dim (`misuse.joined`, which warns for directions along batch); equally named
     parts of different tensors (a decoder's steps) along `batch` or `token` keep their
-    names (`_follow.joins.calls_joined`); a loop's parts stacked get a `step` axis, and
-    parts side by side on the last axis a `feature` axis (`_follow.feature_joins`).
-    Anything else: unknown."""
+    names (`_follow.joins.calls_joined`); all the parts of one `unbind` in order fuse
+    the unbound group into the joined axis (`_follow.misuse_rows.unbound_joined`), and
+    two rows of h_n of different layers and directions warn; a loop's parts stacked get
+    a `step` axis, and parts side by side on the last axis a `feature` axis
+    (`_follow.feature_joins`). Anything else: unknown."""
     parts = _arg(args, kwargs, 0, "tensors")
-    if not isinstance(parts, list | tuple) or len(parts) < 2:
+    if not isinstance(parts, list | tuple) or not parts:
         return
     found = list(map(names_of, parts))
     named = [n for n in found if n is not None]
     dim, stack = _arg(args, kwargs, 1, "dim") or 0, func.__name__ == "stack"
     joined = None
     if len(named) == len(parts):
-        joined = misuse.joined(named, dim, stack=stack)
+        joined = misuse_rows.unbound_joined(parts, named, dim, stack=stack)
+        if joined is None and len(parts) < 2:
+            return
+        if joined is None:
+            joined = misuse.joined(named, dim, stack=stack)
+        if joined is None:
+            misuse_rows.check_mixed_rows(named, "joined")
         if joined is None:
             joined = calls_joined(named, dim, stack=stack)
         if joined is None:
             joined = steps_joined(named, dim, stack=stack)
-    if joined is None and not stack and all(isinstance(p, torch.Tensor) for p in parts):
+    tensors = all(isinstance(p, torch.Tensor) for p in parts)
+    if joined is None and not stack and len(parts) > 1 and tensors:
         joined = features_joined(found, parts, dim)
     if joined is not None:
         _tag(result, joined)
+
+
+@_register("unbind")
+def unbind_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    """The parts are views (named when read); remembered for `cat(unbind(h_n), -1)`."""
+    source = names_of(args[0]) if args else None
+    if source is not None and isinstance(result, tuple):
+        misuse_rows.unbound(source, _arg(args, kwargs, 1, "dim") or 0, result)
 
 
 # -- reductions over a named axis ----------------------------------------------------------
@@ -245,6 +247,9 @@ def view_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
                 reordered(source, rows[0], rows[1], result)
             return
         misuse.check_index(source, index, result)
+        misuse_rows.check_time_major_last(source, index)
+        return
+    if misuse_rows.check_layer_major(source, tuple(result.shape)):
         return
     named = misuse.reshaped(source, tuple(result.shape))
     if named is not None and _copied(result, source):  # a copy needs its own tag
@@ -257,35 +262,3 @@ def norm_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
     """Normalisation per channel (a sequence-wise BatchNorm1d over `(token batch) hidden`,
     say) keeps the shape and the layout: the names of the input, as `same_rule`."""
     same_rule(func, args, kwargs, result)
-
-
-@_register("bmm", "matmul", "__matmul__")
-def bmm_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
-    """`bmm(weights, values)` over a named axis both share: attention over `token`.
-
-    `weights` `... n k` and `values` `... k m`, both named, with the same leading axes
-    and the same name for `k`: the result is `... n m`, the leading axes and `n` named
-    as in `weights`, `m` as in `values`. Anything else (a side unnamed, broadcasting
-    over different ranks, `k` named differently): unknown.
-    """
-    if len(args) < 2 or not isinstance(result, torch.Tensor):
-        return
-    weights, values = names_of(args[0]), names_of(args[1])
-    if weights is None or values is None:
-        return
-    left, right = weights.axes.groups, values.axes.groups
-    if len(left) < 2 or len(left) != len(right) or result.dim() != len(left):
-        return
-    if left[:-2] != right[:-2] or left[-1] != right[-2] or len(left[-1]) != 1:
-        return
-    if any(weights.sizes[n] != values.sizes[n] for g in left[:-2] for n in g):
-        return
-    (over,) = left[-1]
-    groups = (*left[:-1], right[-1])
-    sizes = {**values.sizes, **{n: weights.sizes[n] for n in left[-2]}}
-    if len({n for g in groups for n in g}) != sum(map(len, groups)):
-        return  # a name on both kept axes: it would be ambiguous
-    axes = Axes.of(groups, sizes)
-    lengths = None if over in ("batch", "token") else values.lengths
-    origin = f"{values.origin}, weighted over {over}"
-    _tag(result, _as_named(values, axes, origin=origin, notes=(), lengths=lengths))

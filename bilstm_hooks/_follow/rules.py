@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .._core import registry
+from .._core.annotated import named_from
 from .._names.broadcast import keeps_broadcast
 from .._names.layout import Axes
 from .._names.named import Named
@@ -33,6 +34,7 @@ from .rule_parts import axis_of as _axis
 from .rule_parts import copied as _copied
 from .rule_parts import names_of as names_of
 from .rule_parts import tag as _tag
+from .unit_slices import name_unit_slices
 
 __all__ = ["RULES", "Rule", "names_of", "same_rule"]
 
@@ -101,7 +103,9 @@ def same_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
         return  # or a `broadcast` axis no longer the same along (`expanded + noise`)
     at = {k: v for k, v in first.at.items() if all(n.at.get(k) == v for n in shaped)}
     notes = tuple(note for note in first.notes if all(note in n.notes for n in shaped))
-    lengths = first.lengths if all(n.lengths == first.lengths for n in shaped) else None
+    lengths = named_from(first).lengths
+    if any(named_from(n).lengths != lengths for n in shaped):
+        lengths = None
     _tag(result, _as_named(first, at=tuple(at.items()), notes=notes, lengths=lengths))
 
 
@@ -189,7 +193,7 @@ def reduce_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result
     )
     kept = tuple(g for g in groups if g is not None)
     axes = Axes.of(kept, source.sizes)
-    lengths = None if {"batch", "token"} & set(names) else source.lengths
+    lengths = None if {"batch", "token"} & set(names) else named_from(source).lengths
     over = " ".join(names) if len(names) == 1 else f"({' '.join(names)})"
     origin = f"{source.origin}, {func.__name__} over {over}"
     values = result.values if hasattr(result, "values") and not callable(result.values) else result
@@ -223,6 +227,7 @@ def view_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
                 reordered(source, rows[0], rows[1], result)
             return
         misuse.check_index(source, index, result)
+        name_unit_slices(source, index, result)
         return
     named = misuse.reshaped(source, tuple(result.shape))
     if named is not None and _copied(result, source):  # a copy needs its own tag
@@ -264,6 +269,6 @@ def bmm_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: A
     if len({n for g in groups for n in g}) != sum(map(len, groups)):
         return  # a name on both kept axes: it would be ambiguous
     axes = Axes.of(groups, sizes)
-    lengths = None if over in ("batch", "token") else values.lengths
+    lengths = None if over in ("batch", "token") else named_from(values).lengths
     origin = f"{values.origin}, weighted over {over}"
     _tag(result, _as_named(values, axes, origin=origin, notes=(), lengths=lengths))

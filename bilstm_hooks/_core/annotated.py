@@ -11,6 +11,7 @@ from .._names.broadcast import with_notes
 from .._names.geometry import Geometry, geometry_of
 from .._names.layout import DIRECTIONS, Axes
 from .._names.named import Named
+from .._names.notes import kept_lengths
 from .compose import derived, view_names
 from .providers import provider
 from .reshape import directions, rearranged, selected
@@ -45,9 +46,9 @@ class AnnotatedTensor:
     __slots__ = (
         "_axes",
         "_full",
+        "_lengths",
         "_tensor",
         "at",
-        "lengths",
         "notes",
         "origin",
         "sequences",
@@ -82,8 +83,7 @@ class AnnotatedTensor:
         """Positions of the dims indexed away, e.g. `{"layer": 1, "direction": 1}`."""
         self.notes = with_notes(notes, axes.dims)
         """Caveats, e.g. `("backward direction only",)`; one for each `broadcast` axis."""
-        self.lengths = lengths
-        """Valid tokens per batch row of a padded tensor (in its batch order), else None."""
+        self._lengths = lengths  # the sequences' lengths, in the positions `sliced` uses
         self.sliced: dict[str, tuple[int, int, int]] = dict(sliced or {})
         """Dims kept in part: positions `range(start, stop, step)`, e.g. `{"token": (2, 5, 1)}`.
 
@@ -103,6 +103,12 @@ class AnnotatedTensor:
             "torch.Tensor; at run time bh.annotation_of(tensor) gives a tensor's names, "
             "AnnotatedTensor(tensor, axes) wraps one"
         )
+
+    @property
+    def lengths(self) -> tuple[int, ...] | None:
+        """Valid tokens per batch row of a padded tensor (in its batch order), counted along
+        its own `token` axis: `out[:, ::2]` keeps `len(range(0, n, 2))` of a length n."""
+        return kept_lengths(self._lengths, self.sliced.get("token"))
 
     @property
     def tensor(self) -> torch.Tensor:
@@ -258,7 +264,7 @@ def named_from(annotated: AnnotatedTensor, axes: Axes | None = None, **changes: 
         annotated.origin,
         tuple(annotated.at.items()),
         annotated.notes,
-        annotated.lengths,
+        annotated._lengths,
         tuple((name, *where) for name, where in annotated.sliced.items()),
         tuple(annotated._full.items()),
         annotated.sequences,

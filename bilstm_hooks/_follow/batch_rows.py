@@ -93,7 +93,7 @@ def reordered(
     whole = original.get("batch")
     if _unsorting(sys._getframe(1)) or (whole is not None and sequences == tuple(range(whole))):
         sequences = None  # back in the caller's order (`pad_rule` named the rows by it)
-    lengths = source.lengths
+    lengths = named_from(source).lengths
     if lengths is not None:
         lengths = tuple(lengths[i] for i in picked) if picked is not None else None
     sizes = {**source.sizes, "batch": count}

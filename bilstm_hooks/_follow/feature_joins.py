@@ -34,7 +34,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .._core.annotated import AnnotatedTensor
+from .._core.annotated import AnnotatedTensor, named_from
 from .._names.layout import Axes
 from .._names.named import Named
 from .rule_parts import as_named
@@ -80,7 +80,8 @@ def features_joined(
     sizes["feature"] = sum(t.shape[-1] for t in tensors)
     at = {k: v for k, v in first.at.items() if all(p.at.get(k) == v for p in named)}
     notes = tuple(n for n in first.notes if all(n in p.notes for p in named))
-    lengths = first.lengths if all(p.lengths == first.lengths for p in named) else None
+    stored = [named_from(p).lengths for p in named]  # the sequences' own, not the view's
+    lengths = stored[0] if all(n == stored[0] for n in stored) else None
     joined = " + ".join(_part_text(p, t.shape[-1]) for p, t in zip(parts, tensors, strict=True))
     origins = {p.origin for p in named}
     origin = first.origin if len(origins) == 1 else "parts"

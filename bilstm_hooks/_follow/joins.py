@@ -68,8 +68,8 @@ def calls_joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> 
     if name == "token":
         if _PADDED in first.origin or any(p.lengths is not None for p in parts):
             return None  # each part's padding would sit in the middle of the tokens
-    elif all(p.lengths is not None for p in parts):
-        lengths = tuple(n for p in parts for n in p.lengths or ())
+    elif all(named_from(p).lengths is not None for p in parts):
+        lengths = tuple(n for p in parts for n in named_from(p).lengths or ())
     sequences = first.sequences
     if name == "batch":  # rows named by their place in a part: in the whole, elsewhere
         notes = tuple(n for n in notes if not is_padding_rows(n) and not is_order_note(n))

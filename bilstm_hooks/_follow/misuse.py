@@ -25,7 +25,7 @@ from .._names.derive import Derived, Underivable, derive
 from .._names.geometry import logical
 from .._names.layout import Axes
 from .._names.named import Named
-from .._names.notes import is_padding_note, slice_note
+from .._names.notes import is_padding_note, kept_lengths, slice_note
 from .rule_parts import full_sizes
 
 __all__ = ["check_index", "check_reduction", "joined", "reshaped", "warn"]
@@ -149,14 +149,19 @@ def check_index(source: AnnotatedTensor, index: Any, result: torch.Tensor) -> No
             "torch.cat([h_n[-2], h_n[-1]], -1), or bh.last_outputs(out, lengths, module=...)"
         )
         return
-    lengths = view.lengths
+    lengths = view.lengths  # the sequences', as `token` is: in the positions `origin` names
     if lengths is not None and "batch" in view.sizes:
         rows = [b for b, n in enumerate(lengths) if n <= token]
         if rows:
             listed = ", ".join(map(str, rows))
+            start, _, step = source.sliced.get("token", (0, 0, 1))
+            kept = kept_lengths(lengths, source.sliced.get("token"))
+            where = f"token {(token - start) // step}"
+            if "token" in source.sliced:
+                where += f" (token {token} before the slice)"
             warn(
-                f"{_who(source)} at token {token}: batch rows {listed} are padding there "
-                f"(lengths {list(lengths)}). Take each sequence's last valid token "
+                f"{_who(source)} at {where}: batch rows {listed} are padding there "
+                f"(lengths {list(kept or lengths)}). Take each sequence's last valid token "
                 "(lengths - 1) with bh.last_outputs(out, lengths, module=...)"
             )
 
@@ -165,7 +170,8 @@ def check_index(source: AnnotatedTensor, index: Any, result: torch.Tensor) -> No
 def check_reduction(source: AnnotatedTensor, name: str, op: str) -> None:
     """A reduction over the `token` axis of a padded output with unequal lengths that the
     padding changes: checked on the values, so that a sum over zero padding, or a max over
-    padding set to -inf first (`masked_fill`, `where`), stays silent."""
+    padding set to -inf first (`masked_fill`, `where`), stays silent. The lengths are those
+    along the tokens kept (`out[:, ::2]`), so a slice within every sequence is silent."""
     lengths = source.lengths
     if name != "token" or lengths is None or len(set(lengths)) < 2:
         return
@@ -214,8 +220,7 @@ def _padding_changes(source: AnnotatedTensor, op: str, lengths: tuple[int, ...])
         return True
     token, batch = groups.index(("token",)), groups.index(("batch",))
     values = source.tensor
-    start, _, step = source.sliced.get("token", (0, 0, 1))
-    positions = start + step * torch.arange(values.shape[token], device=values.device)
+    positions = torch.arange(values.shape[token], device=values.device)  # `lengths` counts them
     limit = torch.tensor(lengths, device=values.device)
     valid = positions[None, :] < limit[:, None]  # batch, token
     if batch > token:

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from .._core.annotated import named_from
 from .._names.layout import Axes
 from .rule_parts import as_named as _as_named
 from .rule_parts import names_of
@@ -48,6 +49,6 @@ def bmm_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: A
     if len({n for g in groups for n in g}) != sum(map(len, groups)):
         return  # a name on both kept axes: it would be ambiguous
     axes = Axes.of(groups, sizes)
-    lengths = None if over in ("batch", "token") else values.lengths
+    lengths = None if over in ("batch", "token") else named_from(values).lengths
     origin = f"{values.origin}, weighted over {over}"
     _tag(result, _as_named(values, axes, origin=origin, notes=(), lengths=lengths))

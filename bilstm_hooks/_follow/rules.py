@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from .._core import registry
+from .._core.annotated import named_from
 from .._names.broadcast import keeps_broadcast
 from .._names.layout import Axes
 from .._names.named import Named
@@ -36,6 +37,7 @@ from .rule_parts import copied as _copied
 from .rule_parts import names_of as names_of
 from .rule_parts import register as _register
 from .rule_parts import tag as _tag
+from .unit_slices import name_unit_slices
 
 __all__ = ["RULES", "Rule", "bmm_rule", "names_of", "same_rule"]
 
@@ -88,7 +90,9 @@ def same_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
         return  # or a `broadcast` axis no longer the same along (`expanded + noise`)
     at = {k: v for k, v in first.at.items() if all(n.at.get(k) == v for n in shaped)}
     notes = tuple(note for note in first.notes if all(note in n.notes for n in shaped))
-    lengths = first.lengths if all(n.lengths == first.lengths for n in shaped) else None
+    lengths = named_from(first).lengths
+    if any(named_from(n).lengths != lengths for n in shaped):
+        lengths = None
     _tag(result, _as_named(first, at=tuple(at.items()), notes=notes, lengths=lengths))
 
 
@@ -213,7 +217,7 @@ def reduce_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result
     )
     kept = tuple(g for g in groups if g is not None)
     axes = Axes.of(kept, source.sizes)
-    lengths = None if {"batch", "token"} & set(names) else source.lengths
+    lengths = None if {"batch", "token"} & set(names) else named_from(source).lengths
     over = " ".join(names) if len(names) == 1 else f"({' '.join(names)})"
     origin = f"{source.origin}, {func.__name__} over {over}"
     values = result.values if hasattr(result, "values") and not callable(result.values) else result
@@ -248,6 +252,7 @@ def view_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
             return
         misuse.check_index(source, index, result)
         misuse_rows.check_time_major_last(source, index)
+        name_unit_slices(source, index, result)
         return
     if misuse_rows.check_layer_major(source, tuple(result.shape)):
         return

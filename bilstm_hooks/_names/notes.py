@@ -20,6 +20,7 @@ __all__ = [
     "is_order_note",
     "is_padding_note",
     "is_padding_rows",
+    "kept_lengths",
     "notes_for",
     "order_note",
     "padding_rows",
@@ -44,6 +45,25 @@ def rows_of(
         start, stop, step = sliced["batch"]
         return lengths[start:stop:step], None
     return lengths, None
+
+
+def kept_lengths(
+    lengths: tuple[int, ...] | None, token: tuple[int, int, int] | None
+) -> tuple[int, ...] | None:
+    """The lengths along a token axis that keeps positions `range(*token)` of one padded
+    with `lengths`: each sequence's kept positions below its length (None where the
+    order is reversed: its valid tokens are then no prefix).
+
+    Examples:
+        >>> kept_lengths((5, 2), (0, 6, 2)), kept_lengths((5, 2), (3, 6, 1))
+        ((3, 1), (2, 0))
+    """
+    if lengths is None or token is None:
+        return lengths
+    start, stop, step = token
+    if step < 1:
+        return None
+    return tuple(len(range(start, min(stop, n), step)) for n in lengths)
 
 
 def slice_notes(slices: Mapping[str, tuple[int, int, int]]) -> tuple[str, ...]:

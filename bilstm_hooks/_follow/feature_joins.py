@@ -37,7 +37,7 @@ import torch
 from .._core.annotated import AnnotatedTensor, named_from
 from .._names.layout import Axes
 from .._names.named import Named
-from .rule_parts import as_named
+from .rule_parts import as_named, joined_axis, storages
 
 __all__ = ["STEP", "features_joined", "steps_joined"]
 
@@ -74,7 +74,7 @@ def features_joined(
         for p in named
     ):
         return None
-    if len({p.tensor.untyped_storage().data_ptr() for p in named}) != len(named):
+    if storages(named) != len(named):
         return None  # views of one tensor (`h_n[0]`, `h_n[-1]`): `misuse.joined`'s, or mixed
     sizes = {n: first.sizes[n] for n in lead_names}
     sizes["feature"] = sum(t.shape[-1] for t in tensors)
@@ -100,10 +100,11 @@ def steps_joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> 
     axis of size one: that axis is `step`; None unless the parts are alike."""
     first = parts[0]
     groups = list(first.axes.groups)
-    n = len(groups) + stack
-    if len(parts) < 2 or not first.origin or not -n <= dim < n:
+    if len(parts) < 2 or not first.origin:
         return None
-    axis = dim % n
+    axis = joined_axis(len(groups), dim, stack=stack)
+    if axis is None:
+        return None
     if STEP in first.dims or (not stack and groups[axis] != ()) or "token" in first.at:
         return None  # parts at a token each (`out[:, -1:]` of two calls): tokens, not steps
     if any(
@@ -112,7 +113,7 @@ def steps_joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> 
         for p in parts
     ):
         return None
-    if len({p.tensor.untyped_storage().data_ptr() for p in parts}) != len(parts):
+    if storages(parts) != len(parts):
         return None  # views of one tensor, or one tensor twice: not the steps of a loop
     if stack:
         groups.insert(axis, (STEP,))

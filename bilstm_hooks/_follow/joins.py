@@ -31,6 +31,7 @@ from .._core.annotated import AnnotatedTensor, named_from
 from .._names.layout import Axes
 from .._names.named import Named
 from .._names.notes import is_order_note, is_padding_rows, padding_rows
+from .rule_parts import storages
 
 __all__ = ["JOINABLE", "calls_joined"]
 
@@ -61,7 +62,7 @@ def calls_joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> 
         for p in parts
     ):
         return None
-    if len({p.tensor.untyped_storage().data_ptr() for p in parts}) != len(parts):
+    if storages(parts) != len(parts):
         return None  # views of one tensor: `_follow.misuse.joined`'s, or the same data twice
     notes = tuple(note for note in first.notes if all(note in p.notes for p in parts))
     lengths: tuple[int, ...] | None = None

@@ -26,7 +26,7 @@ from .._names.geometry import logical
 from .._names.layout import Axes
 from .._names.named import Named
 from .._names.notes import is_padding_note, kept_lengths, slice_note
-from .rule_parts import full_sizes
+from .rule_parts import full_sizes, joined_axis, storages
 
 __all__ = ["check_index", "check_reduction", "joined", "reshaped", "warn"]
 
@@ -250,7 +250,7 @@ def joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> Named 
         for p in parts
     ):
         return None
-    if len({p.tensor.untyped_storage().data_ptr() for p in parts}) != 1:
+    if storages(parts) != 1:
         return None  # parts of different tensors (two calls, say)
     differing = [k for k in first.at if any(p.at.get(k) != first.at[k] for p in parts)]
     if len(differing) != 1 or any(set(p.at) != set(first.at) for p in parts):
@@ -261,10 +261,9 @@ def joined(parts: Sequence[AnnotatedTensor], dim: int, *, stack: bool) -> Named 
     if not step or any(b - a != step for a, b in itertools.pairwise(order)):
         return None  # repeated, or in no order a range gives
     groups = list(first.axes.groups)
-    n = len(groups) + (1 if stack else 0)
-    if not -n <= dim < n:
+    axis = joined_axis(len(groups), dim, stack=stack)
+    if axis is None:
         return None
-    axis = dim % n
     if stack:
         groups.insert(axis, (name,))
     else:

@@ -38,7 +38,7 @@ from .._core.annotated import AnnotatedTensor, named_from
 from .._names.layout import Axes
 from .._names.named import Named
 from .misuse import _who, warn
-from .rule_parts import full_sizes
+from .rule_parts import full_sizes, joined_axis, storages
 
 __all__ = [
     "check_layer_major",
@@ -106,10 +106,9 @@ def unbound_joined(
     if any(n in first.sliced or n in first.sizes for n in group):
         return None
     groups = list(first.axes.groups)
-    n = len(groups) + (1 if stack else 0)
-    if not -n <= dim < n:
+    axis = joined_axis(len(groups), dim, stack=stack)
+    if axis is None:
         return None
-    axis = dim % n
     if stack:
         groups.insert(axis, group)
     else:
@@ -128,7 +127,7 @@ def check_mixed_rows(parts: Sequence[AnnotatedTensor], op: str) -> None:
     first = parts[0]
     if len(parts) != 2 or not first.origin or any(p.origin != first.origin for p in parts):
         return
-    if len({p.tensor.untyped_storage().data_ptr() for p in parts}) != 1:
+    if storages(parts) != 1:
         return
     if any(not {"layer", "direction"} <= set(p.at) for p in parts):
         return

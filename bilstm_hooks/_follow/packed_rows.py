@@ -39,11 +39,15 @@ from .rule_parts import names_of
 __all__ = ["pack_names", "padded_names"]
 
 
+def _lead(batch_first: bool) -> tuple[tuple[str], tuple[str]]:
+    """The leading axes of a padded tensor: `batch token` or `token batch`."""
+    return (("batch",), ("token",)) if batch_first else (("token",), ("batch",))
+
+
 def pack_names(source: AnnotatedTensor, batch_first: bool, data: torch.Tensor) -> Named | None:
     """The names of the data `_pack_padded_sequence` made of `source`, a padded tensor."""
     groups = source.axes.groups
-    lead = (("batch",), ("token",)) if batch_first else (("token",), ("batch",))
-    if len(groups) < 2 or groups[:2] != lead or source.sliced:
+    if len(groups) < 2 or groups[:2] != _lead(batch_first) or source.sliced:
         return None
     sizes = {**source.sizes, PACKED: data.shape[0]}
     axes = Axes.of(((PACKED,), *groups[2:]), sizes)
@@ -51,14 +55,15 @@ def pack_names(source: AnnotatedTensor, batch_first: bool, data: torch.Tensor) -
 
 
 def padded_names(data: Any, batch_first: bool, padded: torch.Tensor) -> Named | None:
-    """The names of `padded`, `_pad_packed_sequence` of `data`: `packed ...` rows padded."""
+    """The names of `padded`, `_pad_packed_sequence` of `data`: `packed ...` rows padded
+    (the `.data` of a layer's packed output is `packed ...` too: `bh.annotation_of`)."""
     found = names_of(data)
     if found is None or not found.axes.groups or found.axes.groups[0] != (PACKED,):
         return None
-    lead = (("batch",), ("token",)) if batch_first else (("token",), ("batch",))
     sizes = {
         **{n: s for n, s in found.sizes.items() if n != PACKED},
         "batch": padded.shape[1 - batch_first],
         "token": padded.shape[0 + batch_first],
     }
-    return Named(Axes.of((*lead, *found.axes.groups[1:]), sizes), f"{found.origin}, padded")
+    axes = Axes.of((*_lead(batch_first), *found.axes.groups[1:]), sizes)
+    return Named(axes, f"{found.origin}, padded")

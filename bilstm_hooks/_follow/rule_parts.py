@@ -81,6 +81,18 @@ def as_named(annotated: AnnotatedTensor, axes: Axes | None = None, **changes: An
     )
 
 
+def joined_axis(rank: int, dim: int, *, stack: bool) -> int | None:
+    """The axis of the result at which a `cat` of parts of `rank` axes joins (`dim`), or a
+    `stack` puts its new axis; None where `dim` is out of range."""
+    n = rank + (1 if stack else 0)
+    return dim % n if -n <= dim < n else None
+
+
+def storages(parts: Sequence[AnnotatedTensor]) -> int:
+    """How many distinct storages the tensors of `parts` are views of."""
+    return len({p.tensor.untyped_storage().data_ptr() for p in parts})
+
+
 def full_sizes(annotated: AnnotatedTensor) -> dict[str, int]:
     """The size of each dim in the tensor `origin` names (a sliced dim's whole size)."""
     return {**annotated.sizes, **dict(named_from(annotated).full)}

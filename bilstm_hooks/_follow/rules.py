@@ -18,11 +18,9 @@ from typing import Any
 
 import torch
 
-from .._core import registry
 from .._core.annotated import named_from
 from .._names.broadcast import keeps_broadcast
 from .._names.layout import Axes
-from .._names.named import Named
 from . import misuse, misuse_rows
 from .batch_rows import batch_index, gathered_rows, reordered
 from .feature_joins import features_joined, steps_joined
@@ -99,25 +97,13 @@ def same_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: 
 # -- packed sequences --------------------------------------------------------------------
 @_register("_pad_packed_sequence", sources=(torch, torch._VF))
 def pad_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+    """Packed rows padded (a layer's packed output, or rows followed since): `batch token ...`."""
     data, batch_first = args[0], bool(_arg(args, kwargs, 2, "batch_first"))
-    tag = registry.lookup(data)
     padded, lengths = result
-    known = tuple(lengths.tolist()) if lengths.device.type == "cpu" else None
-    if tag is None or not tag.packed:  # rows followed since (`_follow.packed_rows`)
-        named = padded_names(data, batch_first, padded)
-        if named is not None:
-            _tag(padded, named._replace(lengths=known))
-        return
-    out = tag.layout.axes("out")
-    lead = (("batch",), ("token",)) if batch_first else (("token",), ("batch",))
-    groups = (*lead, out.groups[-1])
-    sizes = {
-        **out.size_of,
-        "batch": padded.shape[1 - batch_first],
-        "token": padded.shape[0 + batch_first],
-    }
-    axes = Axes.of(groups, sizes)
-    _tag(padded, Named(axes, f"{tag.origin}, padded", lengths=known))
+    named = padded_names(data, batch_first, padded)
+    if named is not None:
+        known = tuple(lengths.tolist()) if lengths.device.type == "cpu" else None
+        _tag(padded, named._replace(lengths=known))
 
 
 @_register("_pack_padded_sequence", sources=(torch, torch._VF))

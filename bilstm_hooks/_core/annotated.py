@@ -16,14 +16,7 @@ from .compose import derived, view_names
 from .providers import provider
 from .reshape import directions, rearranged, selected
 
-__all__ = [
-    "AnnotatedTensor",
-    "derived_view",
-    "named_from",
-    "unwrapped",
-    "view_of",
-    "with_names",
-]
+__all__ = ["AnnotatedTensor", "derived_view", "named_from", "unwrapped", "view_of", "with_names"]
 
 
 class AnnotatedTensor:

@@ -201,15 +201,8 @@ def _advice(op: str) -> str:
 
 
 # each reduction, and the value that padding must hold to leave it unchanged
-_EXCLUDING: dict[str, float] = {
-    "sum": 0.0,
-    "max": float("-inf"),
-    "amax": float("-inf"),
-    "logsumexp": float("-inf"),
-    "min": float("inf"),
-    "amin": float("inf"),
-    "prod": 1.0,
-}
+_EXCLUDING: dict[str, float] = {"sum": 0.0, "prod": 1.0, "min": math.inf, "amin": math.inf}
+_EXCLUDING.update(dict.fromkeys(("max", "amax", "logsumexp"), -math.inf))
 
 
 def _padding_changes(source: AnnotatedTensor, op: str, lengths: tuple[int, ...]) -> bool:

@@ -20,6 +20,7 @@ one Python frame per call.
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 import types
 import weakref
@@ -36,9 +37,12 @@ __all__ = ["hook_directly", "install", "recorded_inside", "unhook_directly"]
 # the frames of `module(...)` that call `forward`: `Module._call_impl` itself, without
 # hooks, or the `inner` function it defines and runs when the module has some
 _CALL_IMPL = nn.Module._call_impl.__code__
-_CALLERS = frozenset(
-    {_CALL_IMPL} | {code for code in _CALL_IMPL.co_consts if isinstance(code, types.CodeType)}
+_INNER = next(
+    code
+    for code in _CALL_IMPL.co_consts
+    if isinstance(code, types.CodeType) and code.co_name == "inner"
 )
+_CALLERS = (_CALL_IMPL, _INNER)  # compared by identity: a code object's hash is not cached
 _getframe = sys._getframe
 _ENCLOSING_LOOKED_AT = 8  # frames looked through for an enclosing `module(...)`
 # module -> weak references to the hooks (`Hook`) that record its direct calls. Weak both
@@ -69,22 +73,55 @@ def install() -> None:
 
 
 def _wrapped(forward: Callable[..., Any]) -> Callable[..., Any]:
-    getframe, callers, hooks, entered = _getframe, _CALLERS, _HOOKS, _entered_directly
+    getframe, hooks, entered = _getframe, _HOOKS, _entered_directly
+    call_impl, inner = _CALLERS
 
     def wrapper(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
         output = forward(self, *args, **kwargs)
-        if hooks and getframe(1).f_code not in callers:  # not called by module(...)
-            entered(self, args, kwargs, output)
+        if hooks:
+            caller = getframe(1).f_code
+            if caller is not inner and caller is not call_impl:  # not called by module(...)
+                entered(self, args, kwargs, output)
         return output
 
+    def exact(self: nn.Module, input: Any, hx: Any = None) -> Any:
+        # torch's own signature: no packing of *args and **kwargs on every call
+        output = forward(self, input, hx)
+        if hooks:
+            caller = getframe(1).f_code
+            if caller is not inner and caller is not call_impl:  # not called by module(...)
+                entered(self, (input,) if hx is None else (input, hx), {}, output)
+        return output
+
+    if _takes_input_and_hx(forward):
+        wrapper = exact
     # the globals of the forward it wraps (its names all come from the closure): what
     # `torch.jit.script` resolves the original's source (`__wrapped__`) against
     wrapper = types.FunctionType(
-        wrapper.__code__, forward.__globals__, wrapper.__name__, None, wrapper.__closure__
+        wrapper.__code__,
+        forward.__globals__,
+        wrapper.__name__,
+        wrapper.__defaults__,
+        wrapper.__closure__,
     )
     wrapper = functools.wraps(forward)(wrapper)
     wrapper._bilstm_hooks = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def _takes_input_and_hx(forward: Callable[..., Any]) -> bool:
+    """Whether `forward` is `(self, input, hx=None)`, as torch's three layers' are."""
+    try:
+        parameters = list(inspect.signature(forward).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    names = [(p.name, p.kind, p.default) for p in parameters]
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    return names == [
+        ("self", positional, inspect.Parameter.empty),
+        ("input", positional, inspect.Parameter.empty),
+        ("hx", positional, None),
+    ]
 
 
 def _entered_directly(module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
@@ -106,7 +143,8 @@ def _enclosing_call_args(module: nn.Module) -> tuple[Any, ...] | None:
     for _ in range(_ENCLOSING_LOOKED_AT):
         if frame is None:
             return None
-        if frame.f_code in _CALLERS and frame.f_locals.get("self") is module:
+        code = frame.f_code
+        if (code is _INNER or code is _CALL_IMPL) and frame.f_locals.get("self") is module:
             args: tuple[Any, ...] | None = frame.f_locals.get("args")
             return args
         frame = frame.f_back

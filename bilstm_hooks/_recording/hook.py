@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import operator
 import warnings
 import weakref
 from collections import deque
@@ -62,8 +63,11 @@ _is_tracing = torch._C._is_tracing
 _modes_on = torch._C._is_torch_function_mode_enabled
 _no_torch_function = torch._C.DisableTorchFunction
 _LAYOUTS_KEPT = 32  # distinct call shapes whose layout is cached, per module
-# the layer's settings a layout is derived from, besides the call's shape
-_SETTINGS = ("batch_first", "hidden_size", "num_layers", "bidirectional", "input_size", "proj_size")
+# the layer's settings a layout is derived from, besides the call's shape, and `training`:
+# read from the module's `__dict__` by one itemgetter
+_SETTINGS: tuple[str, ...] = ("batch_first", "hidden_size", "num_layers", "bidirectional")
+_SETTINGS += ("input_size", "proj_size", "training")
+_settings_of = operator.itemgetter(*_SETTINGS)
 # One kept call, read only here: the arguments of `Record` after its name and module, then
 # the Record, appended on first read. A plain list, as `registry.Pending` is a plain tuple.
 KeptCall: TypeAlias = list[Any]
@@ -159,21 +163,12 @@ class Hook:
                 out_data, input_data = out.data, input.data
             else:
                 shape, out_data, input_data = input.shape, out, input
-            config = module.__dict__  # the layer's settings: faster than module.<name>
-            try:
-                key = (
-                    shape,
-                    config["batch_first"],
-                    config["hidden_size"],
-                    config["num_layers"],
-                    config["bidirectional"],
-                    config["input_size"],
-                    config["proj_size"],
-                )
-                training = config["training"]
+            try:  # the layer's settings, in one C call: faster than module.<name>
+                settings = _settings_of(module.__dict__)
             except KeyError:  # a subclass computes some of them
-                key = (shape, *(getattr(module, name) for name in _SETTINGS))
-                training = module.training
+                settings = tuple(getattr(module, name) for name in _SETTINGS)
+            key = (shape, settings)
+            training = settings[-1]
             cached = self.layouts.get(key)
             if cached is None:  # a new call shape: the slow path
                 keep_out_of_dynamo()  # before Dynamo traces it, when compiled

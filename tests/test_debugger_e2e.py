@@ -124,15 +124,15 @@ RECORD_CHILDREN = [
 # the follow stops: each local as the variables pane shows it, the line after it is bound
 H_N_4 = "(layer=2 direction=2) batch=3 hidden=4"
 FOLLOWED = {
-    "padded": "batch=3 token=6 (direction=2 hidden=4) · encoder.out, padded · float32 cpu"
-    " · lengths [4, 6, 2]",
-    "last": "batch=3 hidden=4 · encoder.h_n: layer 1, backward · float32 cpu"
+    "padded": "batch=3 token=6 (direction=2 hidden=4) · Classifier.encoder.out, padded"
+    " · float32 cpu · lengths [4, 6, 2]",
+    "last": "batch=3 hidden=4 · Classifier.encoder.h_n: layer 1, backward · float32 cpu"
     " · backward direction only",
-    "final": "batch=3 (direction=2 hidden=4) · encoder.h_n: layer 1 · float32 cpu"
+    "final": "batch=3 (direction=2 hidden=4) · Classifier.encoder.h_n: layer 1 · float32 cpu"
     " · both directions",
-    "wrong": "tensor shape=(6, 8) · float32 cpu · a view of encoder.h_n, unnamed: an axis of"
-    " size 6 mixes layer and direction and batch and hidden",
-    "hidden": f"({H_N_4} · encoder.h_n, {H_N_4} · encoder.c_n) · float32 cpu",
+    "wrong": "tensor shape=(6, 8) · float32 cpu · a view of Classifier.encoder.h_n, unnamed:"
+    " an axis of size 6 mixes layer and direction and batch and hidden",
+    "hidden": f"({H_N_4} · Classifier.encoder.h_n, {H_N_4} · Classifier.encoder.c_n) · float32 cpu",
 }
 GROUPS = {"special variables", "function variables", "class variables", "protected variables"}
 
@@ -448,7 +448,9 @@ def _check_followed(stops: Stops) -> None:
     assert final["at"]["value"] == "{'layer': 1}"
     assert stopped.evaluate(final["at"]["evaluateName"])["result"] == "{'layer': 1}"
     backward = final["backward"]["value"]  # the base's "both directions" may still follow
-    assert backward.startswith("batch=3 hidden=4 · encoder.h_n: layer 1, backward · float32 cpu")
+    assert backward.startswith(
+        "batch=3 hidden=4 · Classifier.encoder.h_n: layer 1, backward · float32 cpu"
+    )
     assert backward.endswith("backward direction only")
     assert stopped.evaluate("final[..., 4:]")["result"] == backward  # as typed in a watch pane
     padded = {v["name"]: v for v in stopped.children(local["padded"])}
@@ -456,8 +458,8 @@ def _check_followed(stops: Stops) -> None:
     # a tuple's items are pydevd's own, each shown as ours
     items = stopped.children(local["hidden"])
     assert [v["value"] for v in items[:2]] == [
-        f"{H_N_4} · encoder.h_n · float32 cpu",
-        f"{H_N_4} · encoder.c_n · float32 cpu",
+        f"{H_N_4} · Classifier.encoder.h_n · float32 cpu",
+        f"{H_N_4} · Classifier.encoder.c_n · float32 cpu",
     ]
 
 

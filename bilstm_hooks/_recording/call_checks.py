@@ -7,7 +7,7 @@ record (`Skipped`), an output it cannot read, a new call shape, taking itself of
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -15,10 +15,11 @@ from torch.nn.utils.rnn import PackedSequence
 
 from .._base.hook_dicts import FORWARD_HOOK_DICTS
 from .._base.versions import weight_versions
-from .._names.layout import Layout, label_of, quoted_label_of
+from .._names.layout import Layout, quoted_label_of
 from .._names.named import CachedLayout, Tag
 
 __all__ = [
+    "HookCounts",
     "Skipped",
     "cached_layout",
     "expected",
@@ -30,6 +31,7 @@ __all__ = [
     "weights_state",
     "weights_used_since",
     "who",
+    "why_none",
     "without_graph",
     "wrong_shapes",
 ]
@@ -69,14 +71,16 @@ def take_off(owner: object, module: nn.Module) -> None:
 
 def cached_layout(
     name: str,
+    origin: str,
     module: nn.Module,
     layout: Layout,
     out: torch.Tensor,
     h_n: torch.Tensor,
     c_n: torch.Tensor | None,
 ) -> tuple[CachedLayout, str]:
-    """What a new call shape (of `layout`) gives every call of it, and the warning (or
-    `""`) for outputs not laid out as the layer's settings say."""
+    """What a new call shape (of `layout`) gives every call of it, its tensors labelled
+    `origin.out` and so on, and the warning (or `""`) for outputs not laid out as the
+    layer's settings say."""
     wrong = wrong_shapes(layout, out, h_n, c_n)
     warning = ""
     if wrong:
@@ -85,7 +89,6 @@ def cached_layout(
             f"not laid out as they should be: {expected(module)}: {wrong}. "
             "Its annotations cannot be read; rec[...].check() says what differs."
         )
-    origin = label_of(name, module)
     cached = CachedLayout(
         layout,
         Tag(layout, "out", f"{origin}.out", packed=layout.packed),
@@ -178,3 +181,40 @@ def weights_used_since(module: nn.Module, then: tuple[tuple[int, ...], bool]) ->
     if had_grads and not then[1]:
         return "they have gradients they did not have then"
     return ""
+
+
+class HookCounts(Protocol):
+    """What `why_none` reads of a hook (`hook.Hook`)."""
+
+    failures: int
+    failure: str
+    skipped: int
+
+    @property
+    def calls(self) -> int: ...
+
+
+def why_none(hook: HookCounts, removed: bool, used: str) -> str:
+    """Why a hook keeps no record, for the LookupError of `rec[...]`; `used` is what
+    `weights_used_since` says."""
+    state = "was hooked (the hooks are removed now)" if removed else "is hooked"
+    if hook.failures:
+        return (
+            f"{state}, but none of its calls could be recorded ({hook.failures} failed; "
+            f"the latest because {hook.failure})"
+        )
+    if hook.calls:
+        return f"{state}, but its records were cleared by clear(); run the model first"
+    if hook.skipped:
+        return (
+            f"{state}, but its {hook.skipped} call(s) were traced or ran on fake tensors "
+            "(torch.jit.trace, torch.export, torch.compile), which are not recorded; "
+            "call the model eagerly"
+        )
+    if used:
+        return (
+            f"{state}, but no call of it was seen, though its weights were used since it "
+            f"was hooked ({used}): something computes with them without calling the "
+            "layer or its forward (torch._VF, or a copy of it); call the layer itself"
+        )
+    return f"{state}, but it has not been called since it was hooked; run the model first"

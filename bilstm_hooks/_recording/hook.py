@@ -37,7 +37,7 @@ from .._base.versions import Originals
 from .._core import registry
 from .._core.registry import Pending
 from .._follow.mode import drop_ended
-from .._names.layout import Layout
+from .._names.layout import Layout, label_of
 from .._names.named import CachedLayout
 from .call_checks import (
     Skipped,
@@ -96,10 +96,12 @@ class Hook:
         "failure",
         "failures",
         "kept",
+        "label",
         "last_hook",
         "layouts",
         "module",
         "name",
+        "owner",
         "skipped",
         "warned",
     )
@@ -111,9 +113,12 @@ class Hook:
         history: int,
         detach: bool,
         last_hook: Latest | None = None,
+        owner: str = "",
     ) -> None:
         self.module = module
         self.name = name
+        self.owner = owner  # the class of the model hooked: `labels` prefixes clashes with it
+        self.label = name if module is None else label_of(name, module)  # shown with tensors
         self.detach = detach
         self.last_hook: Latest = [None] if last_hook is None else last_hook  # the recorder's
         self.kept: deque[KeptCall] = deque(maxlen=history)
@@ -256,7 +261,7 @@ class Hook:
         c_n: torch.Tensor | None,
     ) -> CachedLayout:
         layout = Layout.of(module, input, h_n)
-        cached, wrong = cached_layout(self.name, module, layout, out, h_n, c_n)
+        cached, wrong = cached_layout(self.name, self.label, module, layout, out, h_n, c_n)
         if wrong:
             self._warn_once(module, wrong)
         if len(self.layouts) >= _LAYOUTS_KEPT:
@@ -281,7 +286,7 @@ class Hook:
             assert self.module is not None  # an inert hook keeps nothing
             with _LOCK:
                 if len(call) == _RECORD:
-                    call.append(Record(self.name, self.module, *call))
+                    call.append(Record(self.name, self.module, *call, label=self.label))
         record: Record = call[_RECORD]
         return record
 

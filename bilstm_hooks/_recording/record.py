@@ -49,10 +49,11 @@ class Record:
         training: bool | None = None,
         versions: tuple[int, int, int, int] | None = None,
         originals: Originals = None,
+        *,
+        label: str | None = None,
     ) -> None:
-        self.name = name
-        self.module = module
-        self.layout = layout
+        self.name, self.module, self.layout = name, module, layout
+        self._label = label_of(name, module) if label is None else label
         self._raw_input = input
         self._raw_out = out
         self._raw_h_n = h_n
@@ -73,8 +74,9 @@ class Record:
 
     @property
     def label(self) -> str:
-        """The name used in messages: the qualified name, or the class for a root module."""
-        return label_of(self.name, self.module)
+        """The name shown with its tensors: the qualified name, or the class for a root
+        module; prefixed with the model's class where another model's layer has its name."""
+        return self._label
 
     @property
     def where(self) -> str:

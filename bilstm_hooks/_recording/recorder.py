@@ -19,8 +19,8 @@ from .._core import registry
 from .._core.providers import provider
 from .._follow.mode import FollowHooks
 from .._names.layout import RECURRENT_TYPES, label_of
-from . import entrance, save_guard
-from .call_checks import weights_state, weights_used_since, who
+from . import entrance, labels, save_guard
+from .call_checks import weights_state, weights_used_since, who, why_none
 from .hook import Hook, Latest
 from .record import Record
 
@@ -92,7 +92,7 @@ def attach_hooks(
             "among its named_modules()"
         )
     keep_out_of_dynamo()  # where Dynamo is imported already (else at a hooked call)
-    recorder = Recorder(found, history=history, detach=detach)
+    recorder = Recorder(found, history=history, detach=detach, owner=type(model).__name__)
     if follow:
         save_guard.install(every_module=True)
         recorder._follow = FollowHooks(model)
@@ -122,14 +122,17 @@ class Recorder:
     Index it with a module's qualified name or the module itself.
     """
 
-    def __init__(self, modules: list[tuple[str, nn.Module]], *, history: int, detach: bool) -> None:
+    def __init__(
+        self, modules: list[tuple[str, nn.Module]], *, history: int, detach: bool, owner: str = ""
+    ) -> None:
         self._modules = dict(modules)
         self._names_by_id = {id(m): name for name, m in modules}
         self._last: Latest = [None]  # the hook of the latest call, set by the hooks
         self._hooks = {
-            name: Hook(module, name, history, detach, self._last)
+            name: Hook(module, name, history, detach, self._last, owner)
             for name, module in self._modules.items()
         }
+        labels.distinguish(self._hooks.values())
         self._history = history
         self._weights_then = {name: weights_state(m) for name, m in self._modules.items()}
         self._removed = False
@@ -179,33 +182,10 @@ class Recorder:
         hook = self._hooks[name]
         record = hook.latest()
         if record is None:
-            raise LookupError(f"{who(name, self._modules[name])} {self._why_none(hook)}")
+            module = self._modules[name]
+            used = weights_used_since(module, self._weights_then[name])
+            raise LookupError(f"{who(name, module)} {why_none(hook, self._removed, used)}")
         return record
-
-    def _why_none(self, hook: Hook) -> str:
-        """Why a hook keeps no record, for the LookupError of `rec[...]`."""
-        state = "was hooked (the hooks are removed now)" if self._removed else "is hooked"
-        if hook.failures:
-            return (
-                f"{state}, but none of its calls could be recorded ({hook.failures} failed; "
-                f"the latest because {hook.failure})"
-            )
-        if hook.calls:
-            return f"{state}, but its records were cleared by clear(); run the model first"
-        if hook.skipped:
-            return (
-                f"{state}, but its {hook.skipped} call(s) were traced or ran on fake tensors "
-                "(torch.jit.trace, torch.export, torch.compile), which are not recorded; "
-                "call the model eagerly"
-            )
-        used = weights_used_since(self._modules[hook.name], self._weights_then[hook.name])
-        if used:
-            return (
-                f"{state}, but no call of it was seen, though its weights were used since it "
-                f"was hooked ({used}): something computes with them without calling the "
-                "layer or its forward (torch._VF, or a copy of it); call the layer itself"
-            )
-        return f"{state}, but it has not been called since it was hooked; run the model first"
 
     def _build_records(self) -> None:
         for hook in self._hooks.values():
@@ -277,6 +257,7 @@ class Recorder:
             handle.remove()
         for name, module in self._modules.items():
             entrance.unhook_directly(module, self._hooks[name])
+        labels.forget(self._hooks.values())
         if self._follow is not None:
             self._follow.remove()
         self._removed = True

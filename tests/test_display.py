@@ -31,7 +31,7 @@ def classifier() -> dict[str, Any]:
     rec = bh.attach_hooks(nn.ModuleDict({"encoder": lstm}))
     x = torch.randn(3, 6, 3)
     packed = pack_padded_sequence(x, torch.tensor(LENGTHS), batch_first=True, enforce_sorted=False)
-    with bh.follow(), warnings.catch_warnings():
+    with warnings.catch_warnings(), bh.follow():
         warnings.simplefilter("ignore", bh.LayoutWarning)
         out, (h_n, c_n) = lstm(packed)
         padded, _ = pad_packed_sequence(out, batch_first=True)

@@ -675,7 +675,7 @@ def test_a_block_after_an_unfollowed_call_follows_the_views_of_its_batch_first_o
         with bh.follow():
             forward_half = F.relu(out[:, -1, :4])
             with pytest.warns(bh.LayoutWarning, match="backward half"):
-                out[:, -1]
+                F.linear(out[:, -1], torch.ones(2, 8))  # used: warned
     found = names(forward_half)
     assert (found.pattern, found.at) == ("batch hidden", {"token": 4, "direction": 0})
     assert torch.equal(forward_half, F.relu(out[:, -1, :4]))

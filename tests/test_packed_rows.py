@@ -48,7 +48,7 @@ def test_attention_scores_over_packed_rows_pad_back_to_batch_token(
     module = hooked(kind, layers=layers, bi=bi, batch_first=batch_first)
     width = 8 if bi else 4
     score = nn.Linear(width, 1)
-    with bh.follow(), warnings.catch_warnings():
+    with warnings.catch_warnings(), bh.follow():
         warnings.simplefilter("error")  # the sum over zero padding is exact: no warning
         packed_out, _ = module(packed_input(batch_first))
         scores = torch.exp(score(packed_out.data).squeeze(1))

@@ -26,6 +26,7 @@ from .._names.geometry import logical
 from .._names.layout import Axes
 from .._names.named import Named
 from .._names.notes import is_padding_note, kept_lengths, slice_note
+from . import held
 from .rule_parts import full_sizes, joined_axis, storages
 
 __all__ = ["check_index", "check_reduction", "joined", "reshaped", "warn"]
@@ -143,10 +144,13 @@ def check_index(source: AnnotatedTensor, index: Any, result: torch.Tensor) -> No
         return
     size = full_sizes(source)
     if size.get("direction") == 2 and "direction" in view.sizes and token == size["token"] - 1:
-        warn(
-            f"{_who(source)} at its last token, both halves: the backward half there has "
-            "read one token, the forward half may be padding. The final state is "
-            "torch.cat([h_n[-2], h_n[-1]], -1), or bh.last_outputs(out, lengths, module=...)"
+        held.hold(  # warned where used: a tagger joins it with token 0 on purpose (`held`)
+            result,
+            f"{_who(source)} at its last token, both halves, used here: the backward half "
+            "there has read one token, the forward half may be padding. The final state "
+            "is torch.cat([h_n[-2], h_n[-1]], -1), or bh.last_outputs(out, lengths, "
+            "module=...); both ends on purpose: torch.cat([out[:, -1], out[:, 0]], -1)",
+            source.origin,
         )
         return
     lengths = view.lengths  # the sequences', as `token` is: in the positions `origin` names

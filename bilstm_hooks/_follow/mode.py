@@ -43,6 +43,7 @@ from .._base.callers import callers_level
 from .._base.errors import LayoutWarning
 from .._core import registry
 from .._core.annotated import AnnotatedTensor
+from . import held
 from .inplace import MAY_CHANGE_IN_PLACE, after_inplace, before
 from .rules import RULES
 
@@ -52,6 +53,7 @@ _no_torch_function = torch._C.DisableTorchFunction
 _compiling = torch.compiler.is_compiling
 _CALL_IMPL = nn.Module._call_impl.__code__
 _local = threading.local()  # `.mode`: the thread's _Follow on the mode stack, or None
+_HELD = held.STORE  # its `.values`: empty unless a warning waits for a use
 
 
 class RuleFailures:
@@ -102,11 +104,11 @@ class _Follow(TorchFunctionMode):
         if kwargs is None:
             kwargs = {}
         rule = RULES.get(func)
-        if rule is None or self.ended or _compiling():
+        if (rule is None and not _HELD.values) or self.ended or _compiling():
             return func(*args, **kwargs)
         names = None
         with _no_torch_function():  # our reads are not the user's ops
-            if not _any_tagged(args) or not self.running():
+            if rule is None or not _any_tagged(args) or not self.running():
                 rule = None  # no argument has names: nothing to follow
             elif func in MAY_CHANGE_IN_PLACE:
                 try:
@@ -124,6 +126,11 @@ class _Follow(TorchFunctionMode):
                     raise  # -W error: the user asked for it
                 except Exception as exc:  # a rule must never break the user's code
                     RULE_FAILURES.failed(func, exc)
+        if _HELD.values:  # a warning waits for its value's use (`held`)
+            with _no_torch_function():
+                message = held.after(func, args, kwargs, result)
+            if message is not None:
+                warnings.warn(message, LayoutWarning, stacklevel=callers_level())
         return result
 
     def running(self) -> bool:
@@ -190,6 +197,7 @@ def _start(owner: FrameType | None) -> _Follow | None:
         return None
     with _no_torch_function():
         registry.key_bases()  # outputs of unfollowed calls: find their views
+    held.release()
     mode = _Follow(owner)
     mode.__enter__()  # type: ignore[no-untyped-call]
     _local.mode = mode
@@ -202,6 +210,8 @@ def _stop(mode: _Follow | None) -> None:
     if mode is not None and current is mode:
         _local.mode = None
         mode.__exit__(None, None, None)  # type: ignore[no-untyped-call]
+        for message in held.warn_alive():  # a held value returned, or kept: its end
+            warnings.warn(message, LayoutWarning, stacklevel=callers_level())
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from ._base.errors import LayoutError as LayoutError
 from ._base.errors import LayoutWarning as LayoutWarning
+from ._base.errors import UnusedDirectionWarning as UnusedDirectionWarning
 from ._base.version import __version__ as __version__
 from ._core.annotated import AnnotatedTensor as AnnotatedTensor
 from ._core.lookup import annotation_of as annotation_of
@@ -38,6 +39,7 @@ __all__ = [
     "Saturation",
     "Summary",
     "Unrolled",
+    "UnusedDirectionWarning",
     "annotation_of",
     "attach_hooks",
     "describe",

@@ -17,6 +17,7 @@ EXPECTED_ALL = [
     "Saturation",
     "Summary",
     "Unrolled",
+    "UnusedDirectionWarning",
     "annotation_of",
     "attach_hooks",
     "describe",

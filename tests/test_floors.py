@@ -145,3 +145,12 @@ def test_the_walk_sees_lazy_and_type_checking_imports(tmp_path: Path) -> None:
         "bilstm_hooks._display.text",
         "bilstm_hooks._cli.main",
     }
+
+
+def test_no_module_is_over_300_lines() -> None:
+    long = {
+        module_name(path): n
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 300
+    }
+    assert long == {}

@@ -12,12 +12,14 @@ Every error names what was expected and what arrived: `expected <what>, got <val
 - `RuntimeWarning`, once per hook and once for the follow rules: a call that could not
   be recorded, or an op whose names could not be followed; the forward pass and the
   op's result are never changed, and the latest cause is kept.
-- `LayoutWarning`: a layout bug caught at the line that makes it.
+- `LayoutWarning`: a layout bug caught at the line that makes it;
+  `UnusedDirectionWarning`, one of them: a bidirectional layer's last-layer direction
+  that never reaches what a followed forward returns.
 """
 
 from __future__ import annotations
 
-__all__ = ["LayoutError", "LayoutWarning"]
+__all__ = ["LayoutError", "LayoutWarning", "UnusedDirectionWarning"]
 
 
 class LayoutError(RuntimeError):
@@ -49,5 +51,23 @@ class LayoutWarning(UserWarning):
     Examples:
         >>> import warnings, bilstm_hooks as bh
         >>> issubclass(bh.LayoutWarning, UserWarning)
+        True
+    """
+
+
+class UnusedDirectionWarning(LayoutWarning):
+    """One direction of a bidirectional layer's last layer never reaches the output.
+
+    Warned once per layer, at the end of a followed forward (`attach_hooks(model,
+    follow=True)`) whose returned values (logits, loss, state) hold that layer's last
+    backward direction and not its forward one, or the other way round:
+    `fc(h_n[-1])` on a bidirectional classifier reads the backward row only. To use
+    one direction on purpose, filter this category.
+
+    Examples:
+        >>> import warnings, bilstm_hooks as bh
+        >>> with warnings.catch_warnings():  # one direction, on purpose
+        ...     warnings.filterwarnings("ignore", category=bh.UnusedDirectionWarning)
+        >>> issubclass(bh.UnusedDirectionWarning, bh.LayoutWarning)
         True
     """

@@ -96,7 +96,8 @@ sweep_at = _MIN_SWEEP
 # bumped by every write (the flushes of the hooks' notes too): `_core.storage_index` rebuilds its
 # index when it moved
 GENERATION = [0]
-# weak references to the latest tensors the hooks tagged that are views, newest last
+# weak references to the latest tensors the hooks tagged that are views (a batch-first `out`,
+# an unbatched `h_n` or `c_n`), newest last
 VIEWS: deque[weakref.ref[torch.Tensor]] = deque(maxlen=64)
 # the hooks' calls not yet written into TAGS, oldest first. The hooks append without a lock
 # (one atomic step); `flush` pops from the left, holding LOCK.
@@ -124,17 +125,33 @@ def flush() -> None:
                     key_base(out, cached.out, versions[0])
                 elif cached.out_is_view:  # where `find` looks for it, once asked: no base made
                     VIEWS.append(out_ref)
+            state_is_view = cached.layout.batch is None  # unbatched: squeezed, a view
             h_n = h_n_ref()
             if h_n is not None:
                 TAGS[id(h_n)] = (h_n_ref, cached.h_n, versions[1], None)
+                if state_is_view:
+                    _key_view(h_n, h_n_ref, cached.h_n, versions[1], following)
             c_n = None if c_n_ref is None else c_n_ref()
             if c_n_ref is not None and c_n is not None:
                 TAGS[id(c_n)] = (c_n_ref, cached.c_n, versions[2], None)
+                if state_is_view:
+                    _key_view(c_n, c_n_ref, cached.c_n, versions[2], following)
             if PENDING and PENDING[0] is note:  # else a flush nested in this one (a finalizer
                 PENDING.popleft()  # run by the garbage collector, say) wrote and took it
         GENERATION[0] += 1
         if len(TAGS) >= sweep_at:
             sweep()
+
+
+def _key_view(
+    tensor: torch.Tensor, ref: weakref.ref[torch.Tensor], value: Tag, version: int, now: bool
+) -> None:
+    """A tagged view (an unbatched `h_n`, squeezed): keyed by its base now (following),
+    or where `find` looks for it once asked. Caller holds LOCK."""
+    if now:
+        key_base(tensor, value, version)
+    else:
+        VIEWS.append(ref)
 
 
 def sweep() -> None:

@@ -40,10 +40,10 @@ from torch.overrides import TorchFunctionMode
 from torch.utils.hooks import RemovableHandle
 
 from .._base.callers import callers_level
-from .._base.errors import LayoutWarning
+from .._base.errors import LayoutWarning, UnusedDirectionWarning
 from .._core import registry
 from .._core.annotated import AnnotatedTensor
-from . import held
+from . import held, reach
 from .inplace import MAY_CHANGE_IN_PLACE, after_inplace, before
 from .rules import RULES
 
@@ -54,6 +54,7 @@ _compiling = torch.compiler.is_compiling
 _CALL_IMPL = nn.Module._call_impl.__code__
 _local = threading.local()  # `.mode`: the thread's _Follow on the mode stack, or None
 _HELD = held.STORE  # its `.values`: empty unless a warning waits for a use
+_REACH = reach.STORE  # its `.values`: empty unless a bidirectional layer ran (`reach`)
 
 
 class RuleFailures:
@@ -104,7 +105,9 @@ class _Follow(TorchFunctionMode):
         if kwargs is None:
             kwargs = {}
         rule = RULES.get(func)
-        if (rule is None and not _HELD.values) or self.ended or _compiling():
+        if (rule is None and not _HELD.values and not _REACH.values) or self.ended:
+            return func(*args, **kwargs)
+        if _compiling():
             return func(*args, **kwargs)
         names = None
         with _no_torch_function():  # our reads are not the user's ops
@@ -131,6 +134,9 @@ class _Follow(TorchFunctionMode):
                 message = held.after(func, args, kwargs, result)
             if message is not None:
                 warnings.warn(message, LayoutWarning, stacklevel=callers_level())
+        if _REACH.values and self.running():  # which directions reach the output (`reach`)
+            with _no_torch_function():
+                reach.after(func, args, kwargs, result)
         return result
 
     def running(self) -> bool:
@@ -198,6 +204,7 @@ def _start(owner: FrameType | None) -> _Follow | None:
     with _no_torch_function():
         registry.key_bases()  # outputs of unfollowed calls: find their views
     held.release()
+    reach.release()
     mode = _Follow(owner)
     mode.__enter__()  # type: ignore[no-untyped-call]
     _local.mode = mode
@@ -210,8 +217,17 @@ def _stop(mode: _Follow | None) -> None:
     if mode is not None and current is mode:
         _local.mode = None
         mode.__exit__(None, None, None)  # type: ignore[no-untyped-call]
+        reach.release()  # a block's end: only a forward's output is looked at
         for message in held.warn_alive():  # a held value returned, or kept: its end
             warnings.warn(message, LayoutWarning, stacklevel=callers_level())
+
+
+def track_reach(module: nn.Module, origin: str, layers: int, tensors: tuple[Any, ...]) -> None:
+    """While a forward is followed: follow which last-layer directions of `module`'s
+    bidirectional call (its `out` is `origin`) reach the forward's output (`reach`)."""
+    mode: _Follow | None = getattr(_local, "mode", None)
+    if mode is not None and mode.owner is not None:
+        reach.track(module, origin, layers, tensors)
 
 
 @contextlib.contextmanager
@@ -269,7 +285,13 @@ class FollowHooks:
         mode: _Follow | None = getattr(_local, "mode", None)
         if mode is not None and mode.owner is not None and not _compiling():  # noqa: SIM102
             if mode.owner is _caller_call(sys._getframe(1)):  # the call that entered it
-                _stop(mode)
+                try:
+                    with _no_torch_function():
+                        unused = reach.unused(output)
+                    for message in unused:
+                        warnings.warn(message, UnusedDirectionWarning, stacklevel=callers_level())
+                finally:
+                    _stop(mode)
 
     def remove(self) -> None:
         for handle in self.handles:

@@ -36,7 +36,7 @@ from .._base.dynamo import keep_out_of_dynamo
 from .._base.versions import Originals
 from .._core import registry
 from .._core.registry import Pending
-from .._follow.mode import drop_ended
+from .._follow.mode import drop_ended, track_reach
 from .._names.layout import Layout, label_of
 from .._names.named import CachedLayout
 from .call_checks import (
@@ -134,13 +134,9 @@ class Hook:
         self.layouts: dict[tuple[Any, ...], CachedLayout] = {}
 
     def record(
-        self,
-        module: nn.Module,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        output: Any,
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any,
         following: bool = False,
-    ) -> None:
+    ) -> None:  # fmt: skip
         # The hot path, one frame: calls cost here.
         if self.module is None:
             take_off(self, module)
@@ -192,6 +188,8 @@ class Hook:
             out_ref, h_n_ref = _ref(out_data), _ref(h_n)
             c_n_ref = None if c_n is None else _ref(c_n)
             pending: Pending = (out_ref, h_n_ref, c_n_ref, cached, versions, following)
+            if following and layout.directions == 2:  # its directions' use (`_follow.reach`)
+                track_reach(module, cached.out.origin, layout.layers, (out_data, h_n, c_n))
             originals: Originals = None
             if self.detach:  # only what holds a graph: under no_grad nothing needs it
                 # `.data`, not `.detach()`: 60% of the cost (no dispatch, no view), but its own

@@ -22,6 +22,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 import bilstm_hooks as bh
+from bilstm_hooks._follow.mode import thread_mode
 
 
 def stack_depth() -> int:
@@ -95,15 +96,27 @@ def test_after_an_interrupt_a_hooked_call_takes_the_mode_off() -> None:
     with pytest.raises(KeyboardInterrupt):
         model(torch.randn(2, 5, 3))
     assert stack_depth() == 1
+    interrupted = thread_mode()
     model.lstm(torch.randn(2, 5, 3))  # the layer alone, outside the model's forward
-    assert stack_depth() == 0
+    # the interrupted mode is off; the call follows in a mode of its own, owned by the
+    # frame that called the layer (this test), which the recorder's removal takes off
+    assert stack_depth() == 1
+    mode = thread_mode()
+    assert mode is not interrupted
+    assert mode is not None
+    assert mode.owner is sys._getframe()
     rec.remove()
+    assert stack_depth() == 0
 
 
 def test_an_interrupt_in_a_followed_model_inside_a_block_leaves_the_block_on() -> None:
     model = Encoder()
     rec = bh.attach_hooks(model, follow=True)
-    _, (h_n, _) = model.lstm(torch.randn(2, 5, 3))
+
+    def state() -> torch.Tensor:  # followed until it returns
+        return model.lstm(torch.randn(2, 5, 3))[1][0]
+
+    h_n = state()
     model.interrupt = KeyboardInterrupt()
     with bh.follow():
         with pytest.raises(KeyboardInterrupt):

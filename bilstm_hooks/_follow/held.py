@@ -38,6 +38,7 @@ _SOURCES = (torch, torch.Tensor, F)
 _USES = {f for s in _SOURCES for n in _USES_NAMED if (f := getattr(s, n, None)) is not None}
 _JOINS = {f for s in _SOURCES for n in _JOINS_NAMED if (f := getattr(s, n, None)) is not None}
 _USED, _KEPT = ", used here:", ", kept to the end of the followed code:"
+_PRUNE_AT = 256
 _FIRST_TOKEN = "token 0: its forward half"  # the note of `out[:, 0]` (`_names.notes`)
 
 
@@ -62,6 +63,9 @@ def hold(value: torch.Tensor, message: str, origin: str) -> None:
     """Hold `message` on `value` until it is used; a join with token 0 of `origin`
     silences it."""
     store = STORE
+    if len(store.values) >= _PRUNE_AT:  # a mode that lasts (a loop's): the dead go
+        for key in [k for k, (ref, _) in store.values.items() if ref() is None]:
+            _release(store.values[key][1])
     store.count += 1
     store.warnings[store.count] = (message, origin)
     store.values[id(value)] = (weakref.ref(value), store.count)

@@ -1,14 +1,15 @@
 """Following names through torch ops: a `TorchFunctionMode` that applies `_follow.rules.RULES`.
 
-`attach_hooks(model, follow=True)` enters it in a forward pre-hook of `model` and
-leaves it in an always-called forward hook; `bh.follow()` does the same for a block
-of code. One mode per thread at most: a followed model called inside a block (or
-inside another followed model) follows in the mode already on, so that a bug warns
-once. An op with no rule passes through untouched: its result has no names. A rule
+`attach_hooks(model, follow=True)` enters it in a forward pre-hook of `model` and leaves
+it in an always-called forward hook, and enters it at a call of one of the model's
+recurrent layers made outside its forward (`_follow.entering`); `bh.follow()` does the
+same for a block of code. One mode per thread at most: a followed model called inside a
+block (or inside another followed model) follows in the mode already on, so that a bug
+warns once. An op with no rule passes through untouched: its result has no names. A rule
 that fails leaves the op's result as it is, unnamed: the failure is counted
 (`RULE_FAILURES`, with its latest cause) and warned about once per process, as the
-hook's are. A `LayoutWarning` turned into an error by the warnings filter is the
-user's to see, and raises.
+hook's are. A `LayoutWarning` turned into an error by the warnings filter is the user's
+to see, and raises.
 
 What ends a forward: torch runs always-called hooks for an `Exception` only. A
 `KeyboardInterrupt`, `SystemExit` or `GeneratorExit` raised in the forward skips
@@ -37,17 +38,19 @@ from typing import Any
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
-from torch.utils.hooks import RemovableHandle
 
 from .._base.callers import callers_level
-from .._base.errors import LayoutWarning, UnusedDirectionWarning
+from .._base.errors import LayoutWarning
 from .._core import registry
 from .._core.annotated import AnnotatedTensor
 from . import held, reach
 from .inplace import MAY_CHANGE_IN_PLACE, after_inplace, before
 from .rules import RULES
 
-__all__ = ["RULE_FAILURES", "FollowHooks", "RuleFailures", "drop_ended", "follow"]
+__all__ = [
+    "RULE_FAILURES", "RuleFailures", "current", "drop_ended", "follow", "start", "stop", "take_off",
+    "thread_mode",
+]  # fmt: skip
 
 _no_torch_function = torch._C.DisableTorchFunction
 _compiling = torch.compiler.is_compiling
@@ -175,7 +178,7 @@ def _any_tagged(args: tuple[Any, ...]) -> bool:
     return False
 
 
-def _current() -> _Follow | None:
+def current() -> _Follow | None:
     """The thread's mode, if it is on and its call still running; an ended one is taken off."""
     mode: _Follow | None = getattr(_local, "mode", None)
     if mode is not None and not mode.running():
@@ -184,22 +187,32 @@ def _current() -> _Follow | None:
     return mode
 
 
+def thread_mode() -> _Follow | None:
+    """The thread's mode, as it is (an ended one too), or None."""
+    mode: _Follow | None = getattr(_local, "mode", None)
+    return mode
+
+
 def drop_ended() -> None:
     """Take off the thread's mode if the call that entered it has ended (an interrupt
     skipped its leaving), as long as it is on top of the mode stack (else it stays,
     passing every op through, until it is)."""
     mode: _Follow | None = getattr(_local, "mode", None)
-    if mode is None or mode.running():
-        return
+    if mode is not None and not mode.running():
+        take_off(mode)
+
+
+def take_off(mode: _Follow) -> None:
+    """Leave `mode` now, if it is the thread's and on top of the mode stack."""
     stack = torch.overrides._get_current_function_mode_stack()  # type: ignore[no-untyped-call]
-    if stack and stack[-1] is mode:
+    if getattr(_local, "mode", None) is mode and stack and stack[-1] is mode:
         _local.mode = None
         mode.__exit__(None, None, None)
 
 
-def _start(owner: FrameType | None) -> _Follow | None:
+def start(owner: FrameType | None) -> _Follow | None:
     """Enter a mode for this thread, unless one is on: the mode entered, or None."""
-    if _compiling() or _current() is not None:
+    if _compiling() or current() is not None:
         return None
     with _no_torch_function():
         registry.key_bases()  # outputs of unfollowed calls: find their views
@@ -211,7 +224,7 @@ def _start(owner: FrameType | None) -> _Follow | None:
     return mode
 
 
-def _stop(mode: _Follow | None) -> None:
+def stop(mode: _Follow | None) -> None:
     """Leave `mode` (one `_start` entered), if it is still the thread's."""
     current: _Follow | None = getattr(_local, "mode", None)
     if mode is not None and current is mode:
@@ -220,14 +233,6 @@ def _stop(mode: _Follow | None) -> None:
         reach.release()  # a block's end: only a forward's output is looked at
         for message in held.warn_alive():  # a held value returned, or kept: its end
             warnings.warn(message, LayoutWarning, stacklevel=callers_level())
-
-
-def track_reach(module: nn.Module, origin: str, layers: int, tensors: tuple[Any, ...]) -> None:
-    """While a forward is followed: follow which last-layer directions of `module`'s
-    bidirectional call (its `out` is `origin`) reach the forward's output (`reach`)."""
-    mode: _Follow | None = getattr(_local, "mode", None)
-    if mode is not None and mode.owner is not None:
-        reach.track(module, origin, layers, tensors)
 
 
 @contextlib.contextmanager
@@ -249,50 +254,8 @@ def follow() -> Iterator[None]:
         >>> print(bh.annotation_of(final).pattern, bh.annotation_of(final).at)
         batch (direction hidden) {'layer': 1}
     """
-    mode = _start(None)
+    mode = start(None)
     try:
         yield
     finally:
-        _stop(mode)
-
-
-def _caller_call(frame: FrameType | None) -> FrameType | None:
-    """The frame of `nn.Module._call_impl` that runs the hook (None if not found)."""
-    while frame is not None and frame.f_code is not _CALL_IMPL:
-        frame = frame.f_back
-    return frame
-
-
-class FollowHooks:
-    """The pre-hook and always-called hook that turn following on for `model`'s forward.
-
-    A call leaves the mode only if it entered it: the mode's `owner` is its frame.
-    """
-
-    OURS = True  # a hook of this library's (`_base.hook_dicts.is_ours`)
-
-    def __init__(self, model: nn.Module) -> None:
-        self.handles: list[RemovableHandle] = [
-            model.register_forward_pre_hook(self._enter),
-            model.register_forward_hook(self._leave, always_call=True),
-        ]
-
-    def _enter(self, module: nn.Module, args: Any) -> None:
-        if not _compiling():
-            _start(_caller_call(sys._getframe(1)))
-
-    def _leave(self, module: nn.Module, args: Any, output: Any) -> None:
-        mode: _Follow | None = getattr(_local, "mode", None)
-        if mode is not None and mode.owner is not None and not _compiling():  # noqa: SIM102
-            if mode.owner is _caller_call(sys._getframe(1)):  # the call that entered it
-                try:
-                    with _no_torch_function():
-                        unused = reach.unused(output)
-                    for message in unused:
-                        warnings.warn(message, UnusedDirectionWarning, stacklevel=callers_level())
-                finally:
-                    _stop(mode)
-
-    def remove(self) -> None:
-        for handle in self.handles:
-            handle.remove()
+        stop(mode)

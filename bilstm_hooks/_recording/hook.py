@@ -36,7 +36,8 @@ from .._base.dynamo import keep_out_of_dynamo
 from .._base.versions import Originals
 from .._core import registry
 from .._core.registry import Pending
-from .._follow.mode import drop_ended, track_reach
+from .._follow.entering import track_reach
+from .._follow.mode import drop_ended
 from .._names.layout import Layout, label_of
 from .._names.named import CachedLayout
 from .call_checks import (

@@ -17,7 +17,7 @@ from .._base.dynamo import keep_out_of_dynamo
 from .._base.keywords import checked_keywords
 from .._core import registry
 from .._core.providers import provider
-from .._follow.mode import FollowHooks
+from .._follow.entering import FollowHooks
 from .._names.layout import RECURRENT_TYPES, label_of
 from . import entrance, labels, save_guard
 from .call_checks import weights_state, weights_used_since, who, why_none
@@ -50,7 +50,10 @@ def attach_hooks(
         follow: carry the names through the torch ops of each forward of `model`
             (`pad_packed_sequence`, `cat`, elementwise ops, reductions, a Linear
             head) and warn about layout bugs (`bh.LayoutWarning`), as `bh.follow()`
-            does for a block. Off by default: it costs a Python call per torch op.
+            does for a block; a recurrent layer called outside the forward
+            (`model.embed(x)`, a training step) is followed until the function that
+            called into the model returns. Off by default: it costs a Python call
+            per torch op.
 
     Returns:
         A [`Recorder`][bilstm_hooks.Recorder]; `rec["encoder"]` is the latest
@@ -95,7 +98,7 @@ def attach_hooks(
     recorder = Recorder(found, history=history, detach=detach, owner=type(model).__name__)
     if follow:
         save_guard.install(every_module=True)
-        recorder._follow = FollowHooks(model)
+        recorder._follow = FollowHooks(model, [m for _, m in found])
     return recorder
 
 

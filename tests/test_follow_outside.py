@@ -168,3 +168,19 @@ def test_without_follow_a_method_is_not_followed() -> None:
     assert model.seen["final"] is None
     assert stack_depth() == 0
     rec.remove()
+
+
+def test_the_layers_pre_hooks_leave_no_trace_in_a_saved_model() -> None:
+    import io
+
+    model = Tagger()
+    rec = bh.attach_hooks(model, follow=True)
+    assert len(model.rnn._forward_pre_hooks) == 1  # the call outside the forward
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    assert len(loaded.rnn._forward_pre_hooks) == 0
+    assert len(model.rnn._forward_pre_hooks) == 1  # the original keeps them
+    rec.remove()
+    assert len(model.rnn._forward_pre_hooks) == 0

@@ -220,3 +220,15 @@ def test_following_the_directions_changes_no_value_or_gradient(kind: str) -> Non
     want.sum().backward()
     for (name, a), (_, b) in zip(model.named_parameters(), twin.named_parameters(), strict=True):
         assert torch.equal(a.grad, b.grad) if b.grad is not None else a.grad is None, name
+
+
+def test_after_enough_clean_forwards_in_a_mode_that_mode_is_no_longer_checked() -> None:
+    from bilstm_hooks._follow.reach import CHECKS
+
+    model = Model(nn.LSTM(3, 4, bidirectional=True), BODIES["cat(h_n[-2], h_n[-1])"], None)
+    x = torch.randn(5, 2, 3)
+    assert warned(model, x, calls=CHECKS) == []  # training: checked, clean each time
+    model.body = BODIES["h_n[-1]"]
+    assert warned(model, x) == []  # training: checked enough, no longer followed so
+    model.eval()
+    assert lacking(warned(model, x)) == {0}  # eval: its first check

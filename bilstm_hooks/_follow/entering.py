@@ -84,7 +84,11 @@ class FollowHooks:
         self.handles: list[RemovableHandle] = [
             model.register_forward_pre_hook(self._enter),
             model.register_forward_hook(self._leave, always_call=True),
-            *(layer.register_forward_pre_hook(self._enter_outside) for layer in layers),
+            *(
+                layer.register_forward_pre_hook(self._enter_outside)
+                for layer in layers
+                if layer is not model  # its own forward's mode is entered above
+            ),
         ]
         self.outside: weakref.WeakSet[Any] = weakref.WeakSet()  # the modes those entered
 
@@ -105,7 +109,7 @@ class FollowHooks:
             if mode.owner is _caller_call(sys._getframe(1)):  # the call that entered it
                 try:
                     with _no_torch_function():
-                        unused = reach.unused(output)
+                        unused = reach.unused(output) if reach.STORE.layers else ()
                     for message in unused:
                         warnings.warn(message, UnusedDirectionWarning, stacklevel=callers_level())
                 finally:

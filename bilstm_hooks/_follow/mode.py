@@ -137,7 +137,7 @@ class _Follow(TorchFunctionMode):
                 message = held.after(func, args, kwargs, result)
             if message is not None:
                 warnings.warn(message, LayoutWarning, stacklevel=callers_level())
-        if _REACH.values and self.running():  # which directions reach the output (`reach`)
+        if _REACH.values:  # which directions reach the output (`reach`)
             with _no_torch_function():
                 reach.after(func, args, kwargs, result)
         return result

@@ -12,9 +12,10 @@ to be unused when every value made from it was told apart from it.
 
 At the end of a followed forward, a layer of which the returned values (the loss, the
 logits, a state: any tensor in the output) hold one last-layer direction and not the
-other warns once (`bh.UnusedDirectionWarning`). A layer none of whose values reach the
-output says nothing: it is not known how it was used. The store is the thread's, as
-the follow mode is.
+other warns once (`bh.UnusedDirectionWarning`). A layer whose output held both in
+`CHECKS` forwards of a mode (training, eval) is not followed so in that mode again. A
+layer none of whose values reach the output says nothing: it is not known how it was
+used. The store is the thread's, as the follow mode is.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = ["STORE", "after", "release", "track", "unused"]
 Directions = frozenset[int]
 Reach = dict[str, Directions]  # a layer's key -> the directions of its last layer held
 BOTH: Directions = frozenset((0, 1))
+_NONE: Directions = frozenset()
 _SELECTIONS_NAMED = (
     "__getitem__", "select", "narrow", "split", "split_with_sizes", "chunk", "unbind",
     "tensor_split", "index_select",
@@ -53,6 +55,10 @@ _UNUSED = (
 )
 _NAMES = ("forward", "backward")
 _WARNED: weakref.WeakSet[torch.nn.Module] = weakref.WeakSet()  # each layer warns once
+# a layer's forwards whose output held both directions, in eval and in training: after
+# `CHECKS` of each its calls in that mode are no longer followed (their cost is not paid)
+_CLEAN: weakref.WeakKeyDictionary[torch.nn.Module, list[int]] = weakref.WeakKeyDictionary()
+CHECKS = 4
 
 
 class _Store(threading.local):
@@ -76,8 +82,8 @@ def key_of(origin: str) -> str:
 
 def track(module: torch.nn.Module, origin: str, layers: int, tensors: tuple[Any, ...]) -> None:
     """Start following the last-layer directions of a bidirectional call's tensors."""
-    if module in _WARNED:
-        return  # told once already
+    if module in _WARNED or _CLEAN.get(module, (0, 0))[module.training] >= CHECKS:
+        return  # told once already, or checked enough in this mode
     key = key_of(origin)
     STORE.layers[key] = (layers - 1, weakref.ref(module))
     for tensor in tensors:
@@ -87,13 +93,18 @@ def track(module: torch.nn.Module, origin: str, layers: int, tensors: tuple[Any,
 
 def after(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
     """Pass the directions an op's operands hold to its results (narrowed by a selection)."""
-    reaches = [r for r in map(_reach, _operands(args, kwargs)) if r is not None]
-    if not reaches:
+    merged: Reach | None = None
+    for operand in (*args, *kwargs.values()) if kwargs else args:
+        for value in operand if isinstance(operand, list | tuple) else (operand,):
+            reach = _reach(value)
+            if reach is None:
+                continue
+            if merged is None:
+                merged = reach
+                continue
+            merged = {k: merged.get(k, _NONE) | reach.get(k, _NONE) for k in {*merged, *reach}}
+    if merged is None:
         return
-    merged: Reach = {}
-    for reach in reaches:
-        for key, directions in reach.items():
-            merged[key] = merged.get(key, frozenset()) | directions
     for value in _tensors(result):
         _add(value, _narrowed(value, merged) if func in _SELECTIONS else merged)
     in_place = func in _IN_PLACE or getattr(func, "__name__", "").endswith("_")
@@ -112,7 +123,11 @@ def unused(output: Any) -> list[str]:
     for key, directions in held.items():
         layer = STORE.layers.get(key)
         module = None if layer is None else layer[1]()
-        if len(directions) != 1 or module is None or module in _WARNED:
+        if module is None or module in _WARNED:
+            continue
+        if len(directions) == 2:
+            _CLEAN.setdefault(module, [0, 0])[module.training] += 1
+        if len(directions) != 1:
             continue
         _WARNED.add(module)
         (has,) = directions
@@ -186,6 +201,6 @@ def _reach(value: Any) -> Reach | None:
 
 def _add(value: torch.Tensor, reach: Reach) -> None:
     old = _reach(value)
-    if old is not None:
-        reach = {k: old.get(k, frozenset()) | reach.get(k, frozenset()) for k in {*old, *reach}}
+    if old is not None and old is not reach:
+        reach = {k: old.get(k, _NONE) | reach.get(k, _NONE) for k in {*old, *reach}}
     STORE.values[id(value)] = (weakref.ref(value), reach)

@@ -73,7 +73,8 @@ def install() -> None:
 
 
 def _wrapped(forward: Callable[..., Any]) -> Callable[..., Any]:
-    getframe, hooks, entered = _getframe, _HOOKS, _entered_directly
+    # the weak dict's own dict: its truth is C's, where `WeakKeyDictionary.__len__` is Python's
+    getframe, hooks, entered = _getframe, _HOOKS.data, _entered_directly  # type: ignore[attr-defined]
     call_impl, inner = _CALLERS
 
     def wrapper(self: nn.Module, *args: Any, **kwargs: Any) -> Any:

@@ -570,3 +570,24 @@ def test_an_unknown_keyword_of_attach_hooks_names_the_accepted_ones() -> None:
         r"history, detach, follow; did you mean 'history'\?$",
     ):
         bh.attach_hooks(nn.LSTM(2, 2), histroy=2)  # type: ignore[call-arg]
+
+
+def test_records_and_calls_without_a_key_cover_every_module() -> None:
+    model = nn.ModuleDict({"a": nn.GRU(3, 4), "b": nn.LSTM(3, 2, bidirectional=True)})
+    rec = bh.attach_hooks(model, history=3)
+    for _ in range(2):
+        model["a"](torch.randn(5, 2, 3))
+    model["b"](torch.randn(4, 1, 3))
+    everything = rec.records()
+    assert [r.h_n.tensor.shape for r in everything] == [
+        *(r.h_n.tensor.shape for r in rec.records("a")),
+        *(r.h_n.tensor.shape for r in rec.records("b")),
+    ]
+    assert len(everything) == 3
+    assert all(
+        torch.equal(x.h_n.tensor, y.h_n.tensor)
+        for x, y in zip(everything[:2], rec.records("a"), strict=True)
+    )
+    assert (rec.calls(), rec.calls("a"), rec.calls("b")) == (3, 2, 1)
+    rec.clear()
+    assert (rec.records(), rec.calls()) == ([], 3)  # clear forgets records, not the count

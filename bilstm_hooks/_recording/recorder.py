@@ -194,8 +194,19 @@ class Recorder:
         for hook in self._hooks.values():
             hook.kept_records()
 
-    def records(self, key: str | nn.Module) -> list[Record]:
-        """The kept records of one module, oldest first (at most `history`)."""
+    def records(self, key: str | nn.Module | None = None) -> list[Record]:
+        """The kept records of one module, oldest first (at most `history`); without a
+        key, those of every hooked module, module by module in `names` order.
+
+        >>> import torch, bilstm_hooks as bh
+        >>> gru = torch.nn.GRU(3, 4)
+        >>> rec = bh.attach_hooks(gru, history=2)
+        >>> _ = gru(torch.randn(5, 2, 3)), gru(torch.randn(5, 2, 3))
+        >>> len(rec.records()), len(rec.records(gru)), rec.calls()
+        (2, 2, 2)
+        """
+        if key is None:
+            return [r for hook in self._hooks.values() for r in hook.kept_records()]
         return self._hooks[self._name_of(key)].kept_records()
 
     @property
@@ -231,8 +242,11 @@ class Recorder:
         """How many calls are kept per module (`attach_hooks(..., history=)`)."""
         return self._history
 
-    def calls(self, key: str | nn.Module) -> int:
-        """How many calls of one module were seen since the hooks were attached."""
+    def calls(self, key: str | nn.Module | None = None) -> int:
+        """How many calls of one module were seen since the hooks were attached;
+        without a key, of all hooked modules together."""
+        if key is None:
+            return sum(hook.calls for hook in self._hooks.values())
         return self._hooks[self._name_of(key)].calls
 
     def clear(self) -> None:

@@ -493,3 +493,17 @@ def test_rearrange_errors_of_a_tensor_without_origin(seed_call: Any) -> None:
         r"got 'layer batch hidden'\. Was it already split\?$",
     ):
         fwd.split_directions()
+
+
+def test_the_repr_of_a_view_says_where_it_was_taken_and_its_notes() -> None:
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    rec = bh.attach_hooks(lstm)
+    _, (h_n, _) = lstm(torch.randn(5, 2, 3))
+    last = rec[lstm].h_n[-1]
+    assert torch.equal(last.tensor, h_n[-1])  # what the repr names is that row
+    assert repr(last) == (
+        "AnnotatedTensor[batch=2, hidden=4] <LSTM>.h_n: layer 1, backward · backward direction only"
+    )
+    # the layer's own tensor keeps the plain form: its names say it all
+    assert repr(rec[lstm].h_n) == "AnnotatedTensor[(layer=2 direction=2), batch=2, hidden=4]"
+    rec.remove()

@@ -98,7 +98,10 @@ def test_describe_and_repr_show_the_broadcast_axis(encoder: Any) -> None:
         "batch=3 broadcast=6 hidden=4 · encoder.h_n: layer 1, backward · float32 cpu · "
         f"backward direction only; {NOTE}"
     )
-    assert repr(bh.annotation_of(view)) == "AnnotatedTensor[batch=3, broadcast=6, hidden=4]"
+    assert repr(bh.annotation_of(view)) == (
+        "AnnotatedTensor[batch=3, broadcast=6, hidden=4] encoder.h_n: layer 1, backward · "
+        f"backward direction only · {NOTE}"
+    )
 
 
 def test_the_note_goes_with_the_axis(encoder: Any) -> None:

@@ -37,16 +37,8 @@ class AnnotatedTensor:
     """
 
     __slots__ = (
-        "_axes",
-        "_full",
-        "_lengths",
-        "_tensor",
-        "at",
-        "notes",
-        "origin",
-        "sequences",
-        "sliced",
-    )
+        "_axes", "_full", "_lengths", "_tensor", "at", "notes", "origin", "sequences", "sliced",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -180,7 +172,9 @@ class AnnotatedTensor:
         )
 
     def __repr__(self) -> str:
-        return f"AnnotatedTensor[{self._axes.grouped(joined=', ')}]"
+        head = f"AnnotatedTensor[{self._axes.grouped(joined=', ')}]"
+        where = provider("annotated tensor where")(self) if self.at or self.notes else ""
+        return f"{head} {where}" if where else head  # a view: where it was taken, notes
 
     def _repr_html_(self) -> str:
         return str(provider("annotated tensor html")(self))
@@ -197,8 +191,9 @@ class AnnotatedTensor:
             >>> with bh.attach_hooks(lstm) as rec:
             ...     out, (h_n, c_n) = lstm(torch.randn(6, 5, 3))
             >>> last = rec[lstm].h_n[-1]
-            >>> last, last.at
-            (AnnotatedTensor[batch=5, hidden=4], {'layer': 1, 'direction': 1})
+            >>> last, last.at  # doctest: +NORMALIZE_WHITESPACE
+            (AnnotatedTensor[batch=5, hidden=4] <LSTM>.h_n: layer 1, backward · backward
+             direction only, {'layer': 1, 'direction': 1})
         """
         result = self._tensor[index]
         return view_of(self, result) or result

@@ -18,6 +18,7 @@ from .._base.dtypes import dtype_and_device
 from .._base.packed import packed_lengths_nosync
 from .._core import registry
 from .._core.annotated import AnnotatedTensor
+from .._core.providers import provides
 from .._names.derive import Underivable, derive
 from .._names.geometry import Geometry, geometry_of
 from .._names.layout import DIRECTIONS, Axes, Layout, Role
@@ -134,6 +135,18 @@ def positions_text(at: dict[str, int]) -> str:
         else:
             parts.append(f"{name} {position}")
     return ", ".join(parts)
+
+
+@provides("annotated tensor where")
+def where_text(annotated: AnnotatedTensor) -> str:
+    """`<LSTM>.h_n: layer 1, backward · backward direction only`: a view's origin, where
+    it was taken and its notes, for the repr of an `AnnotatedTensor` (empty for none)."""
+    parts = [annotated.origin] if annotated.origin else []
+    if annotated.at:
+        where = positions_text(annotated.at)
+        parts = [f"{parts[0]}: {where}"] if parts else [where]
+    parts.extend(annotated.notes)
+    return " · ".join(parts)
 
 
 def lengths_text(lengths: tuple[int, ...]) -> str:

@@ -198,12 +198,13 @@ class Recorder:
         """The kept records of one module, oldest first (at most `history`); without a
         key, those of every hooked module, module by module in `names` order.
 
-        >>> import torch, bilstm_hooks as bh
-        >>> gru = torch.nn.GRU(3, 4)
-        >>> rec = bh.attach_hooks(gru, history=2)
-        >>> _ = gru(torch.randn(5, 2, 3)), gru(torch.randn(5, 2, 3))
-        >>> len(rec.records()), len(rec.records(gru)), rec.calls()
-        (2, 2, 2)
+        Examples:
+            >>> import torch, bilstm_hooks as bh
+            >>> gru = torch.nn.GRU(3, 4)
+            >>> rec = bh.attach_hooks(gru, history=2)
+            >>> _ = gru(torch.randn(5, 2, 3)), gru(torch.randn(5, 2, 3))
+            >>> len(rec.records()), len(rec.records(gru)), rec.calls()
+            (2, 2, 2)
         """
         if key is None:
             return [r for hook in self._hooks.values() for r in hook.kept_records()]

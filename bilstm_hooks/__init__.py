@@ -11,8 +11,8 @@ from ._display.summary import Summary as Summary
 from ._display.summary import summary as summary
 from ._display.text import describe as describe
 from ._follow.mode import follow as follow
+from ._helpers.last_outputs import last_outputs as last_outputs
 from ._helpers.outputs import final_representation as final_representation
-from ._helpers.outputs import last_outputs as last_outputs
 from ._helpers.outputs import split_directions as split_directions
 from ._helpers.outputs import split_layers as split_layers
 from ._names.layout import Axes as Axes

@@ -833,3 +833,22 @@ def test_time_major_padded_out_across_the_matrix(layout_matrix: list[Any], run: 
                 assert torch.equal(got, final), (cfg.id, first, kwargs)
         checked += 1
     assert checked > 200
+
+
+def test_final_representation_of_a_hooked_out_says_to_use_last_outputs() -> None:
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    bh.attach_hooks(nn.ModuleDict({"encoder": lstm}))
+    out, (h_n, _) = lstm(torch.randn(5, 2, 3))
+    for call in (
+        lambda: bh.final_representation(out, module=lstm),
+        lambda: bh.final_representation(out),
+    ):
+        with pytest.raises(
+            ValueError, match=r"^final_representation expected h_n, got encoder\.out"
+        ) as raised:
+            call()
+        assert "bh.last_outputs(out, lengths, module=...)" in str(raised.value)
+    # h_n itself, and an unhooked tensor of out's shape, as before
+    assert torch.equal(bh.final_representation(h_n, module=lstm), torch.cat([h_n[-2], h_n[-1]], -1))
+    with pytest.raises(ValueError, match="cannot split layers"):
+        bh.final_representation(out.clone(), module=lstm)

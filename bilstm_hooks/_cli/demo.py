@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .._display.unrolled_text import unrolled_text
-from .._helpers.outputs import last_outputs
+from .._helpers.last_outputs import last_outputs
 from .._recording.recorder import attach_hooks
 from .demo_summary import summary_section
 from .style import Style

@@ -23,7 +23,7 @@ import torch
 
 from .._base.errors import LayoutError
 from .._base.tolerance import IDENTITIES
-from .._helpers.outputs import last_outputs
+from .._helpers.last_outputs import last_outputs
 from .._names.layout import Layout, Role
 
 __all__ = ["check_identities"]

@@ -591,3 +591,24 @@ def test_records_and_calls_without_a_key_cover_every_module() -> None:
     assert (rec.calls(), rec.calls("a"), rec.calls("b")) == (3, 2, 1)
     rec.clear()
     assert (rec.records(), rec.calls()) == ([], 3)  # clear forgets records, not the count
+
+
+def test_a_failed_check_of_inference_tensors_says_a_change_in_place_cannot_be_told() -> None:
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    rec = bh.attach_hooks(lstm)
+    with torch.inference_mode():
+        _, (h_n, _) = lstm(torch.randn(5, 2, 3))
+        h_n.zero_()
+    with pytest.raises(bh.LayoutError, match="differs from h_n") as raised:
+        rec[lstm].check()
+    assert "ran under torch.inference_mode: its tensors keep no version counter" in str(
+        raised.value
+    )
+    with torch.no_grad():  # there the change is told, and named
+        _, (h_n, _) = lstm(torch.randn(5, 2, 3))
+        h_n.zero_()
+    with pytest.raises(ValueError, match="h_n was changed in place since the call"):
+        rec[lstm].check()
+    with torch.inference_mode():  # untouched: it holds, and says nothing
+        lstm(torch.randn(5, 2, 3))
+    rec[lstm].check()

@@ -28,6 +28,12 @@ from .._names.layout import Layout, Role
 
 __all__ = ["check_identities"]
 
+_UNVERSIONED = (
+    "\n  The call ran under torch.inference_mode: its tensors keep no version counter, so a "
+    "change in place since the call (h_n.zero_(), say) cannot be told from a wrong layout. "
+    "Under torch.no_grad() such a change is caught and named."
+)
+
 
 def check_identities(
     where: str,
@@ -35,9 +41,11 @@ def check_identities(
     tensors: Mapping[Role, torch.Tensor | None],
     final: Callable[[], torch.Tensor],
     lengths: torch.Tensor | None,
+    unversioned: bool = False,
 ) -> None:
     """See `Record.check`: `tensors` (`out` padded, `h_n`, `c_n`) of the call `where`,
-    and its `final()` representation."""
+    and its `final()` representation; `unversioned`: inference tensors, whose changes in
+    place cannot be told (a failure says so)."""
     found = {}
     for role, tensor in tensors.items():
         if tensor is None:
@@ -78,4 +86,5 @@ def check_identities(
                 f"  out: {layout.axes('out').described()}\n"
                 f"  h_n: {layout.axes('h_n').described()}"
                 + (f"\n  lengths: {lengths.tolist()}" if lengths is not None else "")
+                + (_UNVERSIONED if unversioned else "")
             )

@@ -238,7 +238,8 @@ class Record:
             raise ValueError(f"{self.where}: {reason}")
         roles: tuple[Role, ...] = ("out", "h_n", "c_n")
         tensors = {role: self._plain(role) for role in roles}
-        check_identities(self.where, self.layout, tensors, self.final, self.lengths)
+        unversioned = self._call_versions is not None and self._call_versions[1] == -1
+        check_identities(self.where, self.layout, tensors, self.final, self.lengths, unversioned)
 
     def unroll(self, *, gates: bool = False) -> Unrolled:
         """Replay this call step by step: every layer's state at every token.

@@ -170,7 +170,8 @@ def test_diagram_caps_sequences_and_tokens() -> None:
 
 def test_diagram_object(tmp_path: Path) -> None:
     diagram = packed_record([4, 6, 2]).diagram()
-    assert diagram._repr_svg_() == str(diagram) == diagram.svg
+    assert diagram._repr_svg_() == diagram.svg
+    assert str(diagram).startswith("<Diagram: ")  # a terminal's line, not the SVG
     assert repr(diagram) == "<Diagram: LSTM 'encoder': 2 layers × 6 tokens × 2 directions>"
     path = tmp_path / "call.svg"
     diagram.save(path)
@@ -299,7 +300,7 @@ def test_every_html_and_svg_view_escapes_class_and_module_names() -> None:
         views.append(("AnnotatedTensor unrolled", unrolled.out._repr_html_(), shown))
         for values in (False, True):
             diagram = record.diagram(values=values)
-            assert diagram._repr_svg_() == str(diagram)
+            assert diagram._repr_svg_() == diagram.svg
             ET.fromstring(diagram._repr_svg_())  # still well-formed XML
             # a root module's diagram names the kind only, the others their module
             names = [] if where is root else shown

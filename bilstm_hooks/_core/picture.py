@@ -4,7 +4,9 @@ Examples:
     >>> picture = Diagram("<svg xmlns='http://www.w3.org/2000/svg'/>", "a call")
     >>> picture
     <Diagram: a call>
-    >>> str(picture) == picture._repr_svg_()
+    >>> print(picture)  # a terminal gets a line, not the SVG text
+    <Diagram: a call> SVG: Jupyter shows it; .save("call.svg") writes it; .svg is the text
+    >>> picture.svg == picture._repr_svg_()
     True
 """
 
@@ -18,8 +20,8 @@ __all__ = ["Diagram"]
 class Diagram:
     """An SVG picture of one recorded call: layers x tokens x directions, per sequence.
 
-    Shown inline by Jupyter; `str()` and `.svg` are the SVG text, `save(path)`
-    writes it to a `.svg` file.
+    Shown inline by Jupyter; `.svg` is the SVG text, `save(path)` writes it to a
+    `.svg` file. `print()` in a terminal gives one line saying so, not the SVG.
     """
 
     def __init__(self, svg: str, title: str) -> None:
@@ -30,7 +32,7 @@ class Diagram:
         return self.svg
 
     def __str__(self) -> str:
-        return self.svg
+        return f'{self!r} SVG: Jupyter shows it; .save("call.svg") writes it; .svg is the text'
 
     def __repr__(self) -> str:
         return f"<Diagram: {self.title}>"

@@ -6,6 +6,7 @@ import io
 import subprocess
 import sys
 import textwrap
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,7 @@ def models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             from torch.nn.utils.rnn import pack_padded_sequence
 
             lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+            projected = nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2)
 
             def build():
                 return nn.Sequential(nn.Embedding(10, 3), nn.GRU(3, 5, batch_first=True))
@@ -172,6 +174,16 @@ def test_summary_of_a_module_object(models: str, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert "out  batch=1 token=6 (direction=2 hidden=4)" in out
     assert "c_n  (layer=2 direction=2) batch=1 hidden=4" in out
+
+
+def test_summary_of_a_projected_lstm_prints_no_torch_kernel_warning(
+    models: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["summary", f"{models}:projected", "--input-size", "6,1,3"]) == 0
+    assert [str(w.message) for w in caught] == []
+    assert "h_n  (layer=2 direction=2) batch=1 hidden=2" in capsys.readouterr().out
 
 
 def test_summary_of_a_factory_with_spaced_sizes_and_dtype(

@@ -6,6 +6,7 @@ import argparse
 import os
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -26,6 +27,8 @@ from .style import Style
 __all__ = ["UsageError", "load_inputs", "load_model", "main", "parse_size"]
 
 PROG = "bilstm-hooks"
+# a projected LSTM on CPU: torch says it uses its default kernel, on every call
+_ONEDNN = r"LSTM with projections is not supported with oneDNN"
 
 
 def _summary_command(args: argparse.Namespace, style: Style) -> str:
@@ -46,15 +49,17 @@ def _summary_command(args: argparse.Namespace, style: Style) -> str:
         f"input sizes {', '.join(map(str, sizes))}" if sizes else f"input data {args.input_data}"
     )
     try:
-        return str(
-            summary(
-                model,
-                input_data=inputs,
-                input_size=[*sizes] if sizes else None,
-                device="cpu" if sizes else None,
-                **kwargs,
+        with warnings.catch_warnings():  # torch's note on its own kernel choice, not the user's
+            warnings.filterwarnings("ignore", message=_ONEDNN, category=UserWarning)
+            return str(
+                summary(
+                    model,
+                    input_data=inputs,
+                    input_size=[*sizes] if sizes else None,
+                    device="cpu" if sizes else None,
+                    **kwargs,
+                )
             )
-        )
     except Exception as exc:  # the model's, torchinfo's or ours: one line all the same
         # a failed forward pass: summary's RuntimeError, the model's own error chained
         cause = exc.__cause__ if isinstance(exc, RuntimeError) and exc.__cause__ else exc

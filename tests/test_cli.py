@@ -215,7 +215,7 @@ def test_summary_with_input_data_packing_inside(
             f"{MODELS}:missing",
             rf"module '{MODELS}' has no attribute 'missing'; "
             r"it defines: KeyFails, Oops, OwnFails, Packing, batch, broken, build, lstm, "
-            r"not_a_model, packed_batch$",  # not its imports
+            r"not_a_model, packed_batch, projected$",  # not its imports
         ),
         (f"{MODELS}:broken", r"calling it failed: RuntimeError: no weights here"),
         (f"{MODELS}:not_a_model", r"got int, expected an nn\.Module or a function or class"),

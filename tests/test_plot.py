@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import sys
 from pathlib import Path
@@ -90,3 +91,29 @@ def test_docs_image_renders(overwrite_golden: bool) -> None:
     if overwrite_golden:
         DOCS_IMAGE.write_bytes(png)
     assert DOCS_IMAGE.read_bytes().startswith(PNG)
+
+
+def test_a_jupyter_kernel_shows_the_plot_once_with_or_without_matplotlib_inline() -> None:
+    """Executed in a real kernel (nbclient): the figure, made without pyplot, is the
+    cell's value and shows as one PNG; `%matplotlib inline` shows it once too."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    setup = (
+        "import torch, bilstm_hooks as bh\n"
+        "lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)\n"
+        "rec = bh.attach_hooks(lstm)\n"
+        "_ = lstm(torch.randn(5, 2, 3))\n"
+        "u = rec[lstm].unroll()"
+    )
+    cells = [setup, "u.plot()", "%matplotlib inline\nu.plot()", "figure = u.plot()"]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3")
+    client.execute()
+    images = [
+        sum("image/png" in output.get("data", {}) for output in cell.outputs)
+        for cell in notebook.cells
+    ]
+    assert images == [0, 1, 1, 0]  # an assignment shows nothing, as for any value
+    shown = next(o for o in notebook.cells[1].outputs if "image/png" in o.get("data", {}))
+    assert base64.b64decode(shown["data"]["image/png"]).startswith(PNG)

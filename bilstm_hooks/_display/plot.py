@@ -2,13 +2,16 @@
 
 matplotlib is an optional extra (`pip install bilstm-hooks[plot]`), imported only
 here and only when a plot is asked for. The figure is made without pyplot, so that
-nothing global changes and Jupyter shows it once, as the value of the cell. The
-layout follows the diagram's: the last layer on top, forward on the left.
+nothing global changes, and carries its own PNG (`_repr_png_`): Jupyter shows it
+once, as the value of the cell, with or without `%matplotlib inline`. The layout
+follows the diagram's: the last layer on top, forward on the left.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+import io
+from typing import TYPE_CHECKING, Any
 
 from .._core.providers import provides
 from .._names.layout import DIRECTIONS
@@ -53,7 +56,6 @@ def plot(unrolled: Unrolled, *, sequence: int = 0, state: str = "out") -> Figure
         )
     _matplotlib()
     import numpy as np
-    from matplotlib.figure import Figure
 
     replayed = unrolled.replayed
     if state == "out":
@@ -84,7 +86,7 @@ def plot(unrolled: Unrolled, *, sequence: int = 0, state: str = "out") -> Figure
     units = data.shape[-1]
     width = min(14.0, 1.6 + 2.6 * directions + 0.25 * layout.tokens * directions)
     height = min(12.0, 0.9 + layers * (0.9 + 0.22 * min(units, 32)))
-    figure = Figure(figsize=(width, height), layout="constrained")
+    figure = _figure_class()(figsize=(width, height), layout="constrained")
     axes = figure.subplots(layers, directions, squeeze=False, sharex=True, sharey=True)
     image = None
     for layer in range(layers):
@@ -112,3 +114,27 @@ def plot(unrolled: Unrolled, *, sequence: int = 0, state: str = "out") -> Figure
     padded = " (grey: padding)" if not valid.all() else ""
     figure.suptitle(f"{unrolled.record.where}{which}: {label}{padded}", fontsize=10)
     return figure
+
+
+def __getattr__(name: str) -> Any:
+    """`PlotFigure`, made on first use (matplotlib is optional): so that pickle finds it."""
+    if name == "PlotFigure":
+        return _figure_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@functools.cache
+def _figure_class() -> type[Figure]:
+    from matplotlib.figure import Figure
+
+    class PlotFigure(Figure):
+        """A matplotlib Figure that carries its own PNG: made without pyplot, it has no
+        display of its own outside `%matplotlib inline`."""
+
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png")
+            return buffer.getvalue()
+
+    PlotFigure.__module__, PlotFigure.__qualname__ = __name__, "PlotFigure"
+    return PlotFigure

@@ -7,6 +7,8 @@ from ._base.version import __version__ as __version__
 from ._core.annotated import AnnotatedTensor as AnnotatedTensor
 from ._core.lookup import annotation_of as annotation_of
 from ._core.picture import Diagram as Diagram
+from ._display.repr_patch import patch_repr as patch_repr
+from ._display.repr_patch import unpatch_repr as unpatch_repr
 from ._display.summary import Summary as Summary
 from ._display.summary import summary as summary
 from ._display.text import describe as describe
@@ -46,7 +48,14 @@ __all__ = [
     "final_representation",
     "follow",
     "last_outputs",
+    "patch_repr",
     "split_directions",
     "split_layers",
     "summary",
+    "unpatch_repr",
 ]
+
+from ._display.repr_patch import patch_from_environment  # noqa: E402
+
+patch_from_environment()  # BILSTM_HOOKS_REPR=1: names in every repr of this process
+del patch_from_environment

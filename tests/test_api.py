@@ -24,9 +24,11 @@ EXPECTED_ALL = [
     "final_representation",
     "follow",
     "last_outputs",
+    "patch_repr",
     "split_directions",
     "split_layers",
     "summary",
+    "unpatch_repr",
 ]
 
 

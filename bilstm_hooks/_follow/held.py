@@ -22,21 +22,17 @@ import weakref
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from .rule_parts import names_of
+from .rule_parts import functions, names_of
 
-__all__ = ["STORE", "after", "hold", "holding", "release", "warn_alive"]
+__all__ = ["STORE", "after", "hold", "release", "warn_alive"]
 
-_USES_NAMED = (
+_USES = functions(
     "linear", "bilinear", "matmul", "mm", "bmm", "addmm", "einsum", "__matmul__",
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
 )  # fmt: skip
-_JOINS_NAMED = ("cat", "concat", "concatenate", "stack", "hstack")
-_SOURCES = (torch, torch.Tensor, F)
-_USES = {f for s in _SOURCES for n in _USES_NAMED if (f := getattr(s, n, None)) is not None}
-_JOINS = {f for s in _SOURCES for n in _JOINS_NAMED if (f := getattr(s, n, None)) is not None}
+_JOINS = functions("cat", "concat", "concatenate", "stack", "hstack")
 _USED, _KEPT = ", used here:", ", kept to the end of the followed code:"
 _PRUNE_AT = 256
 _FIRST_TOKEN = "token 0: its forward half"  # the note of `out[:, 0]` (`_names.notes`)
@@ -52,11 +48,6 @@ class _Store(threading.local):
 
 
 STORE = _Store()
-
-
-def holding() -> bool:
-    """Whether any warning is held in this thread: the mode's cheap test before `after`."""
-    return bool(STORE.values)
 
 
 def hold(value: torch.Tensor, message: str, origin: str) -> None:

@@ -108,9 +108,7 @@ class _Follow(TorchFunctionMode):
         if kwargs is None:
             kwargs = {}
         rule = RULES.get(func)
-        if (rule is None and not _HELD.values and not _REACH.values) or self.ended:
-            return func(*args, **kwargs)
-        if _compiling():
+        if (rule is None and not _HELD.values and not _REACH.values) or self.ended or _compiling():
             return func(*args, **kwargs)
         names = None
         with _no_torch_function():  # our reads are not the user's ops

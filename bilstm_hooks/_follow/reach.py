@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch.nn.utils.rnn import PackedSequence
 
-from .rule_parts import names_of
+from .rule_parts import functions, names_of
 
 __all__ = ["STORE", "after", "release", "track", "unused"]
 
@@ -36,16 +36,10 @@ Directions = frozenset[int]
 Reach = dict[str, Directions]  # a layer's key -> the directions of its last layer held
 BOTH: Directions = frozenset((0, 1))
 _NONE: Directions = frozenset()
-_SELECTIONS_NAMED = (
+_SELECTIONS = functions(
     "__getitem__", "select", "narrow", "split", "split_with_sizes", "chunk", "unbind",
-    "tensor_split", "index_select",
+    "tensor_split", "index_select", sources=(torch, torch.Tensor),
 )  # fmt: skip
-_SELECTIONS = {
-    f
-    for source in (torch, torch.Tensor)
-    for name in _SELECTIONS_NAMED
-    if (f := getattr(source, name, None)) is not None
-}
 _IN_PLACE = {torch.Tensor.__setitem__, torch.Tensor.copy_}
 _UNUSED = (
     "{key}'s last layer: its {lacks} direction never reaches what the forward returns, "
@@ -168,14 +162,6 @@ def _held_by(names: Any, last: int) -> Directions | None:
     if "direction" in dims:
         return BOTH & frozenset(range(*sliced["direction"])) if "direction" in sliced else BOTH
     return None
-
-
-def _operands(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[Any]:
-    for value in (*args, *kwargs.values()):
-        if isinstance(value, list | tuple):
-            yield from value
-        else:
-            yield value
 
 
 def _tensors(value: Any) -> Iterator[torch.Tensor]:

@@ -29,6 +29,7 @@ __all__ = [
     "as_named",
     "axis_of",
     "copied",
+    "functions",
     "names_of",
     "register",
     "tag",
@@ -41,17 +42,19 @@ RULES: dict[Any, Rule] = {}
 """The rule of each torch op, by the function torch passes to `__torch_function__`."""
 
 
+def functions(*names: str, sources: Sequence[Any] = (torch, torch.Tensor, F)) -> set[Any]:
+    """The functions torch passes to `__torch_function__` for `names`, in `sources`."""
+    return {f for name in names for s in sources if (f := getattr(s, name, None)) is not None}
+
+
 def register(
     *names: str, sources: Sequence[Any] = (torch, torch.Tensor, F)
 ) -> Callable[[Rule], Rule]:
     """Make the decorated rule the one of each op `names` names in `sources`."""
 
     def decorator(rule: Rule) -> Rule:
-        for name in names:
-            for source in sources:
-                func = getattr(source, name, None)
-                if func is not None:
-                    RULES[func] = rule
+        for func in functions(*names, sources=sources):
+            RULES[func] = rule
         return rule
 
     return decorator

@@ -14,13 +14,9 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from .._base.keywords import checked_keywords
 from .lengths import as_lengths, batch_first_of, check_batch_first, check_lengths
-from .sizes import as_tensor, module_sizes, resolve
+from .sizes import as_tensor, module_sizes, resolve, shape_of
 
 __all__ = ["last_outputs"]
-
-
-def _shape(t: torch.Tensor) -> tuple[int, ...]:
-    return tuple(t.shape)
 
 
 @checked_keywords
@@ -73,7 +69,7 @@ def last_outputs(
     data, given, unbatched = _as_batch_first(what, out, plain, given, explicit_first, module)
     _check_width_and_tokens(what, data, plain, d, known.get("hidden"))
     if given is not None:
-        check_lengths(what, given, data.shape[0], data.shape[1], _shape(plain))
+        check_lengths(what, given, data.shape[0], data.shape[1], shape_of(plain))
     result = _forward_last_backward_first(data, given, d)
     return result[0] if unbatched else result
 
@@ -90,7 +86,7 @@ def _as_batch_first(
     if isinstance(out, PackedSequence):
         data, packed_lengths = _unpack(out)
         if given is not None:
-            check_lengths(what, given, data.shape[0], data.shape[1], _shape(data))
+            check_lengths(what, given, data.shape[0], data.shape[1], shape_of(data))
             if not torch.equal(given.cpu(), packed_lengths.to(torch.int64)):
                 raise ValueError(
                     f"{what}: expected lengths to match the PackedSequence's "
@@ -102,7 +98,7 @@ def _as_batch_first(
         if given is not None:
             raise ValueError(
                 f"{what}: expected no lengths for an unbatched out (token (direction hidden)), "
-                f"got lengths for shape {_shape(plain)}; lengths apply to batched (3-D) "
+                f"got lengths for shape {shape_of(plain)}; lengths apply to batched (3-D) "
                 "outputs only"
             )
         return plain.unsqueeze(0), None, True
@@ -118,7 +114,7 @@ def _as_batch_first(
     raise ValueError(
         f"{what} expected out as batch token (direction hidden), "
         "token batch (direction hidden) or unbatched token (direction hidden), "
-        f"got shape {_shape(plain)}"
+        f"got shape {shape_of(plain)}"
     )
 
 
@@ -131,11 +127,11 @@ def _check_width_and_tokens(
         h_n_like = hidden is not None and plain.dim() == 3 and plain.shape[-1] == hidden
         raise ValueError(
             "cannot split directions: expected ... (direction hidden) = "
-            f"(..., ({d} {hidden if hidden is not None else '?'})), got shape {_shape(plain)}."
+            f"(..., ({d} {hidden if hidden is not None else '?'})), got shape {shape_of(plain)}."
             + (" Is it h_n? final_representation() reads h_n." if h_n_like else "")
         )
     if tokens == 0:
-        raise ValueError(f"{what}: expected at least one token, got shape {_shape(plain)}")
+        raise ValueError(f"{what}: expected at least one token, got shape {shape_of(plain)}")
 
 
 def _forward_last_backward_first(

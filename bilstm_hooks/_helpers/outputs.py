@@ -12,14 +12,9 @@ from torch.nn.utils.rnn import PackedSequence
 
 from .._base.keywords import checked_keywords
 from .._core import registry
-from .sizes import as_tensor, module_sizes, resolve
+from .sizes import as_tensor, module_sizes, resolve, shape_of
 
 __all__ = ["final_representation", "split_directions", "split_layers"]
-
-
-def _shape(t: torch.Tensor) -> tuple[int, ...]:
-    """The shape as a plain tuple, as messages print it."""
-    return tuple(t.shape)
 
 
 @checked_keywords
@@ -66,7 +61,7 @@ def split_directions(
         hint = " Was the tensor already split?" if h is not None and last == h else ""
         raise ValueError(
             "cannot split directions: expected ... (direction hidden) = "
-            f"(..., ({d} {h or '?'})), got shape {_shape(data)}.{hint}"
+            f"(..., ({d} {h or '?'})), got shape {shape_of(data)}.{hint}"
         )
     halves = einops.rearrange(data, "... (direction hidden) -> direction ... hidden", direction=d)
     return tuple(halves.unbind(0))
@@ -121,7 +116,7 @@ def _split_layers(
         raise ValueError(
             "cannot split layers: expected (layer direction) batch hidden = "
             f"(({n_layers} {d}), batch, {hidden}) (or unbatched (layer direction) hidden), "
-            f"got shape {_shape(data)}. Note batch_first never applies to h_n and c_n."
+            f"got shape {shape_of(data)}. Note batch_first never applies to h_n and c_n."
         )
     return einops.rearrange(
         data, "(layer direction) ... -> layer direction ...", layer=n_layers, direction=d

@@ -14,13 +14,18 @@ from torch.nn.utils.rnn import PackedSequence
 
 from .._names.layout import kind_of
 
-__all__ = ["as_tensor", "module_sizes", "resolve", "value_text"]
+__all__ = ["as_tensor", "module_sizes", "resolve", "shape_of", "value_text"]
 
 _COUNT_HINTS = {
     "directions": " (2 for a bidirectional layer, 1 otherwise)",
     "layers": " (the layer's num_layers)",
     "hidden": " (the layer's hidden_size, or proj_size when set)",
 }
+
+
+def shape_of(tensor: torch.Tensor) -> tuple[int, ...]:
+    """A tensor's shape as a plain tuple, for messages: `(5, 2, 8)`."""
+    return tuple(tensor.shape)
 
 
 def value_text(value: object) -> str:

@@ -24,7 +24,7 @@ import torch
 
 from .._core.annotated import AnnotatedTensor
 from .._core.lookup import annotation_of
-from .tensor_text import annotated_text
+from .text import describe
 
 __all__ = ["ENVIRONMENT", "patch_from_environment", "patch_repr", "unpatch_repr"]
 
@@ -113,6 +113,4 @@ def _names_line(tensor: torch.Tensor) -> str | None:
         return None
     with torch._C.DisableTorchFunction():  # our reads are not the user's ops
         annotated: AnnotatedTensor | None = annotation_of(tensor)
-        if annotated is None:
-            return None
-        return annotated_text(annotated.axes, annotated.origin, tensor, annotated)
+        return None if annotated is None else describe(annotated)

@@ -137,16 +137,18 @@ def positions_text(at: dict[str, int]) -> str:
     return ", ".join(parts)
 
 
+def place_text(origin: str, at: dict[str, int]) -> str:
+    """`encoder.h_n: layer 1, backward`: the origin, then where a view was taken."""
+    where = positions_text(at) if at else ""
+    return f"{origin}: {where}" if origin and where else origin or where
+
+
 @provides("annotated tensor where")
 def where_text(annotated: AnnotatedTensor) -> str:
     """`<LSTM>.h_n: layer 1, backward · backward direction only`: a view's origin, where
     it was taken and its notes, for the repr of an `AnnotatedTensor` (empty for none)."""
-    parts = [annotated.origin] if annotated.origin else []
-    if annotated.at:
-        where = positions_text(annotated.at)
-        parts = [f"{parts[0]}: {where}"] if parts else [where]
-    parts.extend(annotated.notes)
-    return " · ".join(parts)
+    parts = [place_text(annotated.origin, annotated.at), *annotated.notes]
+    return " · ".join(part for part in parts if part)
 
 
 def lengths_text(lengths: tuple[int, ...]) -> str:
@@ -163,15 +165,10 @@ def annotated_text(
 ) -> str:
     """`batch=4 token=12 (direction=2 hidden=64) · encoder.out · float32 cpu`, then where a
     view was taken (`encoder.h_n: layer 1, backward`), its notes and lengths."""
-    where = f" · {origin}" if origin else ""
+    place = place_text(origin, annotated.at if annotated is not None else {})
+    where = f" · {place}" if place else ""
     tail = ""
     if annotated is not None:
-        if annotated.at:
-            where += (
-                f": {positions_text(annotated.at)}"
-                if origin
-                else f" · {positions_text(annotated.at)}"
-            )
         if annotated.notes:
             tail += f" · {'; '.join(annotated.notes)}"
         if annotated.lengths is not None:

@@ -310,7 +310,11 @@ def check_labels(
     if found.lengths is not None:  # those of its rows (its one row, batch=1 squeezed away)
         assert root.lengths is not None, (text, found.lengths)
         held_rows = held["batch"] if rows is None else rows
-        assert found.lengths == tuple(root.lengths[r] for r in held_rows), (text, held_rows)
+        # along a token axis kept: each row's valid tokens among its positions (all of them:
+        # its length); with token indexed away, the sequences' own lengths
+        kept = held["token"] if "token" in found.dims else range(max(root.lengths, default=0))
+        expected = tuple(sum(p < root.lengths[r] for p in kept) for r in held_rows)
+        assert found.lengths == expected, (text, held_rows, kept)
     sequences = sequences_of(found)
     if sequences is not None:
         assert rows is not None

@@ -181,3 +181,18 @@ def test_a_last_token_slice_keeps_token_and_its_lengths() -> None:
     assert found.pattern == "batch token (direction hidden)"
     assert found.lengths == (1, 0, 0)
     assert torch.equal(last[:, 0], padded[:, 5])
+
+
+def test_a_copy_of_a_one_token_slice_indexed_away_keeps_its_token() -> None:
+    """`p[1:2].clone()[0]` holds token 1: its strides cannot tell an index from a squeeze of
+    the one position, but the copy's slice says which position it was."""
+    lstm = nn.LSTM(1, 1)
+    bh.attach_hooks(lstm)
+    out, _ = lstm(pack_padded_sequence(torch.randn(2, 3, 1), [2, 1, 1]))
+    with warnings.catch_warnings(), bh.follow():
+        warnings.simplefilter("ignore", bh.LayoutWarning)  # token 1 is padding for two rows
+        padded, _ = pad_packed_sequence(out)
+        taken = padded[1:2].clone()[0]
+    assert torch.equal(taken, padded[1])  # the values: token 1's
+    assert bh.annotation_of(taken).at == {"token": 1}
+    assert bh.annotation_of(taken).at == bh.annotation_of(padded[1]).at

@@ -104,6 +104,9 @@ def _composed(
     new = {  # a position along a broadcast axis says nothing: each holds the same data
         name: absolute(name, position) for name, position in at.items() if not is_broadcast(name)
     }
+    for name, (start, stop, step) in parent.items():  # a slice of one position, gone: taken
+        if name not in size and name not in at and len(range(start, stop, step)) == 1:
+            new[name] = start  # (indexed or squeezed away: the same strides, the same data)
     slices = {name: where for name, where in slices.items() if not is_broadcast(name)}
     if held is not None and "batch" in at:
         row = held[at["batch"]]

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
+from types import CodeType, FrameType, TracebackType
 
 import einops
 import torch
 
-__all__ = ["INTERNAL", "callers_level"]
+__all__ = [
+    "INTERNAL", "callers_level", "hide_frames", "holder_frame", "holder_level", "local_names",
+    "user_frame",
+]  # fmt: skip
 
 # the folders whose frames are never the user's line: ours (every floor), torch's, einops'
 INTERNAL = tuple(
@@ -30,3 +35,70 @@ def callers_level() -> int:
     while frame.f_back is not None and frame.f_code.co_filename.startswith(INTERNAL):
         frame, level = frame.f_back, level + 1
     return level
+
+
+def user_frame(frame: FrameType | None) -> FrameType | None:
+    """The first frame from `frame` outwards outside `INTERNAL`: the user's line."""
+    while frame is not None and frame.f_code.co_filename.startswith(INTERNAL):
+        frame = frame.f_back
+    return frame
+
+
+def local_names(frame: FrameType | None, values: Iterable[object]) -> dict[int, str]:
+    """`id(value) -> name` for each of `values` held by a local variable of `frame`
+    (`self.<attribute>` where a module's forward holds it as an attribute): the
+    names an error note calls the operands by. Read only when an error is explained."""
+    wanted = {id(value) for value in values}
+    found: dict[int, str] = {}
+    if frame is None:
+        return found
+    for name, value in frame.f_locals.items():
+        if id(value) in wanted and id(value) not in found and not name.startswith("."):
+            found[id(value)] = name
+    return found
+
+
+def hide_frames(traceback: TracebackType | None, codes: tuple[CodeType, ...]) -> None:
+    """Unlink, in place, the entries of `traceback` (never its first) whose frame runs one
+    of `codes`: the library's frame that ran a user's failing op leaves the traceback, whose
+    last line is then the user's, as it is without the library."""
+    entry = traceback
+    while entry is not None and entry.tb_next is not None:
+        following = entry.tb_next
+        if following.tb_frame.f_code in codes:
+            entry.tb_next = following.tb_next
+        else:
+            entry = following
+
+
+def holder_level(value: object) -> int:
+    """The `stacklevel` of the outermost frame of user code, among the run of frames from
+    the user's line outwards whose locals hold `value`: where a state handed down through
+    several forwards came in (the training loop, the seq2seq forward), for a warning."""
+    return _holder(value, sys._getframe(1))[1]
+
+
+def holder_frame(value: object) -> FrameType | None:
+    """The frame `holder_level` counts to: whose locals name `value` in a message."""
+    return _holder(value, sys._getframe(1))[0]
+
+
+def _holder(value: object, frame: FrameType) -> tuple[FrameType, int]:
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(INTERNAL):
+        frame, level = frame.f_back, level + 1
+    while (outer := _next_user_frame(frame)) is not None and _holds(outer[0], value):
+        frame, level = outer[0], level + outer[1]
+    return frame, level
+
+
+def _next_user_frame(frame: FrameType) -> tuple[FrameType, int] | None:
+    """The next frame outwards outside `INTERNAL`, and how many frames out it is."""
+    outer, steps = frame.f_back, 1
+    while outer is not None and outer.f_code.co_filename.startswith(INTERNAL):
+        outer, steps = outer.f_back, steps + 1
+    return None if outer is None else (outer, steps)
+
+
+def _holds(frame: FrameType, value: object) -> bool:
+    return any(held is value for held in frame.f_locals.values())

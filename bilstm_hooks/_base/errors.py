@@ -19,7 +19,9 @@ Every error names what was expected and what arrived: `expected <what>, got <val
 
 from __future__ import annotations
 
-__all__ = ["LayoutError", "LayoutWarning", "UnusedDirectionWarning"]
+__all__ = ["LayoutError", "LayoutWarning", "UnusedDirectionWarning", "add_note", "has_note"]
+
+_NOTED = "_bilstm_hooks_noted"  # set on an exception this library has added a note to
 
 
 class LayoutError(RuntimeError):
@@ -71,3 +73,23 @@ class UnusedDirectionWarning(LayoutWarning):
         >>> issubclass(bh.UnusedDirectionWarning, bh.LayoutWarning)
         True
     """
+
+
+def add_note(exc: BaseException, note: str) -> None:
+    """Add `note` to `exc`, its type and its message unchanged (`add_note` on Python 3.11+;
+    on 3.10, the note follows the message on a new line); once per exception."""
+    if has_note(exc):
+        return
+    try:
+        setattr(exc, _NOTED, True)
+    except (AttributeError, TypeError):  # an exception type with slots: leave it as it is
+        return
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+    elif exc.args and isinstance(exc.args[0], str):  # Python 3.10
+        exc.args = (f"{exc.args[0]}\n{note}", *exc.args[1:])
+
+
+def has_note(exc: BaseException) -> bool:
+    """Whether this library has added its note to `exc` already."""
+    return bool(getattr(exc, _NOTED, False))

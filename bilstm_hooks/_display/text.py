@@ -26,6 +26,7 @@ from .tensor_text import (
 __all__ = ["describe", "module_line", "record_text", "recorder_text"]
 
 
+@provides("describe")
 def describe(obj: object) -> str:
     """The one-line text debuggers and REPLs show for `obj`.
 

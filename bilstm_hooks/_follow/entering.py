@@ -24,10 +24,10 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from .._base.callers import INTERNAL, callers_level
+from .._base.callers import INTERNAL, callers_level, hide_frames
 from .._base.errors import UnusedDirectionWarning
 from . import reach
-from .mode import current, start, stop, take_off, thread_mode
+from .mode import HIDDEN, current, start, stop, take_off, thread_mode
 
 __all__ = ["FollowHooks", "track_reach"]
 
@@ -104,16 +104,20 @@ class FollowHooks:
             start(_caller_call(sys._getframe(1)))
 
     def _leave(self, module: nn.Module, args: Any, output: Any) -> None:
+        raised = sys.exc_info()[1] if output is None else None  # the forward raised
+        if raised is not None:  # its traceback ends at the user's line (`explain`)
+            hide_frames(raised.__traceback__, HIDDEN)
         mode = thread_mode()
         if mode is not None and mode.owner is not None and not _compiling():  # noqa: SIM102
             if mode.owner is _caller_call(sys._getframe(1)):  # the call that entered it
                 try:
                     with _no_torch_function():
-                        unused = reach.unused(output) if reach.STORE.layers else ()
+                        used = reach.STORE.layers and raised is None
+                        unused = reach.unused(output) if used else ()
                     for message in unused:
                         warnings.warn(message, UnusedDirectionWarning, stacklevel=callers_level())
                 finally:
-                    stop(mode)
+                    stop(mode, finished=raised is None)
 
     def remove(self) -> None:
         """Take the hooks off, and the thread's mode if a layer call outside entered it."""

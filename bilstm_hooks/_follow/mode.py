@@ -39,17 +39,18 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .._base.callers import callers_level
+from .._base.callers import callers_level, hide_frames
 from .._base.errors import LayoutWarning
 from .._core import registry
 from .._core.annotated import AnnotatedTensor
 from . import held, reach
+from .explain import explain
 from .inplace import MAY_CHANGE_IN_PLACE, after_inplace, before
 from .rules import RULES
 
 __all__ = [
-    "RULE_FAILURES", "RuleFailures", "current", "drop_ended", "follow", "start", "stop", "take_off",
-    "thread_mode",
+    "HIDDEN", "RULE_FAILURES", "RuleFailures", "current", "drop_ended", "follow", "start", "stop",
+    "take_off", "thread_mode",
 ]  # fmt: skip
 
 _no_torch_function = torch._C.DisableTorchFunction
@@ -109,7 +110,11 @@ class _Follow(TorchFunctionMode):
             kwargs = {}
         rule = RULES.get(func)
         if (rule is None and not _HELD.values and not _REACH.values) or self.ended or _compiling():
-            return func(*args, **kwargs)
+            try:  # free until an op raises (Python 3.11's exceptions cost nothing before)
+                return func(*args, **kwargs)
+            except Exception as exc:
+                explain(exc, func, args, kwargs)  # its operands in names (`explain`)
+                raise
         names = None
         with _no_torch_function():  # our reads are not the user's ops
             if rule is None or not _any_tagged(args) or not self.running():
@@ -119,7 +124,11 @@ class _Follow(TorchFunctionMode):
                     names = before(func, args, kwargs)
                 except Exception as exc:  # a rule must never break the user's code
                     RULE_FAILURES.failed(func, exc)
-        result = func(*args, **kwargs)
+        try:
+            result = func(*args, **kwargs)
+        except Exception as exc:
+            explain(exc, func, args, kwargs)
+            raise
         if rule is not None:
             with _no_torch_function():
                 try:
@@ -153,6 +162,9 @@ class _Follow(TorchFunctionMode):
         self.ended = True
         return False
 
+
+HIDDEN = (_Follow.__torch_function__.__code__,)
+"""The frames a user's failing op leaves in a traceback that `hide_frames` unlinks."""
 
 _TAGS = registry.TAGS
 _Tensor = torch.Tensor
@@ -222,13 +234,16 @@ def start(owner: FrameType | None) -> _Follow | None:
     return mode
 
 
-def stop(mode: _Follow | None) -> None:
-    """Leave `mode` (one `_start` entered), if it is still the thread's."""
+def stop(mode: _Follow | None, finished: bool = True) -> None:
+    """Leave `mode` (one `_start` entered), if it is still the thread's. Unless the code
+    it followed raised (`finished` False), a value held for a warning is warned about."""
     current: _Follow | None = getattr(_local, "mode", None)
     if mode is not None and current is mode:
         _local.mode = None
         mode.__exit__(None, None, None)  # type: ignore[no-untyped-call]
         reach.release()  # a block's end: only a forward's output is looked at
+        if not finished:
+            held.release()
         for message in held.warn_alive():  # a held value returned, or kept: its end
             warnings.warn(message, LayoutWarning, stacklevel=callers_level())
 
@@ -252,8 +267,12 @@ def follow() -> Iterator[None]:
         >>> print(bh.annotation_of(final).pattern, bh.annotation_of(final).at)
         batch (direction hidden) {'layer': 1}
     """
-    mode = start(None)
+    mode, finished = start(None), False
     try:
         yield
+        finished = True
+    except BaseException as exc:  # a user's op failed: its traceback ends at the user's line
+        hide_frames(exc.__traceback__, HIDDEN)
+        raise
     finally:
-        stop(mode)
+        stop(mode, finished)

@@ -31,6 +31,7 @@ from typing import Any
 from torch import nn
 
 from .._core.registry import LOCK
+from .layer_notes import explain_call
 
 __all__ = ["hook_directly", "install", "recorded_inside", "unhook_directly"]
 
@@ -75,10 +76,17 @@ def install() -> None:
 def _wrapped(forward: Callable[..., Any]) -> Callable[..., Any]:
     # the weak dict's own dict: its truth is C's, where `WeakKeyDictionary.__len__` is Python's
     getframe, hooks, entered = _getframe, _HOOKS.data, _entered_directly  # type: ignore[attr-defined]
+    explained = _explained
     call_impl, inner = _CALLERS
 
     def wrapper(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
-        output = forward(self, *args, **kwargs)
+        try:  # free until the call raises
+            output = forward(self, *args, **kwargs)
+        except Exception as exc:
+            if hooks:
+                input = args[0] if args else kwargs.get("input")
+                explained(exc, self, input, args[1] if len(args) > 1 else kwargs.get("hx"))
+            raise
         if hooks:
             caller = getframe(1).f_code
             if caller is not inner and caller is not call_impl:  # not called by module(...)
@@ -87,7 +95,12 @@ def _wrapped(forward: Callable[..., Any]) -> Callable[..., Any]:
 
     def exact(self: nn.Module, input: Any, hx: Any = None) -> Any:
         # torch's own signature: no packing of *args and **kwargs on every call
-        output = forward(self, input, hx)
+        try:  # free until the call raises
+            output = forward(self, input, hx)
+        except Exception as exc:
+            if hooks:
+                explained(exc, self, input, hx)
+            raise
         if hooks:
             caller = getframe(1).f_code
             if caller is not inner and caller is not call_impl:  # not called by module(...)
@@ -108,6 +121,13 @@ def _wrapped(forward: Callable[..., Any]) -> Callable[..., Any]:
     wrapper = functools.wraps(forward)(wrapper)
     wrapper._bilstm_hooks = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def _explained(exc: Exception, module: nn.Module, input: Any, hx: Any) -> None:
+    """A hooked layer raised on its arguments: the note of what it expected (`layer_notes`)."""
+    hooks = [hook for hook in (ref() for ref in _HOOKS.get(module) or ()) if hook is not None]
+    if hooks:
+        explain_call(exc, module, hooks[0].label, input, hx)
 
 
 def _takes_input_and_hx(forward: Callable[..., Any]) -> bool:

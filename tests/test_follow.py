@@ -534,7 +534,8 @@ def test_without_follow_the_function_mode_stack_stays_empty_and_the_hooks_are_as
     assert not model._forward_pre_hooks
     assert not model._forward_hooks
     assert len(model.encoder._forward_hooks) == 1
-    assert not model.encoder._forward_pre_hooks
+    (check,) = model.encoder._forward_pre_hooks.values()  # the entrance check alone
+    assert type(check.__self__).__name__ == "EntranceCheck"
     assert bh.annotation_of(logits) is None
 
 

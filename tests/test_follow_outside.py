@@ -175,12 +175,12 @@ def test_the_layers_pre_hooks_leave_no_trace_in_a_saved_model() -> None:
 
     model = Tagger()
     rec = bh.attach_hooks(model, follow=True)
-    assert len(model.rnn._forward_pre_hooks) == 1  # the call outside the forward
+    assert len(model.rnn._forward_pre_hooks) == 2  # the entrance check, the call outside
     buffer = io.BytesIO()
     torch.save(model, buffer)
     buffer.seek(0)
     loaded = torch.load(buffer, weights_only=False)
     assert len(loaded.rnn._forward_pre_hooks) == 0
-    assert len(model.rnn._forward_pre_hooks) == 1  # the original keeps them
+    assert len(model.rnn._forward_pre_hooks) == 2  # the original keeps them
     rec.remove()
     assert len(model.rnn._forward_pre_hooks) == 0

@@ -167,6 +167,8 @@ class GreedySearchDecoder(nn.Module):
         # Iteratively decode one word token at a time
         for _ in range(max_length):
             # Forward pass through decoder
+            # KNOWN BUG (warned here, at the first step): decoder_hidden holds layer 0's
+            # two directions, which the decoder reads as its two layers
             decoder_output, decoder_hidden = self.decoder(
                 decoder_input, decoder_hidden, encoder_outputs
             )

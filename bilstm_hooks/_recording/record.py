@@ -97,13 +97,16 @@ class Record:
             >>> type(rec[gru].raw("out")).__name__, rec[gru].out.shape
             ('PackedSequence', torch.Size([5, 2, 4]))
         """
-        raw: torch.Tensor | PackedSequence | None = {
-            "input": self._raw_input,
-            "out": self._raw_out,
-            "h_n": self._raw_h_n,
-            "c_n": self._raw_c_n,
-        }[role]
+        raws = (self._raw_out, self._raw_h_n, self._raw_c_n, self._raw_input)  # ROLES order
+        raw: torch.Tensor | PackedSequence | None = dict(zip(ROLES, raws, strict=True))[role]
         return raw
+
+    def returned(self, tensor: torch.Tensor) -> bool:
+        """Whether `tensor` (or its base) is the `h_n` or `c_n` this call returned to its caller."""
+        refs = self._originals  # a copy without the graph is kept: the originals' references
+        h_n = refs[1]() if refs and refs[1] else self._raw_h_n
+        c_n = refs[2]() if refs and refs[2] else self._raw_c_n
+        return any(t is not None and (t is tensor or t is tensor._base) for t in (h_n, c_n))
 
     def why_unreadable(self, what: str, roles: tuple[str, ...] = ROLES) -> str | None:
         """Why the call's values cannot be read to `what` now, or None: they live inside
@@ -172,14 +175,12 @@ class Record:
     def h_0(self) -> torch.Tensor | None:
         """The initial hidden state the call was given, `(layer direction) batch hidden`;
         None when it started from zeros (no `hx`)."""
-        hx = self._hx
-        return hx[0] if isinstance(hx, tuple) else hx
+        return self._hx[0] if isinstance(self._hx, tuple) else self._hx
 
     @property
     def c_0(self) -> torch.Tensor | None:
         """The initial cell state the call was given (LSTM), else None."""
-        hx = self._hx
-        return hx[1] if isinstance(hx, tuple) else None
+        return self._hx[1] if isinstance(self._hx, tuple) else None
 
     @property
     def trained_with_dropout(self) -> bool:
@@ -287,8 +288,7 @@ class Record:
         expect_count("max_tokens", max_tokens)
         expect_bool("values", values)
         unrolled = self.unroll() if values else None
-        draw = provider("diagram")
-        picture: Diagram = draw(
+        picture: Diagram = provider("diagram")(
             self, max_sequences=max_sequences, max_tokens=max_tokens, values=unrolled
         )
         return picture

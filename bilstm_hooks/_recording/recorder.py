@@ -6,13 +6,13 @@ import contextlib
 import sys
 import weakref
 from collections.abc import Iterator
-from types import TracebackType
 from typing import Any
 
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch.utils.hooks import RemovableHandle
 
+from .._base.arguments import expect_bool
 from .._base.dynamo import keep_out_of_dynamo
 from .._base.keywords import checked_keywords
 from .._core import registry
@@ -21,6 +21,7 @@ from .._follow.entering import FollowHooks
 from .._names.layout import RECURRENT_TYPES, label_of
 from . import entrance, labels, save_guard
 from .call_checks import weights_state, weights_used_since, who, why_none
+from .entrance_checks import EntranceCheck
 from .hook import Hook, Latest
 from .record import Record
 
@@ -83,10 +84,8 @@ def attach_hooks(
         raise ValueError(
             f"expected history as an int between 1 and {_MAX_HISTORY} (sys.maxsize), got {history}"
         )
-    if not isinstance(detach, bool):
-        raise TypeError(f"expected detach as a bool, got {detach!r}")
-    if not isinstance(follow, bool):
-        raise TypeError(f"expected follow as a bool, got {follow!r}")
+    expect_bool("detach", detach)
+    expect_bool("follow", follow)
     found = [(name, m) for name, m in model.named_modules() if isinstance(m, RECURRENT_TYPES)]
     if not found:
         looked_for = ", ".join(f"nn.{t.__name__}" for t in RECURRENT_TYPES)
@@ -102,16 +101,18 @@ def attach_hooks(
     return recorder
 
 
-_LIVE: weakref.WeakSet[Recorder] = weakref.WeakSet()  # recorders whose records may be unread
+# the hooks whose records may be unread: held weakly, the recorder kept or not (a hook
+# lives as long as its module's hook dict holds it)
+_LIVE: weakref.WeakSet[Hook] = weakref.WeakSet()
 _STEP_HOOK: list[RemovableHandle] = []
 
 
 def _before_step(optimizer: Any, args: Any, kwargs: Any) -> None:
     """Before any optimizer step: build the records not read yet, so that each keeps the
     versions of its layer's weights from before the step (`_recording.versions`)."""
-    for recorder in list(_LIVE):
+    for hook in list(_LIVE):
         with contextlib.suppress(Exception):  # never break the user's training step
-            recorder._build_records()
+            hook.kept_records()
 
 
 def _watch_optimizer_steps() -> None:
@@ -144,12 +145,15 @@ class Recorder:
         entrance.install()
         for name, module in self._modules.items():
             entrance.hook_directly(module, self._hooks[name])
-        _LIVE.add(self)
+        _LIVE.update(self._hooks.values())
         _watch_optimizer_steps()
         self._handles: list[RemovableHandle] = [
             module.register_forward_hook(self._hooks[name].record, with_kwargs=True)
             for name, module in modules
         ]
+        for name, module in modules:  # what goes in, checked (`entrance_checks`)
+            check = EntranceCheck(self._hooks[name].label, self._hooks).check
+            self._handles.append(module.register_forward_pre_hook(check))
 
     # -- reading -------------------------------------------------------------------
     def _name_of(self, key: str | nn.Module) -> str:
@@ -189,10 +193,6 @@ class Recorder:
             used = weights_used_since(module, self._weights_then[name])
             raise LookupError(f"{who(name, module)} {why_none(hook, self._removed, used)}")
         return record
-
-    def _build_records(self) -> None:
-        for hook in self._hooks.values():
-            hook.kept_records()
 
     def records(self, key: str | nn.Module | None = None) -> list[Record]:
         """The kept records of one module, oldest first (at most `history`); without a
@@ -283,12 +283,7 @@ class Recorder:
     def __enter__(self) -> Recorder:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.remove()
 
     def __repr__(self) -> str:

@@ -18,6 +18,9 @@ from ._helpers.outputs import final_representation as final_representation
 from ._helpers.outputs import split_directions as split_directions
 from ._helpers.outputs import split_layers as split_layers
 from ._names.layout import Axes as Axes
+from ._recording.model_check import Finding as Finding
+from ._recording.model_check import LayoutReport as LayoutReport
+from ._recording.model_check import check_model as check_model
 from ._recording.record import Record as Record
 from ._recording.recorder import Recorder as Recorder
 from ._recording.recorder import attach_hooks as attach_hooks
@@ -34,7 +37,9 @@ __all__ = [
     "AnnotatedTensor",
     "Axes",
     "Diagram",
+    "Finding",
     "LayoutError",
+    "LayoutReport",
     "LayoutWarning",
     "Record",
     "Recorder",
@@ -44,6 +49,7 @@ __all__ = [
     "UnusedDirectionWarning",
     "annotation_of",
     "attach_hooks",
+    "check_model",
     "describe",
     "final_representation",
     "follow",

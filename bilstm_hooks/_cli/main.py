@@ -1,4 +1,5 @@
-"""The `bilstm-hooks` command: `demo` walks through the layouts, `summary` annotates a model."""
+"""The `bilstm-hooks` command: `demo` walks through the layouts, `summary` annotates a model,
+`check` runs one step of it and reports its layout warnings (exit status 1 on any)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+import torch
+
 from .._base.version import __version__
 from .._display.summary import summary
+from .._recording.model_check import check_model
 from .arguments import (
     UsageError,
     at_least,
@@ -68,6 +72,34 @@ def _summary_command(args: argparse.Namespace, style: Style) -> str:
         ) from exc
 
 
+def _check_command(args: argparse.Namespace) -> tuple[str, int]:
+    """One step of the model with names followed: the report, and 1 if it warned."""
+    if args.input_size and args.input_data:
+        raise UsageError("give --input-size or --input-data, not both")
+    if not args.input_size and not args.input_data:
+        raise UsageError("give the forward's inputs: --input-size (repeatable) or --input-data")
+    model = load_model(args.target)
+    if args.input_data:
+        data = load_inputs(args.input_data)
+        if isinstance(data, dict):
+            raise UsageError(
+                f"bad --input-data {args.input_data!r}: expected a tensor, tuple or list "
+                "of forward arguments, got a dict"
+            )
+        inputs = data if isinstance(data, tuple | list) else (data,)
+    else:
+        sizes = [parse_size(size) for size in args.input_size]
+        dtypes = dtypes_of(args.dtype, len(sizes)) or [torch.float32] * len(sizes)
+        inputs = [torch.rand(size).to(dtype) for size, dtype in zip(sizes, dtypes, strict=True)]
+    try:
+        with warnings.catch_warnings():  # torch's note on its own kernel choice, not the user's
+            warnings.filterwarnings("ignore", message=_ONEDNN, category=UserWarning)
+            report = check_model(model, *inputs, backward=args.backward)
+    except Exception as exc:  # the model's own error, on one line
+        raise UsageError(f"{args.target} failed: {type(exc).__name__}: {exc}") from exc
+    return str(report), 0 if report.ok else 1
+
+
 def _one_line(text: str) -> str:
     """A message on one line: torch's C++ frames cut off, the other lines joined."""
     text = text.split("\nException raised from ", 1)[0]
@@ -111,6 +143,41 @@ def _parser() -> argparse.ArgumentParser:
         "out, h_n and c_n of every recurrent call.",
         epilog="example: bilstm-hooks summary mypkg.models:build_model --input-size 1,6,3",
     )
+    _model_arguments(sub)
+    sub.add_argument(
+        "--depth",
+        type=at_least(0),
+        default=3,
+        metavar="N",
+        help="nesting depth shown, 0 or more (default 3)",
+    )
+    sub.add_argument(
+        "--col-names", help="torchinfo columns, e.g. input_size,output_size,num_params"
+    )
+    sub.add_argument(
+        "--col-width",
+        type=at_least(1),
+        default=14,
+        metavar="N",
+        help="width of torchinfo's columns, 1 or more (default 14)",
+    )
+    sub.add_argument("--no-color", action="store_true", help="never use ANSI colour")
+    check = commands.add_parser(
+        "check",
+        help="run one step of a model with names followed; exit 1 on any layout warning",
+        description="One forward (and with --backward, one backward) of any importable "
+        "model with names followed: every LayoutWarning with its file and line. The exit "
+        "status is 1 if there is any, so that a CI job fails on layout bugs.",
+        epilog="example: bilstm-hooks check mypkg.models:build_model --input-size 4,12,3",
+    )
+    _model_arguments(check)
+    check.add_argument("--backward", action="store_true", help="run a backward pass too")
+    check.add_argument("--no-color", action="store_true", help="never use ANSI colour")
+    return parser
+
+
+def _model_arguments(sub: argparse.ArgumentParser) -> None:
+    """The model and its inputs, as `summary` and `check` take them."""
     sub.add_argument(
         "target",
         metavar="PACKAGE.MODULE:FACTORY",
@@ -133,25 +200,6 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--dtype", help="dtype of the --input-size tensors, e.g. long (comma-separated per input)"
     )
-    sub.add_argument(
-        "--depth",
-        type=at_least(0),
-        default=3,
-        metavar="N",
-        help="nesting depth shown, 0 or more (default 3)",
-    )
-    sub.add_argument(
-        "--col-names", help="torchinfo columns, e.g. input_size,output_size,num_params"
-    )
-    sub.add_argument(
-        "--col-width",
-        type=at_least(1),
-        default=14,
-        metavar="N",
-        help="width of torchinfo's columns, 1 or more (default 14)",
-    )
-    sub.add_argument("--no-color", action="store_true", help="never use ANSI colour")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -160,8 +208,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     style = Style(sys.stdout, no_color=args.no_color)
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # like `python -m`: the current folder is importable
+    status = 0
     try:
-        text = demo(style) if args.command == "demo" else _summary_command(args, style)
+        if args.command == "check":
+            text, status = _check_command(args)
+        else:
+            text = demo(style) if args.command == "demo" else _summary_command(args, style)
     except Exception as exc:  # a UsageError, or what nothing foresaw: never a traceback
         what = "" if isinstance(exc, UsageError) else f"{type(exc).__name__}: "
         print(f"{PROG}: error: {what}{_one_line(str(exc))}", file=sys.stderr)
@@ -172,4 +224,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Python would complain again when it flushes stdout at exit: point it at devnull
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    return 0
+    return status

@@ -412,9 +412,10 @@ def _check_tagger(stopped: Stopped) -> None:
     assert first["evaluateName"] == "rec['encoder']"
     record = stopped.children(first)
     assert [v["name"] for v in record][:10] == RECORD_CHILDREN
-    assert record[2]["type"] == "Deferred"  # a packed call: padding waits for expansion
+    # a packed call: padding waits for expansion; the type column names what it will be
+    assert record[2]["type"] == "AnnotatedTensor"
     layers = record[RECORD_CHILDREN.index("layers")]  # the replay waits for expansion too
-    assert layers["type"] == "Deferred"
+    assert layers["type"] == "Unrolled"
     assert layers["value"] == "2 layers × 2 directions at every token · replayed when expanded"
     replayed = stopped.children(layers)
     assert [v["name"] for v in replayed][:4] == H_N_CHILDREN[:4]
@@ -555,7 +556,7 @@ def test_pycharm(
         assert [name for name, _, _ in client.children("h_n", "final")][:6] == FINAL_CHILDREN
         packed = client.children("packed_out")
         assert packed[0] == ("lengths", "Tensor", "tensor([ 5, 12,  7,  3])")
-        assert packed[1][:2] == ("padded", "Deferred")
+        assert packed[1][:2] == ("padded", "Tensor")  # made when expanded
         assert [n for n, _, _ in client.children("packed_out", "padded")][:7] == OUT_CHILDREN
         assert not {name for name, _, _ in client.children("plain")} & {"forward", "batch"}
         assert client.children("rec")[0][0] == "'encoder'"

@@ -150,7 +150,7 @@ def claims(type_object: type) -> bool:
     PackedSequences, tuples and lists exist before the package is imported, and the
     plugin claims those itself (see `plugin_entry`).
     """
-    return type_object in _CLAIMED
+    return type_object in _CLAIMED or issubclass(type_object, Deferred)  # named as it shows
 
 
 class PluginEntry(NamedTuple):
@@ -239,7 +239,9 @@ def _record_children(record: Record) -> list[Child]:
         value: object
         if isinstance(raw, PackedSequence) and role not in record.__dict__:  # not padded yet
             text = annotated_text(role_axes(layout, role), f"{record.label}.{role}", raw.data)
-            value = Deferred(text + _PADDED, functools.partial(getattr, record, role))
+            value = Deferred(
+                text + _PADDED, functools.partial(getattr, record, role), "AnnotatedTensor"
+            )
         else:
             value = getattr(record, role)
         items.append((role, value, f".{role}"))
@@ -277,7 +279,7 @@ def _layers(record: Record) -> object:
     text += (
         f"direction{'s' if layout.directions > 1 else ''} at every token · replayed when expanded"
     )
-    return Deferred(text, record.unroll)
+    return Deferred(text, record.unroll, "Unrolled")
 
 
 @functools.lru_cache(maxsize=256)

@@ -38,11 +38,21 @@ Child = tuple[str, object, EvaluateName]
 
 
 class Deferred:
-    """A child that would copy tensor data: shown by its text, made only when expanded."""
+    """A child that would copy tensor data: shown by its text, made only when expanded.
+
+    Its class is named after what it makes (`shows`: `Tensor`, `Unrolled`), the name a
+    debugger's type column reads, not `Deferred`.
+    """
 
     __slots__ = ("_make", "_value", "text")
 
-    def __init__(self, text: str, make: Callable[[], object]) -> None:
+    def __new__(cls, text: str, make: Callable[[], object], shows: str = "Tensor") -> Deferred:
+        kind = _KINDS.get(shows)
+        if kind is None:
+            kind = _KINDS[shows] = type(shows, (Deferred,), {"__slots__": ()})
+        return object.__new__(kind)
+
+    def __init__(self, text: str, make: Callable[[], object], shows: str = "Tensor") -> None:
         self.text = text
         self._make: Callable[[], object] | None = make
         self._value: object = None
@@ -56,6 +66,9 @@ class Deferred:
 
     def __repr__(self) -> str:
         return self.text
+
+
+_KINDS: dict[str, type[Deferred]] = {}  # `shows` -> the subclass of that name
 
 
 def remember(tensor: torch.Tensor, named: Named) -> torch.Tensor:

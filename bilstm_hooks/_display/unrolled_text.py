@@ -162,7 +162,7 @@ def unrolled_children(unrolled: Unrolled) -> list[Child]:
         else:
             axes = unroll_axes(layout, layout.hidden, len(unrolled.gate_names))
             text = f"{axes.described()} · replayed when expanded"
-            gates = Deferred(text, lambda: unrolled.gates)
+            gates = Deferred(text, lambda: unrolled.gates, "AnnotatedTensor")
         items.append(("gates", gates, ".gates"))
         items.append(("gate_names", unrolled.gate_names, ".gate_names"))
     items += [("mask", unrolled.mask, ".mask"), ("record", unrolled.record, ".record")]

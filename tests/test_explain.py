@@ -202,3 +202,23 @@ def test_a_block_that_raises_warns_about_no_value_it_held(
         kept = out[-1]  # held for a warning at its use, or at the block's end
         kept @ torch.zeros(5, 3)  # the block never ends as written: nothing to warn
     assert kept.shape == (2, 8)
+
+
+def test_without_add_note_the_note_follows_the_message() -> None:
+    """Python 3.10 has no `add_note`: the note goes on a new line after the message."""
+    from bilstm_hooks._base.errors import add_note
+
+    class Old(RuntimeError):  # an exception as 3.10 makes them: no add_note
+        @property
+        def add_note(self) -> Any:  # type: ignore[override]
+            raise AttributeError("add_note")
+
+    error = Old("mat1 and mat2 shapes cannot be multiplied (4x128 and 64x10)")
+    add_note(error, "bilstm_hooks: fc expected 64 features")
+    add_note(error, "bilstm_hooks: a second note")  # once per exception
+    assert error.args == (
+        "mat1 and mat2 shapes cannot be multiplied (4x128 and 64x10)\n"
+        "bilstm_hooks: fc expected 64 features",
+    )
+    assert type(error) is Old
+    assert not hasattr(error, "__notes__")

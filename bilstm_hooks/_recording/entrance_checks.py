@@ -38,7 +38,6 @@ Examples:
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import warnings
 from collections.abc import Mapping
@@ -198,9 +197,11 @@ def _may_be_named(tensor: torch.Tensor) -> bool:
     if base is not None and id(base) in _TAGS:
         return True
     if _PENDING:
-        with contextlib.suppress(IndexError):  # another thread's flush emptied it
+        try:
             out = _PENDING[-1][0]()
-            return out is not None and (out is tensor or out is base)
+        except IndexError:  # another thread's flush emptied it
+            return False
+        return out is not None and (out is tensor or out is base)
     return False
 
 

@@ -24,9 +24,17 @@ import bilstm_hooks as bh
 from bilstm_hooks._core import registry as _registry
 from bilstm_hooks._display import debugger as _debugger
 from bilstm_hooks._display.debugger import Children, Deferred, children, value_text
+from bilstm_hooks._display.tensor_text import shaped
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_MODULE = "pydevd_plugins.extensions.pydevd_plugin_bilstm_hooks"
+
+
+def line(obj: Any) -> str:
+    """The debugger's value line of `obj`: `bh.describe`, with the plain shape after the
+    names of a tensor whose axis fuses names (`(direction=2 hidden=64)` is 128 wide)."""
+    found = bh.annotation_of(obj) if isinstance(obj, torch.Tensor | bh.AnnotatedTensor) else None
+    return shaped(bh.describe(obj), found.axes) if found is not None else bh.describe(obj)
 
 
 def evaluate(parent: str, expr: Any, scope: dict[str, Any]) -> Any:
@@ -74,8 +82,12 @@ def test_the_seed_models_values() -> None:
     lstm = torch.nn.LSTM(3, 64, num_layers=2, bidirectional=True, batch_first=True)
     rec = bh.attach_hooks(torch.nn.ModuleDict({"encoder": lstm}))
     out, (h_n, _) = lstm(torch.randn(4, 12, 3))
-    assert value_text(out) == "batch=4 token=12 (direction=2 hidden=64) · encoder.out · float32 cpu"
-    assert value_text(h_n) == "(layer=2 direction=2) batch=4 hidden=64 · encoder.h_n · float32 cpu"
+    assert value_text(out) == (
+        "batch=4 token=12 (direction=2 hidden=64) · shape=(4, 12, 128) · encoder.out · float32 cpu"
+    )
+    assert value_text(h_n) == (
+        "(layer=2 direction=2) batch=4 hidden=64 · shape=(4, 4, 64) · encoder.h_n · float32 cpu"
+    )
     assert value_text(rec) == "Recorder: 1 hooked, 1 called ('encoder')"
     assert value_text(rec["encoder"]) == (
         "encoder: LSTM, 2 layers, bidirectional, batch_first=True"
@@ -213,7 +225,7 @@ def check_packed(case: Any) -> None:
     assert torch.equal(padded.get(), case.record.out.tensor)
     # the padded copy knows its lengths, in batch order
     shown = ", ".join(map(str, case.cfg.lengths))
-    assert value_text(padded.get()) == f"{bh.describe(case.record.out)} · lengths [{shown}]"
+    assert value_text(padded.get()) == f"{line(case.record.out)} · lengths [{shown}]"
     assert torch.equal(evaluate("p", padded_expr, {"p": case.out}), padded.get())
     expanded = children(padded)
     assert expanded is not None
@@ -288,13 +300,13 @@ def test_values_are_describe_and_only_views_are_made(layout_config: Any, run: An
     watched = [case.h_n, case.out.data if isinstance(case.out, PackedSequence) else case.out]
     with _Ops(watched) as ops:
         for obj in objs:
-            assert value_text(obj) == bh.describe(obj)
+            assert value_text(obj) == line(obj)
             found = children(obj)
             assert found is not None
             for _, value, _ in found.items:
                 value_text(value)
     assert not ops.touched
-    assert value_text(case.record.h_n) == bh.describe(case.record.h_n)
+    assert value_text(case.record.h_n) == line(case.record.h_n)
 
 
 def test_order_on_another_device_is_not_read() -> None:
@@ -472,9 +484,9 @@ def test_plugin_adapts_the_library(plugin: Any, pydevd_resolver: Any, seed_outpu
     for obj in (out, h_n, packed_out):
         assert text.can_provide(type(obj), type(obj).__name__)
         assert resolver.can_provide(type(obj), type(obj).__name__)
-        assert text.get_str(obj) == bh.describe(obj)
-        assert text.get_str(obj, True) == bh.describe(obj)  # pydevd-pycharm's call
-        assert text.get_str_in_context(obj, "hover") == bh.describe(obj)
+        assert text.get_str(obj) == line(obj)
+        assert text.get_str(obj, True) == line(obj)  # pydevd-pycharm's call
+        assert text.get_str_in_context(obj, "hover") == line(obj)
         assert text.get_str_in_context(obj, "clipboard") is None  # "Copy Value": the repr
     for ours in (Deferred, bh.AnnotatedTensor, bh.Record, bh.Recorder):  # wherever they live
         assert text.can_provide(ours, ours.__name__)
@@ -608,5 +620,5 @@ def test_plugin_declines_a_users_tensor_subclass_without_touching_it(
         assert resolver.can_provide(kind, kind.__name__)
     assert text.get_str(out) == value_text(out) is not None
     parameter = torch.nn.Parameter(h_n)
-    assert text.get_str(parameter) == value_text(parameter) == bh.describe(h_n)
+    assert text.get_str(parameter) == value_text(parameter) == line(h_n)
     assert plugin._ours("children", parameter) is not None

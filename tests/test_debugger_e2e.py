@@ -98,10 +98,14 @@ with torch.no_grad():
 """
 BREAKS = ("tagger", "padded", "last", "final", "wrong", "hidden")
 
-OUT = "batch=4 token=12 (direction=2 hidden=64) · encoder.out · float32 cpu"
-H_N = "(layer=2 direction=2) batch=4 hidden=64 · encoder.h_n · float32 cpu"
-C_N = "(layer=2 direction=2) batch=4 hidden=64 · encoder.c_n · float32 cpu"
-PACKED = OUT + " · packed, lengths [5, 12, 7, 3]"
+# an axis that fuses names: the plain shape after them
+OUT = "batch=4 token=12 (direction=2 hidden=64) · shape=(4, 12, 128) · encoder.out · float32 cpu"
+H_N = "(layer=2 direction=2) batch=4 hidden=64 · shape=(4, 4, 64) · encoder.h_n · float32 cpu"
+C_N = "(layer=2 direction=2) batch=4 hidden=64 · shape=(4, 4, 64) · encoder.c_n · float32 cpu"
+PACKED = (  # a PackedSequence's line: bh.describe's, as its data is not that shape
+    "batch=4 token=12 (direction=2 hidden=64) · encoder.out · float32 cpu"
+    " · packed, lengths [5, 12, 7, 3]"
+)
 FORWARD = "batch=4 token=12 hidden=64 · encoder.out: forward · float32 cpu · forward direction only"
 PLAIN = repr(torch.zeros(3, 4))
 OUT_CHILDREN = ["forward", "backward", "batch", "token", "direction", "hidden", "pattern"]
@@ -124,12 +128,12 @@ RECORD_CHILDREN = [
 # the follow stops: each local as the variables pane shows it, the line after it is bound
 H_N_4 = "(layer=2 direction=2) batch=3 hidden=4"
 FOLLOWED = {
-    "padded": "batch=3 token=6 (direction=2 hidden=4) · Classifier.encoder.out, padded"
-    " · float32 cpu · lengths [4, 6, 2]",
+    "padded": "batch=3 token=6 (direction=2 hidden=4) · shape=(3, 6, 8)"
+    " · Classifier.encoder.out, padded · float32 cpu · lengths [4, 6, 2]",
     "last": "batch=3 hidden=4 · Classifier.encoder.h_n: layer 1, backward · float32 cpu"
     " · backward direction only",
-    "final": "batch=3 (direction=2 hidden=4) · Classifier.encoder.h_n: layer 1 · float32 cpu"
-    " · both directions",
+    "final": "batch=3 (direction=2 hidden=4) · shape=(3, 8) · Classifier.encoder.h_n: layer 1"
+    " · float32 cpu · both directions",
     "wrong": "tensor shape=(6, 8) · float32 cpu · a view of Classifier.encoder.h_n, unnamed:"
     " an axis of size 6 mixes layer and direction and batch and hidden",
     "hidden": f"({H_N_4} · Classifier.encoder.h_n, {H_N_4} · Classifier.encoder.c_n) · float32 cpu",
@@ -376,7 +380,7 @@ def _check_tagger(stopped: Stopped) -> None:
     )
     assert stopped.true(f"torch.equal({layer1_backward['evaluateName']}, h_n[3])")
     assert final["value"] == (
-        "batch=4 (direction=2 hidden=64) · encoder.h_n.final · float32 cpu"
+        "batch=4 (direction=2 hidden=64) · shape=(4, 128) · encoder.h_n.final · float32 cpu"
         " · a copy, made when expanded"
     )
     assert stopped.true(f"torch.equal({final['evaluateName']}, torch.cat([h_n[-2], h_n[-1]], -1))")
@@ -459,8 +463,8 @@ def _check_followed(stops: Stops) -> None:
     # a tuple's items are pydevd's own, each shown as ours
     items = stopped.children(local["hidden"])
     assert [v["value"] for v in items[:2]] == [
-        f"{H_N_4} · Classifier.encoder.h_n · float32 cpu",
-        f"{H_N_4} · Classifier.encoder.c_n · float32 cpu",
+        f"{H_N_4} · shape=(4, 3, 4) · Classifier.encoder.h_n · float32 cpu",
+        f"{H_N_4} · shape=(4, 3, 4) · Classifier.encoder.c_n · float32 cpu",
     ]
 
 

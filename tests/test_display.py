@@ -112,14 +112,15 @@ def test_subclasses_of_tuple_are_not_looked_into(classifier: dict[str, Any]) -> 
 # -- positions, notes, lengths ------------------------------------------------------------------
 def test_derived_views_and_followed_copies(classifier: dict[str, Any]) -> None:
     assert value_text(classifier["padded"]) == (
-        "batch=3 token=6 (direction=2 hidden=4) · encoder.out, padded · float32 cpu"
-        " · lengths [4, 6, 2]"
+        "batch=3 token=6 (direction=2 hidden=4) · shape=(3, 6, 8) · encoder.out, padded"
+        " · float32 cpu · lengths [4, 6, 2]"
     )
     assert value_text(classifier["h_last"]) == (
         "batch=3 hidden=4 · encoder.h_n: layer 1, backward · float32 cpu · backward direction only"
     )
     assert value_text(classifier["final"]) == (
-        "batch=3 (direction=2 hidden=4) · encoder.h_n: layer 1 · float32 cpu · both directions"
+        "batch=3 (direction=2 hidden=4) · shape=(3, 8) · encoder.h_n: layer 1 · float32 cpu"
+        " · both directions"
     )
 
 

@@ -36,7 +36,9 @@ def test_a_views_watch_expression_is_named_anywhere_and_finals_where_followed() 
     assert (
         bh.describe(again) == "batch=2 (direction=2 hidden=16) · encoder.h_n: layer 1 · float32 cpu"
     )
-    assert shown.removesuffix(COPY).startswith("batch=2 (direction=2 hidden=16) · encoder.h_n")
+    assert shown.removesuffix(COPY).startswith(
+        "batch=2 (direction=2 hidden=16) · shape=(2, 32) · encoder.h_n"
+    )
 
 
 def test_a_slice_of_final_notes_its_one_direction_only() -> None:

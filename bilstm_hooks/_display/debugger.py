@@ -21,8 +21,8 @@ Examples:
     >>> lstm = torch.nn.LSTM(3, 4, bidirectional=True, batch_first=True)
     >>> rec = bh.attach_hooks(torch.nn.ModuleDict({"encoder": lstm}))
     >>> out, (h_n, c_n) = lstm(torch.randn(1, 6, 3))
-    >>> value_text(out)
-    'batch=1 token=6 (direction=2 hidden=4) · encoder.out · float32 cpu'
+    >>> value_text(out)  # bh.describe's line, and the plain shape: (direction hidden) is 8 wide
+    'batch=1 token=6 (direction=2 hidden=4) · shape=(1, 6, 8) · encoder.out · float32 cpu'
     >>> [(name, expr) for name, _, expr in children(out).items][:2]
     [('forward', '[..., :4]'), ('backward', '[..., 4:]')]
     >>> value_text(torch.zeros(3)) is None
@@ -45,28 +45,28 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from .._base.packed import packed_lengths_nosync
 from .._core.annotated import AnnotatedTensor
 from .._core.lookup import annotation_of
-from .._names.layout import Axes, Role
+from .._names.layout import Role
 from .._names.named import Named
 from .._recording.record import Record
 from .._recording.recorder import Recorder
 from .._replay.unrolled import Unrolled
 from .collection_text import PLAIN_TENSORS, sequence_text
 from .tensor_children import COPY, Child, Deferred, EvaluateName, remember, tensor_children
-from .tensor_text import annotated_text, packed_annotation, plain_note, plain_text, role_axes
+from .tensor_text import (
+    annotated_text,
+    packed_annotation,
+    plain_note,
+    plain_text,
+    role_axes,
+    shaped,
+)
 from .text import describe
 from .unrolled_text import unrolled_children, unrolled_value
 
 __all__ = [
-    "Child",
-    "Children",
-    "Deferred",
-    "EvaluateName",
-    "PluginEntry",
-    "children",
-    "claims",
-    "plugin_entry",
-    "value_text",
-]
+    "Child", "Children", "Deferred", "EvaluateName", "PluginEntry", "children", "claims",
+    "plugin_entry", "value_text",
+]  # fmt: skip
 
 _PADDED = " · padded copy, made when expanded"
 # works whatever the user's frame imported
@@ -84,7 +84,8 @@ class Children(NamedTuple):
 
 
 def value_text(obj: object) -> str | None:
-    """The value line of `obj`: the text of `bh.describe()`, or None when it is not ours."""
+    """The value line of `obj`: the text of `bh.describe()` (for a tensor whose axis fuses
+    names, with its plain shape after them), or None when it is not ours."""
     if type(obj) in (tuple, list):  # first: most of those shown are not ours
         return sequence_text(obj)
     if isinstance(obj, Deferred):
@@ -97,10 +98,12 @@ def value_text(obj: object) -> str | None:
         if found is None:  # changed in place, or a view that mixes named dims: say so
             note = plain_note(obj)
             return plain_text(obj, note) if note else None
-        return describe(found)
+        return shaped(describe(found), found.axes)
     if isinstance(obj, PackedSequence):
         return None if packed_annotation(obj) is None else describe(obj)
-    if isinstance(obj, AnnotatedTensor | Record | Recorder):
+    if isinstance(obj, AnnotatedTensor):
+        return shaped(describe(obj), obj.axes)
+    if isinstance(obj, Record | Recorder):
         return describe(obj)
     if isinstance(obj, Unrolled):
         return unrolled_value(obj)
@@ -220,7 +223,7 @@ def _packed_children(packed: PackedSequence) -> Children | None:
         padded, lengths = pad_packed_sequence(packed, batch_first=batch_first)
         return remember(padded, Named(axes, origin, lengths=tuple(lengths.tolist())))
 
-    text = annotated_text(axes, origin, packed.data) + _PADDED
+    text = shaped(annotated_text(axes, origin, packed.data), axes) + _PADDED
     items.append(
         ("padded", Deferred(text, make), lambda p: f"{_PAD}({p}, batch_first={batch_first})[0]")
     )
@@ -238,10 +241,10 @@ def _record_children(record: Record) -> list[Child]:
         raw = record.raw(role)
         value: object
         if isinstance(raw, PackedSequence) and role not in record.__dict__:  # not padded yet
-            text = annotated_text(role_axes(layout, role), f"{record.label}.{role}", raw.data)
-            value = Deferred(
-                text + _PADDED, functools.partial(getattr, record, role), "AnnotatedTensor"
-            )
+            axes = role_axes(layout, role)
+            text = shaped(annotated_text(axes, f"{record.label}.{role}", raw.data), axes)
+            make = functools.partial(getattr, record, role)
+            value = Deferred(text + _PADDED, make, "AnnotatedTensor")
         else:
             value = getattr(record, role)
         items.append((role, value, f".{role}"))
@@ -252,7 +255,7 @@ def _record_children(record: Record) -> list[Child]:
         items.append((name, lengths, expr))
     else:
         items.append(("lengths", record.lengths, ".lengths"))
-    final = _final_axes(role_axes(layout, "out"))
+    final = role_axes(layout, "out").without("token")
     where = f"{record.label}.final"
 
     def make_final() -> torch.Tensor:
@@ -280,11 +283,6 @@ def _layers(record: Record) -> object:
         f"direction{'s' if layout.directions > 1 else ''} at every token · replayed when expanded"
     )
     return Deferred(text, record.unroll, "Unrolled")
-
-
-@functools.lru_cache(maxsize=256)
-def _final_axes(out: Axes) -> Axes:
-    return out.without("token")
 
 
 def _recorder_children(recorder: Recorder) -> list[Child]:

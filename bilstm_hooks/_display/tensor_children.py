@@ -24,7 +24,7 @@ from .._core.annotated import AnnotatedTensor
 from .._core.lookup import annotation_of
 from .._names.layout import DIRECTIONS, Axes
 from .._names.named import Named
-from .tensor_text import annotated_text, axes_shape
+from .tensor_text import annotated_text, axes_shape, shaped
 
 __all__ = ["COPY", "Child", "Deferred", "EvaluateName", "remember", "tensor_children"]
 
@@ -213,7 +213,7 @@ def tensor_children(annotated: AnnotatedTensor, prefix: str = "") -> list[Child]
         if final.op == "select":
             value = _made(tensor, final, annotated, tag)
         else:
-            text = annotated_text(final.axes, final.origin, tensor) + COPY
+            text = shaped(annotated_text(final.axes, final.origin, tensor), final.axes) + COPY
             value = Deferred(text, functools.partial(_made, tensor, final, annotated, True))
         items.append(("final", value, final.suffix))
     items += plan.dims

@@ -117,6 +117,16 @@ def shape_text(tensor: torch.Tensor) -> str:
     return f"tensor shape={tuple(tensor.shape)}"
 
 
+def shaped(text: str, axes: Axes) -> str:
+    """`text` (a value line) with the plain shape after the names, where an axis fuses
+    several: `batch=4 (direction=2 hidden=64) · shape=(4, 128) · encoder.h_n ...`; the
+    debugger's line, where `(direction=2 hidden=64)` must not hide that it is 128 wide."""
+    if all(len(group) < 2 for group in axes.groups):
+        return text
+    names, sep, rest = text.partition(" · ")
+    return f"{names} · shape={axes_shape(axes)}{sep}{rest}"
+
+
 def plain_text(tensor: torch.Tensor, note: str | None = None) -> str:
     """`tensor shape=(6, 8) · float32 cpu`, then its `plain_note` (given, or found)."""
     if note is None:

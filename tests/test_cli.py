@@ -110,6 +110,8 @@ def test_demo_walks_through_every_output(capsys: pytest.CaptureFixture[str]) -> 
         assert line in out
     assert "✗" not in "".join(line for line in out.splitlines() if "The right" in line)
     assert "\033[" not in out
+    wide = [line for line in out.splitlines() if len(line) > 100]
+    assert wide == []  # every line fits in 100 columns
 
 
 def test_demo_colour_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -76,7 +76,7 @@ def _note(
     names = user_names(frame, operands)
 
     def called(tensor: torch.Tensor) -> str:
-        return f"`{names[id(tensor)]}`" if id(tensor) in names else "an unnamed value"
+        return f"`{names[id(tensor)]}`" if id(tensor) in names else "a temporary value"
 
     name = _op_name(func)
     tensors = [a for a in args if isinstance(a, torch.Tensor)]

@@ -271,3 +271,21 @@ def test_the_checks_take_no_graph_and_change_no_output() -> None:
         warnings.simplefilter("ignore", bh.LayoutWarning)
         hooked = decoder(x, h_n)[0]
     assert torch.equal(plain, hooked)
+
+
+def test_a_state_passed_as_a_list_is_checked_too() -> None:
+    lm = nn.LSTM(FEATURES, HIDDEN)
+    bh.attach_hooks(nn.ModuleDict({"lm": lm}))
+    optimizer = torch.optim.SGD(lm.parameters(), lr=0.1)
+    output, (h, c) = lm(torch.randn(TOKENS, BATCH, FEATURES))
+    output.sum().backward()
+    optimizer.step()
+    states = [h, c]  # torch takes a list for (h_0, c_0)
+    (warning,) = entrance_warnings(lambda: lm(torch.randn(TOKENS, BATCH, FEATURES), states))
+    assert "`states[0]` is lm's h_n" in str(warning.message)
+    assert (
+        entrance_warnings(
+            lambda: lm(torch.randn(TOKENS, BATCH, FEATURES), [h.detach(), c.detach()])
+        )
+        == []
+    )

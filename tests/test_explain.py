@@ -222,3 +222,16 @@ def test_without_add_note_the_note_follows_the_message() -> None:
     )
     assert type(error) is Old
     assert not hasattr(error, "__notes__")
+
+
+def test_a_state_given_as_a_tuple_literal_is_explained_by_its_parts_names() -> None:
+    lstm = nn.LSTM(3, 4, num_layers=2)
+    bh.attach_hooks(nn.ModuleDict({"lm": lstm}))
+    h0, c0 = torch.zeros(2, 8, 4), torch.zeros(2, 8, 4)  # a full batch's, for a batch of 3
+    error = raised(lambda: lstm(torch.randn(5, 3, 3), (h0, c0)))
+    lines = notes(error)[0].splitlines()
+    assert lines[2] == (
+        "  h_0 as (layer direction) batch hidden = ((2 1), 3, 4), got `h0`: shape (2, 8, 4), "
+        "no names"
+    )
+    assert lines[3].startswith("  c_0 as (layer direction) batch hidden = ((2 1), 3, 4), got `c0`")

@@ -51,8 +51,18 @@ class Seq2Seq(nn.Module):
         return out
 
 
+class BackwardOnly(Bad):
+    def forward(self, x):  # FORWARD LINE
+        _, (h_n, _) = self.rnn(x)
+        return self.fc(torch.cat([h_n[-1], h_n[-1]], -1))
+
+
 def not_recurrent():
     return nn.Linear(3, 2)
+
+
+def keywords():
+    return {"x": torch.randn(2, 5, 3)}
 """
 
 
@@ -156,3 +166,25 @@ def test_the_command_as_a_subprocess(models: object, tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert "encoder's directions become decoder's layers" in done.stdout
+
+
+def test_an_unused_direction_is_placed_at_the_models_forward(models: object) -> None:
+    report = bh.check_model(models.BackwardOnly(), torch.randn(2, 5, 3))  # type: ignore[attr-defined]
+    (finding,) = report
+    assert finding.category == "UnusedDirectionWarning"
+    assert (finding.filename, finding.lineno) == (
+        models.__file__,  # type: ignore[attr-defined]
+        line_of(models, "FORWARD LINE"),
+    )
+
+
+def test_the_command_takes_keyword_inputs_and_keeps_the_layers_note(
+    models: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "checked_models:Good", "--input-data", "checked_models:keywords"]) == 0
+    assert capsys.readouterr().out == "no layout warnings in 1 recurrent call\n"
+    assert main(["check", "checked_models:Good", "--input-size", "2,5,4"]) == 2
+    err = capsys.readouterr().err
+    assert "input.size(-1) must be equal to input_size" in err
+    assert "(bilstm_hooks: rnn (LSTM, 1 layer, bidirectional, batch_first=True) expected:" in err
+    assert "input as batch token feature = (2, 5, 3)" in err

@@ -81,22 +81,22 @@ def _check_command(args: argparse.Namespace) -> tuple[str, int]:
     model = load_model(args.target)
     if args.input_data:
         data = load_inputs(args.input_data)
-        if isinstance(data, dict):
-            raise UsageError(
-                f"bad --input-data {args.input_data!r}: expected a tensor, tuple or list "
-                "of forward arguments, got a dict"
-            )
-        inputs = data if isinstance(data, tuple | list) else (data,)
+        keywords = data if isinstance(data, dict) else {}
+        inputs = () if keywords else data if isinstance(data, tuple | list) else (data,)
     else:
         sizes = [parse_size(size) for size in args.input_size]
         dtypes = dtypes_of(args.dtype, len(sizes)) or [torch.float32] * len(sizes)
         inputs = [torch.rand(size).to(dtype) for size, dtype in zip(sizes, dtypes, strict=True)]
+        keywords = {}
     try:
         with warnings.catch_warnings():  # torch's note on its own kernel choice, not the user's
             warnings.filterwarnings("ignore", message=_ONEDNN, category=UserWarning)
-            report = check_model(model, *inputs, backward=args.backward)
-    except Exception as exc:  # the model's own error, on one line
-        raise UsageError(f"{args.target} failed: {type(exc).__name__}: {exc}") from exc
+            report = check_model(model, *inputs, backward=args.backward, **keywords)
+    except Exception as exc:  # the model's own error, on one line, with our note on it
+        notes = " ".join(getattr(exc, "__notes__", ()))
+        raise UsageError(
+            f"{args.target} failed: {type(exc).__name__}: {exc}" + (f" ({notes})" if notes else "")
+        ) from exc
     return str(report), 0 if report.ok else 1
 
 

@@ -143,7 +143,11 @@ def user_names(frame: FrameType | None, tensors: list[torch.Tensor]) -> dict[int
             if isinstance(value, torch.Tensor) and id(value) not in names:
                 names.setdefault(id(value), f"self.{attribute}")
     for tensor in tensors:
-        if id(tensor) not in names and tensor._base is not None:
+        if (
+            id(tensor) not in names
+            and isinstance(tensor, torch.Tensor)
+            and tensor._base is not None
+        ):
             base = local_names(frame, [tensor._base]).get(id(tensor._base))
             if base is not None:
                 names[id(tensor)] = f"{base}{_view_text(tensor)}"

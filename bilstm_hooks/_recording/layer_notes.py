@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-from .._base.callers import user_frame
+from .._base.callers import local_names, user_frame
 from .._base.errors import add_note, has_note
 from .._core.lookup import annotation_of
 from .._follow.explain import operand_line, user_names
@@ -92,7 +92,7 @@ def argument_names(frame: FrameType | None, tensors: list[torch.Tensor], hx: Any
     for the states of an `hx` the user holds as a tuple."""
     names = user_names(frame, tensors)
     if isinstance(hx, tuple | list):
-        held = user_names(frame, [hx]).get(id(hx))  # type: ignore[list-item]
+        held = local_names(frame, [hx]).get(id(hx))  # a tuple literal is held by none
         for index, state in enumerate(hx):
             if held is not None and id(state) not in names:
                 names[id(state)] = f"{held}[{index}]"

@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from .._base.arguments import expect_bool
-from .._base.errors import LayoutWarning
+from .._base.callers import INTERNAL
+from .._base.errors import LayoutWarning, UnusedDirectionWarning
 from .recorder import attach_hooks
 
 __all__ = ["Finding", "LayoutReport", "check_model"]
@@ -71,14 +72,18 @@ class LayoutReport:
         return "\n".join([f"{count} in {calls}:", *map(str, self.findings)])
 
 
-def check_model(model: nn.Module, *inputs: Any, backward: bool = False) -> LayoutReport:
-    """Run `model(*inputs)` once with names followed, and report its layout warnings.
+def check_model(
+    model: nn.Module, *inputs: Any, backward: bool = False, **keywords: Any
+) -> LayoutReport:
+    """Run `model(*inputs, **keywords)` once with names followed, and report its layout
+    warnings.
 
     Hooks are attached for the step (`attach_hooks(model, follow=True)`) and removed
     after it; the model's outputs are not kept. `backward=True` then runs a backward
     pass from the sum of every floating-point tensor output that requires grad (the
     warnings of a state carried into it are the forward's). Warnings of other kinds
-    are passed on as they were raised.
+    are passed on as they were raised. An `UnusedDirectionWarning`, which a forward
+    raises as it returns, is placed at the `def forward` of the model's class.
 
     Raises:
         TypeError: `model` is not an `nn.Module`, or `backward` not a bool.
@@ -104,7 +109,7 @@ def check_model(model: nn.Module, *inputs: Any, backward: bool = False) -> Layou
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            output = model(*inputs)
+            output = model(*inputs, **keywords)
             if backward:
                 _backward(output)
             calls = recorder.calls()
@@ -117,12 +122,22 @@ def check_model(model: nn.Module, *inputs: Any, backward: bool = False) -> Layou
                 warning.message, warning.category, warning.filename, warning.lineno
             )
             continue
-        finding = Finding(
-            warning.category.__name__, str(warning.message), warning.filename, warning.lineno
-        )
+        filename, lineno = warning.filename, warning.lineno
+        if issubclass(warning.category, UnusedDirectionWarning):  # at the forward's end
+            filename, lineno = _forward_line(model, filename, lineno)
+        finding = Finding(warning.category.__name__, str(warning.message), filename, lineno)
         if finding not in findings:
             findings.append(finding)
     return LayoutReport(tuple(findings), calls)
+
+
+def _forward_line(model: nn.Module, filename: str, lineno: int) -> tuple[str, int]:
+    """Where the model's class defines `forward`, or the place given where it has none
+    of its own (a plain `nn.LSTM`)."""
+    code = getattr(type(model).forward, "__code__", None)
+    if code is None or code.co_filename.startswith(INTERNAL):
+        return filename, lineno
+    return code.co_filename, code.co_firstlineno
 
 
 def _backward(output: Any) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import torch
 
 from .._names.geometry import Geometry, geometry_of
-from .registry import GENERATION, TAGS, Value, flush, sweep, version_of
+from .registry import GENERATION, PENDING, TAGS, Value, flush, sweep, version_of
 
-__all__ = ["sharing"]
+__all__ = ["may_be_named", "sharing"]
 
 _INDEXED_AT_MOST = 2048  # live entries; past that the last-resort storage look is skipped
 _swept = [-1]  # GENERATION after the latest sweep made for the storage look
@@ -28,6 +28,8 @@ def sharing(tensor: torch.Tensor) -> list[tuple[Value, Geometry]]:
     storage, never assumed.
     """
     flush()
+    if not TAGS:  # nothing tagged: nothing to share with (the repr patch's usual case)
+        return []
     address = _address(tensor)
     if len(TAGS) > _INDEXED_AT_MOST and _swept[0] != GENERATION[0]:
         sweep()  # the dead entries of many calls do not count, only the live ones
@@ -49,9 +51,28 @@ def sharing(tensor: torch.Tensor) -> list[tuple[Value, Geometry]]:
     return found
 
 
+def may_be_named(tensor: torch.Tensor) -> bool:
+    """Whether an entry could name `tensor`: its own, its base's, or one of a tensor on
+    its storage. A cheap look (False is sure): the repr patch skips the lookup on False."""
+    if PENDING:
+        flush()
+    if not TAGS:
+        return False
+    if id(tensor) in TAGS:
+        return True
+    base = tensor._base
+    if (base is not None and id(base) in TAGS) or len(TAGS) > _INDEXED_AT_MOST:
+        return True  # past the bound, `sharing` sweeps first: let it decide
+    address = _address(tensor)
+    return bool(address) and address in (_by_address if _indexed == GENERATION[0] else _index())
+
+
 def _address(tensor: torch.Tensor) -> int:
     """The storage's address; 0 where there is none to compare (meta, fake, sparse)."""
-    try:
+    try:  # the first element's address, less its offset: no storage object made (an
+        # empty view's data_ptr is 0: its storage's, then)
+        if tensor.numel():
+            return int(tensor.data_ptr() - tensor.storage_offset() * tensor.element_size())
         return int(tensor.untyped_storage().data_ptr())
     except Exception:
         return 0

@@ -24,12 +24,14 @@ import torch
 
 from .._core.annotated import AnnotatedTensor
 from .._core.lookup import annotation_of
+from .._core.storage_index import may_be_named
 from .text import describe
 
 __all__ = ["ENVIRONMENT", "patch_from_environment", "patch_repr", "unpatch_repr"]
 
 ENVIRONMENT = "BILSTM_HOOKS_REPR"  # "1": patch at import
 _LOCK = threading.Lock()
+_modes_on = torch._C._is_torch_function_mode_enabled
 _state: dict[str, Any] = {"previous": None, "ours": None, "on": False}
 
 
@@ -60,14 +62,16 @@ def patch_repr() -> None:
         previous: Callable[..., str] = torch.Tensor.__repr__
 
         def __repr__(self: torch.Tensor, *args: Any, **kwargs: Any) -> str:
+            names = None
+            if type(self) is plain and state["on"] and state["ours"] is __repr__:
+                try:  # else off, or an older patch of ours left in a chain: it passes
+                    names = names_line(self)
+                except Exception:  # a repr must never fail because of us
+                    names = None
             text = previous(self, *args, **kwargs)
-            if not _state["on"] or _state["ours"] is not __repr__ or type(self) is not torch.Tensor:
-                return text  # off, or an older patch of ours left in a chain: it passes
-            try:
-                names = _names_line(self)
-            except Exception:  # a repr must never fail because of us
-                return text
             return text if names is None else f"{names}\n{text}"
+
+        plain, state, names_line = torch.Tensor, _state, _names_line  # closure cells
 
         __repr__.__wrapped__ = previous  # type: ignore[attr-defined]
         _state.update(previous=previous, ours=__repr__, on=True)
@@ -109,8 +113,10 @@ def _in_chain(ours: Callable[..., str]) -> bool:
 
 
 def _names_line(tensor: torch.Tensor) -> str | None:
-    if tensor.is_nested:
+    if tensor.is_nested or not may_be_named(tensor):  # the cheap look: no entry could
         return None
-    with torch._C.DisableTorchFunction():  # our reads are not the user's ops
-        annotated: AnnotatedTensor | None = annotation_of(tensor)
-        return None if annotated is None else describe(annotated)
+    if _modes_on():  # our reads are not the user's ops
+        with torch._C.DisableTorchFunction():
+            return _names_line(tensor)
+    annotated: AnnotatedTensor | None = annotation_of(tensor)
+    return None if annotated is None else describe(annotated)

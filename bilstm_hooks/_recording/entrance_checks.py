@@ -62,6 +62,7 @@ _Tensor = torch.Tensor
 _no_torch_function = torch._C.DisableTorchFunction
 _modes_on = torch._C._is_torch_function_mode_enabled
 _ROWS = ("layer", "direction")
+_ALL = -1  # a row's layer or direction its names do not tell apart: the same for all rows
 _STATES = (tuple, list)  # an LSTM's (h_0, c_0): torch takes a list too
 
 
@@ -205,9 +206,11 @@ def _may_be_named(tensor: torch.Tensor) -> bool:
     return False
 
 
-def _row_labels(annotated: AnnotatedTensor) -> list[tuple[int | None, int | None]] | None:
+def _row_labels(annotated: AnnotatedTensor) -> list[tuple[int, int]] | None:
     """`(layer, direction)` of each row of a state, from its names (None: its axis 0 is
-    not made of `layer` and `direction`, or names neither)."""
+    not made of `layer` and `direction`). A name neither on the axis nor in `.at` is one
+    and the same for every row (`_ALL`): a unidirectional layer's rows, or directions
+    summed."""
     group = annotated.axes.groups[0]
     if not group or any(name not in _ROWS for name in group):
         return None
@@ -219,16 +222,13 @@ def _row_labels(annotated: AnnotatedTensor) -> list[tuple[int | None, int | None
     rows = []
     for positions in itertools.product(*ranges):
         known = {**annotated.at, **dict(zip(group, positions, strict=True))}
-        rows.append((known.get("layer"), known.get("direction")))
-    if all(layer is None for layer, _ in rows) and all(d is None for _, d in rows):
-        return None
+        rows.append((known.get("layer", _ALL), known.get("direction", _ALL)))
     return rows
 
 
-def _same(kept: int | None, kept_too: int | None, told: int | None, told_too: int | None) -> bool:
-    """Two rows alike in one name (`kept`) and told apart by the other (`told`), both known."""
-    known = None not in (kept, kept_too, told, told_too)
-    return known and kept == kept_too and told != told_too
+def _same(kept: int, kept_too: int, told: int, told_too: int) -> bool:
+    """Two rows alike in one name (`kept`) and told apart by the other (`told`)."""
+    return kept == kept_too and told != told_too
 
 
 def _from(annotated: AnnotatedTensor) -> str:
@@ -240,10 +240,10 @@ def _source(annotated: AnnotatedTensor) -> str:
     return _from(annotated).rsplit(".", 1)[0]
 
 
-def _row_text(row: tuple[int | None, int | None]) -> str:
+def _row_text(row: tuple[int, int]) -> str:
     layer, direction = row
-    parts = [] if layer is None else [f"layer {layer}"]
-    if direction is not None:
+    parts = [] if layer == _ALL else [f"layer {layer}"]
+    if direction != _ALL:
         parts.append(DIRECTIONS[direction] if direction < 2 else f"direction {direction}")
     return " ".join(parts) or "a row"
 

@@ -69,10 +69,7 @@ def may_be_named(tensor: torch.Tensor) -> bool:
 
 def _address(tensor: torch.Tensor) -> int:
     """The storage's address; 0 where there is none to compare (meta, fake, sparse)."""
-    try:  # the first element's address, less its offset: no storage object made (an
-        # empty view's data_ptr is 0: its storage's, then)
-        if tensor.numel():
-            return int(tensor.data_ptr() - tensor.storage_offset() * tensor.element_size())
+    try:
         return int(tensor.untyped_storage().data_ptr())
     except Exception:
         return 0

@@ -141,3 +141,35 @@ def test_pdb_p_shows_the_names() -> None:
 def test_the_environment_variable_patches_every_process_that_imports_it() -> None:
     assert run("print(h_n)", BILSTM_HOOKS_REPR="1").startswith("(layer=1 direction=2) batch=2")
     assert run("print(h_n)").startswith("tensor(")
+
+
+def test_a_users_mode_sees_none_of_the_patchs_reads() -> None:
+    from torch.overrides import TorchFunctionMode
+
+    class Counting(TorchFunctionMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[str] = []
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            self.seen.append(getattr(func, "__name__", repr(func)))
+            return func(*args, **(kwargs or {}))
+
+    gru = torch.nn.GRU(3, 4)
+    bh.attach_hooks(torch.nn.ModuleDict({"encoder": gru}))
+    _out, h_n = gru(torch.randn(5, 2, 3))
+    plain = torch.zeros(3)
+    bh.patch_repr()
+    try:
+        with Counting() as named_mode:
+            shown = repr(h_n)
+        with Counting() as plain_mode:
+            repr(plain)
+    finally:
+        bh.unpatch_repr()
+    bh.unpatch_repr()
+    with Counting() as torch_only:
+        repr(plain)
+    assert shown.startswith("(layer=1 direction=1) batch=2 hidden=4 · encoder.h_n")
+    assert plain_mode.seen == torch_only.seen  # torch's own repr's ops, nothing more
+    assert "_base" not in named_mode.seen

@@ -113,10 +113,10 @@ def _in_chain(ours: Callable[..., str]) -> bool:
 
 
 def _names_line(tensor: torch.Tensor) -> str | None:
-    if tensor.is_nested or not may_be_named(tensor):  # the cheap look: no entry could
-        return None
-    if _modes_on():  # our reads are not the user's ops
+    if _modes_on():  # our reads are not the user's ops (off inside: no second turn)
         with torch._C.DisableTorchFunction():
             return _names_line(tensor)
+    if tensor.is_nested or not may_be_named(tensor):  # the cheap look: no entry could
+        return None
     annotated: AnnotatedTensor | None = annotation_of(tensor)
     return None if annotated is None else describe(annotated)

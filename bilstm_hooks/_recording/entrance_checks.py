@@ -38,9 +38,10 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -52,7 +53,7 @@ from .._core import registry
 from .._core.annotated import AnnotatedTensor
 from .._core.lookup import annotation_of
 from .._names.layout import DIRECTIONS
-from .layer_notes import argument_names
+from .layer_notes import argument_names, states_of
 
 __all__ = ["EntranceCheck"]
 
@@ -63,7 +64,7 @@ _no_torch_function = torch._C.DisableTorchFunction
 _modes_on = torch._C._is_torch_function_mode_enabled
 _ROWS = ("layer", "direction")
 _ALL = -1  # a row's layer or direction its names do not tell apart: the same for all rows
-_STATES = (tuple, list)  # an LSTM's (h_0, c_0): torch takes a list too
+Named = Callable[[], "str | None"]  # the user's name of a value, read once it is needed
 
 
 class EntranceCheck:
@@ -113,12 +114,11 @@ class EntranceCheck:
         """`(message, value)` for each problem: `value`, what the warning is placed by.
         The user's frames are read (their names) only once a problem is found: a frame's
         `f_locals`, once read, holds its values until read again (before Python 3.13)."""
-        states = [hx] if isinstance(hx, _Tensor) else list(hx) if isinstance(hx, _STATES) else []
-        states = [s for s in states if isinstance(s, _Tensor)]
-        three_d = isinstance(input, _Tensor) and input.dim() == 3
-        if three_d and self._order(module, input, None) is not None:
-            name = argument_names(holder_frame(input), [input], None).get(id(input))
-            yield self._order(module, input, name), input
+        states = states_of(hx)
+        if isinstance(input, _Tensor) and input.dim() == 3:
+            message = self._order(module, input, functools.partial(_name, input, [input], None))
+            if message is not None:
+                yield message, input
         for role, state in zip(("h_0", "c_0"), states, strict=False):
             annotated = annotation_of(state)
             if annotated is not None:
@@ -127,14 +127,16 @@ class EntranceCheck:
                     yield message, hx
                     break  # h_0 and c_0 come from the same place: once
         for role, state in zip(("h_0", "c_0"), states, strict=False):
-            graph = state.grad_fn is not None and torch.is_grad_enabled()
-            if graph and self._stale_graph(role, state, None) is not None:
-                name = argument_names(holder_frame(hx), states, hx).get(id(state))
-                yield self._stale_graph(role, state, name), hx
-                break
+            if state.grad_fn is not None and torch.is_grad_enabled():
+                message = self._stale_graph(
+                    role, state, functools.partial(_name, hx, states, hx, state)
+                )
+                if message is not None:
+                    yield message, hx
+                    break
 
-    def _order(self, module: nn.Module, input: torch.Tensor, name: str | None) -> str | None:
-        """Batch-first into time-major, or the reverse."""
+    def _order(self, module: nn.Module, input: torch.Tensor, named: Named) -> str | None:
+        """Batch-first into time-major, or the reverse (`named()`: the user's name of it)."""
         annotated = annotation_of(input)
         if annotated is None or annotated.origin.endswith(".input"):  # another layer's reading
             return None
@@ -146,6 +148,7 @@ class EntranceCheck:
             held, reads, fix = "batch token", "token batch", "transpose(0, 1)"
         else:
             return None
+        name = named()
         called = f"`{name}`" if name else "its input"
         return (
             f"{self.label} (batch_first={batch_first}) reads its input as {reads} feature, "
@@ -170,11 +173,12 @@ class EntranceCheck:
                 return _layers_as_directions(self.label, role, annotated, rows)
         return None
 
-    def _stale_graph(self, role: str, state: torch.Tensor, name: str | None) -> str | None:
+    def _stale_graph(self, role: str, state: torch.Tensor, named: Named) -> str | None:
         """A state from a call made before an optimizer step, with that call's graph."""
         record = self.source(state)
         if record is None or not record.weights_changed:
             return None
+        name = named()
         called = f"`{name}`" if name else f"its {role}"
         return (
             f"{self.label}'s {role} still holds the autograd graph of an earlier batch: "
@@ -186,6 +190,12 @@ class EntranceCheck:
             "between batches: "
             "hidden = tuple(h.detach() for h in hidden) (or hidden.detach() for a GRU or RNN)."
         )
+
+
+def _name(value: Any, tensors: list[torch.Tensor], hx: Any, tensor: Any = None) -> str | None:
+    """The user's name of `tensor` (default: `value`) in the frame that passed `value` in."""
+    found = argument_names(holder_frame(value), tensors, hx)
+    return found.get(id(value if tensor is None else tensor))
 
 
 def _may_be_named(tensor: torch.Tensor) -> bool:

@@ -36,7 +36,7 @@ from .._core.lookup import annotation_of
 from .._follow.explain import operand_line, user_names
 from .._names.layout import Axes, Layout
 
-__all__ = ["argument_names", "explain_call"]
+__all__ = ["argument_names", "explain_call", "states_of"]
 
 _no_torch_function = torch._C.DisableTorchFunction
 
@@ -59,13 +59,10 @@ def _note(module: nn.Module, label: str, input: Any, hx: Any) -> str | None:
     data = input.data if isinstance(input, PackedSequence) else input
     if not isinstance(data, torch.Tensor):
         return None
-    layout = _layout(module, input)
-    states = (
-        [hx] if isinstance(hx, torch.Tensor) else list(hx) if isinstance(hx, tuple | list) else []
-    )
+    layout = Layout.of(module, input)  # its batch and tokens, whatever the feature size
+    states = states_of(hx)
     frame = user_frame(sys._getframe(3))  # above `explain_call` and the wrapped forward
-    tensors = [data, *(s for s in states if isinstance(s, torch.Tensor))]
-    names = argument_names(frame, tensors, hx)
+    names = argument_names(frame, [data, *states], hx)
 
     def got(tensor: torch.Tensor) -> str:
         called = f"`{names[id(tensor)]}`: " if id(tensor) in names else ""
@@ -81,10 +78,18 @@ def _note(module: nn.Module, label: str, input: Any, hx: Any) -> str | None:
         f"  input as {input_axes.expected()}, {got(data)}",
     ]
     for role, state in zip(("h_0", "c_0"), states, strict=False):
-        if isinstance(state, torch.Tensor):
-            axes = layout.axes("h_n" if role == "h_0" else "c_n")
-            lines.append(f"  {role} as {axes.expected()}, {got(state)}")
+        axes = layout.axes("h_n" if role == "h_0" else "c_n")
+        lines.append(f"  {role} as {axes.expected()}, {got(state)}")
     return "\n".join(lines)
+
+
+def states_of(hx: Any) -> list[torch.Tensor]:
+    """The tensors of a layer's `hx`: `h_0`, or `h_0` and `c_0` of a tuple or a list
+    (torch takes a list too), whatever else it holds left out."""
+    states = (
+        [hx] if isinstance(hx, torch.Tensor) else list(hx) if isinstance(hx, tuple | list) else []
+    )
+    return [state for state in states if isinstance(state, torch.Tensor)]
 
 
 def argument_names(frame: FrameType | None, tensors: list[torch.Tensor], hx: Any) -> dict[int, str]:
@@ -97,19 +102,3 @@ def argument_names(frame: FrameType | None, tensors: list[torch.Tensor], hx: Any
             if held is not None and id(state) not in names:
                 names[id(state)] = f"{held}[{index}]"
     return names
-
-
-def _layout(module: nn.Module, input: Any) -> Layout:
-    """The layout `module` reads `input` with: its batch and tokens as the module takes
-    them from the input's shape (whatever the input's size of features)."""
-    if isinstance(input, PackedSequence):
-        sizes = input.batch_sizes
-        batch = int(sizes[0]) if sizes.numel() else 0
-        return Layout.of_module(module, batch=batch, tokens=sizes.shape[0], packed=True)
-    if input.dim() == 2:
-        return Layout.of_module(module, batch=None, tokens=input.shape[0])
-    if input.dim() == 3:
-        first, second = input.shape[0], input.shape[1]
-        batch, tokens = (first, second) if module.batch_first else (second, first)
-        return Layout.of_module(module, batch=batch, tokens=tokens)
-    raise ValueError(f"expected a 2-D or 3-D input, got {input.dim()}-D")

@@ -30,18 +30,14 @@ INTERNAL = tuple(
 
 def callers_level() -> int:
     """The `stacklevel` of the first frame outside `INTERNAL`: the line of user code
-    that called the model, or made the op."""
-    frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(INTERNAL):
-        frame, level = frame.f_back, level + 1
-    return level
+    that called the model, or made the op (the outermost frame's, if none is)."""
+    frame, level = _user_line(sys._getframe(1), 1)
+    return level if frame is not None else level - 1
 
 
 def user_frame(frame: FrameType | None) -> FrameType | None:
     """The first frame from `frame` outwards outside `INTERNAL`: the user's line."""
-    while frame is not None and frame.f_code.co_filename.startswith(INTERNAL):
-        frame = frame.f_back
-    return frame
+    return _user_line(frame, 0)[0]
 
 
 def local_names(frame: FrameType | None, values: Iterable[object]) -> dict[int, str]:
@@ -83,22 +79,20 @@ def holder_frame(value: object) -> FrameType | None:
     return _holder(value, sys._getframe(1))[0]
 
 
-def _holder(value: object, frame: FrameType) -> tuple[FrameType, int]:
-    level = 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(INTERNAL):
+def _holder(value: object, frame: FrameType) -> tuple[FrameType | None, int]:
+    found, level = _user_line(frame, 1)
+    if found is None:  # all of it is ours, torch's or einops': the outermost frame's level
+        return None, level - 1
+    outer, outer_level = _user_line(found.f_back, level + 1)
+    while outer is not None and any(held is value for held in outer.f_locals.values()):
+        found, level = outer, outer_level
+        outer, outer_level = _user_line(found.f_back, level + 1)
+    return found, level
+
+
+def _user_line(frame: FrameType | None, level: int) -> tuple[FrameType | None, int]:
+    """The first frame from `frame` outwards outside `INTERNAL` (None: there is none), and
+    `level` counted up by one for each frame passed on the way."""
+    while frame is not None and frame.f_code.co_filename.startswith(INTERNAL):
         frame, level = frame.f_back, level + 1
-    while (outer := _next_user_frame(frame)) is not None and _holds(outer[0], value):
-        frame, level = outer[0], level + outer[1]
     return frame, level
-
-
-def _next_user_frame(frame: FrameType) -> tuple[FrameType, int] | None:
-    """The next frame outwards outside `INTERNAL`, and how many frames out it is."""
-    outer, steps = frame.f_back, 1
-    while outer is not None and outer.f_code.co_filename.startswith(INTERNAL):
-        outer, steps = outer.f_back, steps + 1
-    return None if outer is None else (outer, steps)
-
-
-def _holds(frame: FrameType, value: object) -> bool:
-    return any(held is value for held in frame.f_locals.values())

@@ -1,11 +1,15 @@
-"""The lengths of a PackedSequence's sequences, read from its `batch_sizes`."""
+"""The lengths of a PackedSequence's sequences, read from its `batch_sizes`; the tensors of a
+nested value, a PackedSequence by its data."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch.nn.utils.rnn import PackedSequence
 
-__all__ = ["packed_lengths", "packed_lengths_nosync"]
+__all__ = ["packed_lengths", "packed_lengths_nosync", "tensors_in"]
 
 
 def packed_lengths(packed: PackedSequence) -> torch.Tensor:
@@ -35,3 +39,18 @@ def packed_lengths_nosync(
         ranks = torch.arange(batch if first is None else min(batch, first))
     # batch_sizes never increases: the sequence of rank r is longer than t iff batch_sizes[t] > r
     return torch.searchsorted(-batch_sizes, -ranks), in_order
+
+
+def tensors_in(value: Any) -> Iterator[torch.Tensor]:
+    """The tensors in a result, an output or arguments: nested tuples, lists and dicts, a
+    PackedSequence by its `data` (it is a tuple: looked at first)."""
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, PackedSequence):
+        yield value.data
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from tensors_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from tensors_in(item)

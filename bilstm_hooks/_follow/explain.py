@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
@@ -36,6 +35,7 @@ from torch import nn
 
 from .._base.callers import local_names, user_frame
 from .._base.errors import add_note, has_note
+from .._base.packed import tensors_in
 from .._core.annotated import AnnotatedTensor
 from .._core.lookup import annotation_of
 from .._core.providers import provider
@@ -69,7 +69,7 @@ def explain(exc: Exception, func: Any, args: tuple[Any, ...], kwargs: dict[str, 
 def _note(
     func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], frame: FrameType | None
 ) -> str | None:
-    operands = list(_tensors((*args, *kwargs.values())))
+    operands = list(tensors_in((*args, *kwargs.values())))
     annotations = {id(t): annotation_of(t) for t in operands}
     if not any(annotations.values()):
         return None
@@ -123,14 +123,6 @@ def _width(annotated: AnnotatedTensor | None) -> str:
     size = annotated.axes.size_of
     last = [name for name in annotated.axes.groups[-1] if size[name] > 1]  # not direction=1
     return f" = {' × '.join(f'{n}={size[n]}' for n in last)}" if len(last) > 1 else ""
-
-
-def _tensors(values: tuple[Any, ...]) -> Iterator[torch.Tensor]:
-    for value in values:
-        if isinstance(value, torch.Tensor):
-            yield value
-        elif isinstance(value, list | tuple):
-            yield from _tensors(tuple(value))
 
 
 def user_names(frame: FrameType | None, tensors: list[torch.Tensor]) -> dict[int, str]:

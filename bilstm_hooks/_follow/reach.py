@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.nn.utils.rnn import PackedSequence
 
+from .._base.packed import tensors_in
 from .rule_parts import functions, names_of
 
 __all__ = ["STORE", "after", "release", "track", "unused"]
@@ -99,7 +98,7 @@ def after(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any)
             merged = {k: merged.get(k, _NONE) | reach.get(k, _NONE) for k in {*merged, *reach}}
     if merged is None:
         return
-    for value in _tensors(result):
+    for value in tensors_in(result):
         _add(value, _narrowed(value, merged) if func in _SELECTIONS else merged)
     in_place = func in _IN_PLACE or getattr(func, "__name__", "").endswith("_")
     if in_place and args and isinstance(args[0], torch.Tensor):
@@ -110,7 +109,7 @@ def unused(output: Any) -> list[str]:
     """At the end of a followed forward: a message for each layer (once a layer) of
     which `output` holds one last-layer direction only; every value is forgotten."""
     held: Reach = {}
-    for value in _tensors(output):
+    for value in tensors_in(output):
         for key, directions in (_reach(value) or {}).items():
             held[key] = held.get(key, frozenset()) | directions
     messages = []
@@ -162,20 +161,6 @@ def _held_by(names: Any, last: int) -> Directions | None:
     if "direction" in dims:
         return BOTH & frozenset(range(*sliced["direction"])) if "direction" in sliced else BOTH
     return None
-
-
-def _tensors(value: Any) -> Iterator[torch.Tensor]:
-    """The tensors in a result or output: nested tuples, lists, dicts, packed sequences."""
-    if isinstance(value, torch.Tensor):
-        yield value
-    elif isinstance(value, PackedSequence):
-        yield value.data
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _tensors(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _tensors(item)
 
 
 def _reach(value: Any) -> Reach | None:

@@ -19,6 +19,7 @@ from torch import nn
 from .._base.arguments import expect_bool
 from .._base.callers import INTERNAL
 from .._base.errors import LayoutWarning, UnusedDirectionWarning
+from .._base.packed import tensors_in
 from .recorder import attach_hooks
 
 __all__ = ["Finding", "LayoutReport", "check_model"]
@@ -141,23 +142,10 @@ def _forward_line(model: nn.Module, filename: str, lineno: int) -> tuple[str, in
 
 
 def _backward(output: Any) -> None:
-    tensors = [t for t in _tensors(output) if t.is_floating_point() and t.requires_grad]
+    tensors = [t for t in tensors_in(output) if t.is_floating_point() and t.requires_grad]
     if not tensors:
         raise ValueError(
             "expected backward=True to find an output that requires grad, got none: the "
             "model's outputs are not floating-point tensors with a graph (under no_grad?)"
         )
     torch.stack([t.sum() for t in tensors]).sum().backward()  # type: ignore[no-untyped-call]
-
-
-def _tensors(value: Any) -> Iterator[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        yield value
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _tensors(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _tensors(item)
-    elif hasattr(value, "data") and isinstance(value.data, torch.Tensor):  # PackedSequence
-        yield value.data

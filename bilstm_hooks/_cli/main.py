@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 import torch
@@ -35,9 +36,22 @@ PROG = "bilstm-hooks"
 _ONEDNN = r"LSTM with projections is not supported with oneDNN"
 
 
-def _summary_command(args: argparse.Namespace, style: Style) -> str:
+def _one_way(args: argparse.Namespace) -> None:
+    """The model's inputs given by sizes or by data, not both."""
     if args.input_size and args.input_data:
         raise UsageError("give --input-size or --input-data, not both")
+
+
+@contextlib.contextmanager
+def _kernel_note_silenced() -> Iterator[None]:
+    """Around a run of the user's model: torch's note on its own kernel choice, not theirs."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_ONEDNN, category=UserWarning)
+        yield
+
+
+def _summary_command(args: argparse.Namespace, style: Style) -> str:
+    _one_way(args)
     sizes = [parse_size(size) for size in args.input_size or ()]
     dtypes = dtypes_of(args.dtype, len(sizes))
     model = load_model(args.target)
@@ -53,8 +67,7 @@ def _summary_command(args: argparse.Namespace, style: Style) -> str:
         f"input sizes {', '.join(map(str, sizes))}" if sizes else f"input data {args.input_data}"
     )
     try:
-        with warnings.catch_warnings():  # torch's note on its own kernel choice, not the user's
-            warnings.filterwarnings("ignore", message=_ONEDNN, category=UserWarning)
+        with _kernel_note_silenced():
             return str(
                 summary(
                     model,
@@ -74,8 +87,7 @@ def _summary_command(args: argparse.Namespace, style: Style) -> str:
 
 def _check_command(args: argparse.Namespace) -> tuple[str, int]:
     """One step of the model with names followed: the report, and 1 if it warned."""
-    if args.input_size and args.input_data:
-        raise UsageError("give --input-size or --input-data, not both")
+    _one_way(args)
     if not args.input_size and not args.input_data:
         raise UsageError("give the forward's inputs: --input-size (repeatable) or --input-data")
     model = load_model(args.target)
@@ -89,8 +101,7 @@ def _check_command(args: argparse.Namespace) -> tuple[str, int]:
         inputs = [torch.rand(size).to(dtype) for size, dtype in zip(sizes, dtypes, strict=True)]
         keywords = {}
     try:
-        with warnings.catch_warnings():  # torch's note on its own kernel choice, not the user's
-            warnings.filterwarnings("ignore", message=_ONEDNN, category=UserWarning)
+        with _kernel_note_silenced():
             report = check_model(model, *inputs, backward=args.backward, **keywords)
     except Exception as exc:  # the model's own error, on one line, with our note on it
         notes = " ".join(getattr(exc, "__notes__", ()))

@@ -100,7 +100,7 @@ class EntranceCheck:
     def _check(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         input = args[0]
         hx = args[1] if len(args) > 1 else None
-        if hx is None and not (type(input) is _Tensor and _may_be_named(input)):
+        if hx is None and not (type(input) is _Tensor and _keyed_or_latest_out(input)):
             return
         try:
             with _no_torch_function():
@@ -198,7 +198,7 @@ def _name(value: Any, tensors: list[torch.Tensor], hx: Any, tensor: Any = None) 
     return found.get(id(value if tensor is None else tensor))
 
 
-def _may_be_named(tensor: torch.Tensor) -> bool:
+def _keyed_or_latest_out(tensor: torch.Tensor) -> bool:
     """Whether `tensor` may have names, looked at cheaply: keyed in the registry (itself or
     its base), or the `out` of the latest call, still pending."""
     entry = _TAGS.get(id(tensor))

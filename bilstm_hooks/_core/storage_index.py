@@ -53,24 +53,39 @@ def sharing(tensor: torch.Tensor) -> list[tuple[Value, Geometry]]:
 
 def may_be_named(tensor: torch.Tensor) -> bool:
     """Whether an entry could name `tensor`: its own, its base's, or one of a tensor on
-    its storage. A cheap look (False is sure): the repr patch skips the lookup on False."""
+    its storage. A cheap look (False is sure): the repr patch skips the lookup on False.
+
+    A base shares its views' storage, so the storage look covers the base's entry too.
+    It runs between two reprs, with cold caches: one read of the tensor, inlined.
+    """
     if PENDING:
         flush()
     if not TAGS:
         return False
-    if id(tensor) in TAGS:
-        return True
-    base = tensor._base
-    if (base is not None and id(base) in TAGS) or len(TAGS) > _INDEXED_AT_MOST:
+    if id(tensor) in TAGS or len(TAGS) > _INDEXED_AT_MOST:
         return True  # past the bound, `sharing` sweeps first: let it decide
-    address = _address(tensor)
-    return bool(address) and address in (_by_address if _indexed == GENERATION[0] else _index())
+    try:
+        address = _storage_address(tensor)
+    except Exception:  # no storage (sparse): only its own entry or its base's could name it
+        base = tensor._base
+        return base is not None and id(base) in TAGS
+    return address in (_by_address if _indexed == GENERATION[0] else _index())
+
+
+def _storage_address_of(tensor: torch.Tensor) -> int:
+    """The storage's own address, where torch has no `_storage_address` (older builds)."""
+    return int(tensor.untyped_storage()._cdata)
+
+
+# The address of the tensor's StorageImpl: one per storage, views and `detach()` included,
+# and the same after a `resize_`; read without building a Python storage object.
+_storage_address = getattr(torch._C, "_storage_address", _storage_address_of)
 
 
 def _address(tensor: torch.Tensor) -> int:
-    """The storage's address; 0 where there is none to compare (meta, fake, sparse)."""
+    """The storage's address; 0 where there is none to compare (sparse)."""
     try:
-        return int(tensor.untyped_storage().data_ptr())
+        return int(_storage_address(tensor))
     except Exception:
         return 0
 

@@ -24,6 +24,7 @@ import torch
 
 from .._core.annotated import AnnotatedTensor
 from .._core.lookup import annotation_of
+from .._core.registry import PENDING, TAGS
 from .._core.storage_index import may_be_named
 from .text import describe
 
@@ -63,15 +64,22 @@ def patch_repr() -> None:
 
         def __repr__(self: torch.Tensor, *args: Any, **kwargs: Any) -> str:
             names = None
-            if type(self) is plain and state["on"] and state["ours"] is __repr__:
+            if (
+                (tags or pending)  # nothing is named while the registry is empty
+                and type(self) is plain
+                and state["on"]
+                and state["ours"] is __repr__
+            ):
                 try:  # else off, or an older patch of ours left in a chain: it passes
-                    names = names_line(self)
+                    if modes_on() or may_be_named(self):  # the cheap look, inlined
+                        names = names_line(self)
                 except Exception:  # a repr must never fail because of us
                     names = None
             text = previous(self, *args, **kwargs)
             return text if names is None else f"{names}\n{text}"
 
         plain, state, names_line = torch.Tensor, _state, _names_line  # closure cells
+        tags, pending, modes_on = TAGS, PENDING, _modes_on
 
         __repr__.__wrapped__ = previous  # type: ignore[attr-defined]
         _state.update(previous=previous, ours=__repr__, on=True)
@@ -116,7 +124,7 @@ def _names_line(tensor: torch.Tensor) -> str | None:
     if _modes_on():  # our reads are not the user's ops (off inside: no second turn)
         with torch._C.DisableTorchFunction():
             return _names_line(tensor)
-    if tensor.is_nested or not may_be_named(tensor):  # the cheap look: no entry could
+    if not may_be_named(tensor) or tensor.is_nested:  # the cheap look: no entry could
         return None
     annotated: AnnotatedTensor | None = annotation_of(tensor)
     return None if annotated is None else describe(annotated)

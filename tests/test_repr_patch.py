@@ -173,3 +173,32 @@ def test_a_users_mode_sees_none_of_the_patchs_reads() -> None:
     assert shown.startswith("(layer=1 direction=1) batch=2 hidden=4 · encoder.h_n")
     assert plain_mode.seen == torch_only.seen  # torch's own repr's ops, nothing more
     assert "_base" not in named_mode.seen
+
+
+def test_tensors_found_only_by_their_storage_are_named_and_a_fresh_one_is_not(
+    held: dict[str, Any],
+) -> None:
+    h_n = held["h_n"]
+    named = {
+        "detach": h_n.detach(),
+        ".data": h_n.data,
+        "a view of a view": h_n[-1][0:1],
+        "a detached view": h_n[-1].detach(),
+    }
+    for how, tensor in named.items():
+        first, rest = repr(tensor).split("\n", 1)
+        assert first == bh.describe(tensor), how
+        assert "encoder.h_n" in first, how
+        assert rest == torch.Tensor.__repr__.__wrapped__(tensor), how  # type: ignore[attr-defined]
+    copy = h_n.clone()  # new storage: not named, torch's text exactly
+    assert repr(copy) == torch.Tensor.__repr__.__wrapped__(copy)  # type: ignore[attr-defined]
+
+
+def test_the_storage_address_without_torchs_private_reader_is_the_same() -> None:
+    from bilstm_hooks._core import storage_index
+
+    tensor = torch.arange(6.0).view(2, 3)
+    for related in (tensor, tensor[1:], tensor.t().detach(), tensor.data):
+        assert storage_index._storage_address_of(related) == storage_index._address(tensor)
+    assert storage_index._address(torch.arange(6.0)) != storage_index._address(tensor)
+    assert storage_index._address(torch.eye(2).to_sparse()) == 0  # no storage: none to compare

@@ -18,6 +18,8 @@ from ._helpers.outputs import final_representation as final_representation
 from ._helpers.outputs import split_directions as split_directions
 from ._helpers.outputs import split_layers as split_layers
 from ._names.layout import Axes as Axes
+from ._recording.cell_record import CellRecord as CellRecord
+from ._recording.cell_steps import CellSteps as CellSteps
 from ._recording.model_check import Finding as Finding
 from ._recording.model_check import LayoutReport as LayoutReport
 from ._recording.model_check import check_model as check_model
@@ -29,13 +31,15 @@ from ._replay.unrolled import Unrolled as Unrolled
 
 # The display floor registers the views of the objects below it (`_core.providers`):
 # imported for that alone.
-from ._display import diagram, html, plot, text, unrolled_text  # isort: skip
+from ._display import cell_text, diagram, html, plot, text, unrolled_text  # isort: skip
 
-del diagram, html, plot, text, unrolled_text
+del cell_text, diagram, html, plot, text, unrolled_text
 
 __all__ = [
     "AnnotatedTensor",
     "Axes",
+    "CellRecord",
+    "CellSteps",
     "Diagram",
     "Finding",
     "LayoutError",

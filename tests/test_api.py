@@ -9,6 +9,8 @@ import bilstm_hooks as bh
 EXPECTED_ALL = [
     "AnnotatedTensor",
     "Axes",
+    "CellRecord",
+    "CellSteps",
     "Diagram",
     "Finding",
     "LayoutError",

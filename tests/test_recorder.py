@@ -124,9 +124,12 @@ def test_subclasses_of_recurrent_layers_are_hooked() -> None:
     assert rec[layer].label == "<MyGRU>"
 
 
-def test_recurrent_cells_are_not_recurrent_layers() -> None:
-    with pytest.raises(ValueError, match=r"^LSTMCell has no recurrent layer"):
-        bh.attach_hooks(nn.LSTMCell(3, 4))
+def test_a_cell_alone_is_hooked_as_the_model() -> None:
+    cell = nn.LSTMCell(3, 4)
+    rec = bh.attach_hooks(cell)
+    h, _ = cell(torch.randn(2, 3))
+    assert rec.names == ("",)
+    assert torch.equal(rec[cell].h.tensor, h)
 
 
 def test_input_passed_as_keyword() -> None:
@@ -366,8 +369,9 @@ def test_a_model_without_recurrent_layers_is_a_value_error() -> None:
     model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
     with pytest.raises(
         ValueError,
-        match=r"^Sequential has no recurrent layer: looked for nn\.LSTM, nn\.GRU, nn\.RNN "
-        r"among its named_modules\(\)$",
+        match=r"^Sequential has no recurrent layer: looked for nn\.LSTM, nn\.GRU, nn\.RNN, "
+        r"nn\.LSTMCell, nn\.GRUCell, nn\.RNNCell and their subclasses among its "
+        r"named_modules\(\)$",
     ):
         bh.attach_hooks(model)
 

@@ -47,9 +47,12 @@ from .._core.annotated import AnnotatedTensor
 from .._core.lookup import annotation_of
 from .._names.layout import Role
 from .._names.named import Named
+from .._recording.cell_record import CellRecord
+from .._recording.cell_steps import CellSteps
 from .._recording.record import Record
 from .._recording.recorder import Recorder
 from .._replay.unrolled import Unrolled
+from .cell_debugger import cell_record_children, cell_steps_children, cell_value
 from .collection_text import PLAIN_TENSORS, sequence_text
 from .tensor_children import COPY, Child, Deferred, EvaluateName, remember, tensor_children
 from .tensor_text import (
@@ -107,7 +110,7 @@ def value_text(obj: object) -> str | None:
         return describe(obj)
     if isinstance(obj, Unrolled):
         return unrolled_value(obj)
-    return None
+    return cell_value(obj) if isinstance(obj, CellRecord | CellSteps) else None
 
 
 def children(obj: object) -> Children | None:
@@ -136,14 +139,16 @@ def children(obj: object) -> Children | None:
         return Children(unrolled_children(obj), None)
     if isinstance(obj, Recorder):
         return Children(_recorder_children(obj), obj)
-    return None
+    if isinstance(obj, CellRecord):
+        return Children(cell_record_children(obj), None)
+    return Children(cell_steps_children(obj), None) if isinstance(obj, CellSteps) else None
 
 
 # -- the pydevd plugin's one entry point ------------------------------------------------
 
 # the package's own types whose objects value_text and children describe: by identity,
 # never a subclass (a user's subclass of ours may read differently)
-_CLAIMED: tuple[type, ...] = (AnnotatedTensor, Record, Recorder, Unrolled, Deferred)
+_CLAIMED = (AnnotatedTensor, Record, Recorder, Unrolled, Deferred, CellRecord, CellSteps)
 
 
 def claims(type_object: type) -> bool:
@@ -204,8 +209,6 @@ def plugin_entry() -> PluginEntry:
 
 
 # -- packed sequences, records, recorders -----------------------------------------------
-
-
 def _packed_children(packed: PackedSequence) -> Children | None:
     found = packed_annotation(packed)
     if found is None:

@@ -14,6 +14,7 @@ from .._base.dtypes import dtype_and_device
 from .._core.annotated import AnnotatedTensor
 from .._core.providers import provides
 from .._names.layout import label_of
+from .._recording.cell_record import CellRecord
 from .._replay.saturation import Saturation, bound_text, nan_note, share_text
 from .diagram import diagram
 from .tensor_text import lengths_text, positions_text
@@ -106,7 +107,17 @@ def recorder_html(recorder: Recorder) -> str:
     for name in recorder.names:
         kept = recorder.records(name)
         calls = recorder.calls(name)
-        if kept:
+        latest = kept[-1] if kept else None
+        if isinstance(latest, CellRecord):  # the loop's h, then the latest step's h and c
+            loop = latest.layout.steps_axes("h", len(latest.steps()))
+            cells = [
+                escape(f"h {loop.described()}"),
+                escape(f"h {latest.layout.axes('h').described()}"),
+            ]
+            cells.append(
+                escape(f"c {latest.layout.axes('c').described()}") if latest.c is not None else "-"
+            )
+        elif kept:
             layout = kept[-1].layout
             roles = ("out", "h_n", "c_n") if layout.kind == "LSTM" else ("out", "h_n")
             cells = [escape(layout.axes(role).described()) for role in roles]  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ import contextlib
 import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, overload
 
 import torchinfo
 from torch import nn
@@ -20,7 +20,9 @@ from torch.nn.utils.rnn import PackedSequence
 from torchinfo.model_statistics import ModelStatistics
 
 from .._base.hook_dicts import HOOK_DICTS, is_ours
+from .._names.cells import CELL_TYPES
 from .._names.layout import RECURRENT_TYPES
+from .._recording.cell_record import CellRecord
 from .._recording.record import Record
 from .._recording.recorder import Recorder, attach_hooks
 from .summary_table import render
@@ -102,7 +104,9 @@ class Summary:
     is `.stats`, and its attributes (`total_params`, ...) are read through.
     """
 
-    def __init__(self, stats: ModelStatistics, records: list[Record], text: str) -> None:
+    def __init__(
+        self, stats: ModelStatistics, records: list[Record | CellRecord], text: str
+    ) -> None:
         self.stats = stats
         self._records = records
         self._text = text
@@ -112,16 +116,22 @@ class Summary:
         """Qualified names of the recurrent modules that ran, in call order."""
         return tuple(dict.fromkeys(record.name for record in self._records))
 
-    def records(self, key: str | nn.Module | None = None) -> list[Record]:
-        """Every recorded call, in call order; of one module when `key` is given."""
+    def records(self, key: str | nn.Module | None = None) -> list[Record | CellRecord]:
+        """Every recorded call, in call order; of one module when `key` is given (a
+        cell's are `CellRecord`s, one per step)."""
         if key is None:
             return list(self._records)
         if isinstance(key, nn.Module):
             return [record for record in self._records if record.module is key]
         return [record for record in self._records if record.name == key]
 
-    def __getitem__(self, key: str | nn.Module) -> Record:
-        """The latest record of one recurrent module (its name or the module)."""
+    @overload
+    def __getitem__(self, key: nn.LSTMCell | nn.GRUCell | nn.RNNCell) -> CellRecord: ...  # type: ignore[overload-overlap]
+    @overload
+    def __getitem__(self, key: str | nn.Module) -> Record: ...
+    def __getitem__(self, key: str | nn.Module) -> Record | CellRecord:
+        """The latest record of one recurrent module (its name or the module); a cell's
+        is a `CellRecord`, as `Recorder[...]` gives it."""
         found = self.records(key)
         if not found:
             what = repr(key) if isinstance(key, str) else type(key).__name__
@@ -130,7 +140,7 @@ class Summary:
             )
         return found[-1]
 
-    def __iter__(self) -> Iterator[Record]:
+    def __iter__(self) -> Iterator[Record | CellRecord]:
         return iter(self._records)
 
     def __len__(self) -> int:
@@ -170,7 +180,7 @@ def _recorded_pass(
     model: nn.Module, input_data: Any, input_size: Any, torchinfo_kwargs: dict[str, Any]
 ) -> tuple[ModelStatistics, Recorder | None, list[str]]:
     """torchinfo's pass, recorded: its stats, our recorder, the call order; all else put back."""
-    has_recurrent = any(isinstance(m, RECURRENT_TYPES) for m in model.modules())
+    has_recurrent = any(isinstance(m, RECURRENT_TYPES + CELL_TYPES) for m in model.modules())
     modes = {m: m.training for m in model.modules()}
     cache: Any = getattr(torchinfo.torchinfo, "_cached_forward_pass", None)
     cached_before = dict(cache) if isinstance(cache, dict) else {}
@@ -204,7 +214,9 @@ def _recorded_pass(
     return stats, recorder, order
 
 
-def _sort_in_call_order(records: list[Record], recorder: Recorder, order: list[str]) -> None:
+def _sort_in_call_order(
+    records: list[Record | CellRecord], recorder: Recorder, order: list[str]
+) -> None:
     """Sort the table's records into the order of the calls, as `order` names them."""
     seen: dict[str, int] = {}
     position = {}

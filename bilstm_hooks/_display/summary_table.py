@@ -18,9 +18,12 @@ from torchinfo.formatting import FormattingOptions
 from torchinfo.layer_info import LayerInfo
 from torchinfo.model_statistics import ModelStatistics
 
+from .._names.cells import CELL_TYPES
 from .._names.layout import RECURRENT_TYPES, Axes, Layout, Role
+from .._recording.cell_record import CellRecord
 from .._recording.record import Record
 from .._recording.recorder import Recorder
+from .cell_text import cell_steps_text
 from .text import record_text
 
 __all__ = ["render"]
@@ -48,12 +51,24 @@ def _shape(shape: Any) -> str:
     return str(list(shape))
 
 
-def _rows_of(record: Record | None, module: nn.Module) -> list[_Row]:
+def _cell_rows(record: CellRecord | None, module: nn.Module) -> list[_Row]:
+    """A cell's row: the step it ran and the state it returned (`step 2 of 6`)."""
+    if record is None:
+        return [_Row("h", f"h    batch hidden={module.hidden_size}")]
+    steps = len(record.steps())
+    axes = record.layout.axes("h").described()
+    return [_Row("h", f"h    {axes} · step {record.step} of {record.steps().first + steps}")]
+
+
+def _rows_of(record: Record | CellRecord | None, module: nn.Module) -> list[_Row]:
     """The note of the layer's own row, then its sub-rows."""
+    if isinstance(module, CELL_TYPES):
+        return _cell_rows(record if isinstance(record, CellRecord) else None, module)
     if record is None:  # no forward pass: what the module's configuration fixes
         layout = Layout.of_module(module, batch=1, tokens=1)
         roles: tuple[Role, ...] = ("out", "h_n", "c_n") if layout.kind == "LSTM" else ("out", "h_n")
         return [_Row(role, f"{role:<4} {_config_described(layout.axes(role))}") for role in roles]
+    assert isinstance(record, Record)
     layout = record.layout
     out = f"out  {layout.axes('out').described()}"
     rows = [_Row("out", out + (", padded" if layout.packed else ""))]
@@ -144,16 +159,16 @@ class _NamedDimsFormatting(FormattingOptions):
 
 def _join(
     stats: ModelStatistics, recorder: Recorder | None
-) -> dict[int, tuple[LayerInfo, Record | None]]:
-    """LayerInfo id -> (LayerInfo, its call's Record): torchinfo adds one LayerInfo per call."""
-    pending: dict[int, deque[Record]] = {}
+) -> dict[int, tuple[LayerInfo, Record | CellRecord | None]]:
+    """LayerInfo id -> (LayerInfo, its call's record): torchinfo adds one LayerInfo per call."""
+    pending: dict[int, deque[Record | CellRecord]] = {}
     if recorder is not None:
         for name, module in recorder.modules.items():
             pending[id(module)] = deque(recorder.records(name))
-    joined: dict[int, tuple[LayerInfo, Record | None]] = {}
+    joined: dict[int, tuple[LayerInfo, Record | CellRecord | None]] = {}
     for info in stats.summary_list:
         module = info.module
-        if not isinstance(module, RECURRENT_TYPES) or id(info) in joined:
+        if not isinstance(module, RECURRENT_TYPES + CELL_TYPES) or id(info) in joined:
             continue
         queue = pending.get(id(module))
         if queue:
@@ -165,9 +180,9 @@ def _join(
 
 def render(
     stats: ModelStatistics, recorder: Recorder | None, model: nn.Module, verbose: int
-) -> tuple[str, list[Record]]:
+) -> tuple[str, list[Record | CellRecord]]:
     """The table, and every record in call order (the table's order, then the rest)."""
-    placed: list[Record] = []
+    placed: list[Record | CellRecord] = []
     original = stats.formatting
     try:
         joined = _join(stats, recorder)
@@ -192,15 +207,20 @@ def render(
         return f"{text}\nNo recurrent layer in {type(model).__name__} ({looked_for}).", []
     shown = {id(record) for record in placed}
     section = [f"{_TITLE} of recurrent calls not shown in the table above:"]
-    left = []
+    left: list[Record | CellRecord] = []
     for name in recorder.names:
         kept = recorder.records(name)
+        loops = [r for r in kept if isinstance(r, CellRecord) and id(r) not in shown]
+        for index, step in enumerate(loops):
+            if index + 1 == len(loops) or step.step + 1 != loops[index + 1].step:
+                section.append(cell_steps_text(step.steps()))  # one entry per loop
+                left.append(step)
         for call, record in enumerate(kept, 1):
-            if id(record) in shown:
+            if id(record) in shown or isinstance(record, CellRecord):
                 continue
             left.append(record)
             first, _, rest = record_text(record).partition("\n")
             section += [f"{first}, call {call}" if len(kept) > 1 else first, rest]
-    if left:
+    if len(section) > 1:
         text += "\n" + "\n".join(section)
     return text, placed + left

@@ -11,8 +11,10 @@ from .._core.annotated import AnnotatedTensor
 from .._core.lookup import annotation_of
 from .._core.providers import provides
 from .._names.layout import label_of, quoted_label_of
+from .._recording.cell_record import CellRecord
 from .._recording.record import Record
 from .._recording.recorder import Recorder
+from .cell_text import cell_line
 from .collection_text import sequence_text
 from .tensor_text import (
     annotated_text,
@@ -64,6 +66,8 @@ def describe(obj: object) -> str:
     if type(obj) in (tuple, list):
         return sequence_text(obj) or repr(obj)
 
+    if isinstance(obj, CellRecord):
+        return cell_line(obj)
     if isinstance(obj, Record):
         return f"{obj.label}: {module_line(obj)} · out {axes_text(role_axes(obj.layout, 'out'))}"
     if isinstance(obj, Recorder):
@@ -98,15 +102,27 @@ def record_text(record: Record) -> str:
 def recorder_text(recorder: Recorder) -> str:
     latest = {name: recorder.records(name)[-1:] for name in recorder.names}
     # c_n gets a column only where it differs from h_n: an LSTM with proj_size
-    with_c_n = any(r.layout.hidden != r.layout.h_out for kept in latest.values() for r in kept)
+    with_c_n = any(
+        isinstance(r, Record) and r.layout.hidden != r.layout.h_out
+        for kept in latest.values()
+        for r in kept
+    )
     rows: list[tuple[str, ...]] = [("module", "kind", "calls", "out", "h_n")]
     if with_c_n:
         rows[0] += ("c_n",)
     for name, kept in latest.items():
         module = recorder.modules[name]
         calls = recorder.calls(name)
-        if kept:
-            layout = kept[0].layout
+        newest = kept[0] if kept else None
+        if isinstance(newest, CellRecord):  # the loop's h, then the latest step's
+            cell = newest.layout
+            loop = cell.steps_axes("h", newest.step + 1).described()
+            cells = [f"h {loop}", f"h {cell.axes('h').described()}"]
+            cells += [
+                f"c {cell.axes('c').described()}" if cell.kind == "LSTMCell" else "-"
+            ] * with_c_n
+        elif newest is not None:
+            layout = newest.layout
             cells = [layout.axes("out").described(), layout.axes("h_n").described()]
             if with_c_n:
                 cells.append(layout.axes("c_n").described() if layout.kind == "LSTM" else "-")

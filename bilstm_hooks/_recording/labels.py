@@ -15,14 +15,16 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .cell_hook import CellHook
     from .hook import Hook
 
 __all__ = ["distinguish", "forget"]
 
-_LIVE: weakref.WeakSet[Hook] = weakref.WeakSet()  # every recorder's hooks, while they live
+# every recorder's hooks, while they live
+_LIVE: weakref.WeakSet[Hook | CellHook] = weakref.WeakSet()
 
 
-def distinguish(hooks: Iterable[Hook]) -> None:
+def distinguish(hooks: Iterable[Hook | CellHook]) -> None:
     """Register a new recorder's hooks; prefix the labels of every clash with the model.
 
     Examples:
@@ -54,13 +56,13 @@ def distinguish(hooks: Iterable[Hook]) -> None:
         _LIVE.add(hook)
 
 
-def forget(hooks: Iterable[Hook]) -> None:
+def forget(hooks: Iterable[Hook | CellHook]) -> None:
     """A removed recorder's hooks: they record no more calls, so they clash no more."""
     for hook in hooks:
         _LIVE.discard(hook)
 
 
-def _clash(hook: Hook, other: Hook) -> bool:
+def _clash(hook: Hook | CellHook, other: Hook | CellHook) -> bool:
     """Two hooks whose layers would read alike, but that belong to different models."""
     return (
         bool(hook.name)
@@ -71,7 +73,7 @@ def _clash(hook: Hook, other: Hook) -> bool:
     )
 
 
-def _qualify(hook: Hook) -> None:
+def _qualify(hook: Hook | CellHook) -> None:
     """`Model.name` from the hook's next call on."""
     label = f"{hook.owner}.{hook.name}"
     if hook.label != label:

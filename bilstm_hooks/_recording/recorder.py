@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import weakref
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Collection, Iterator
+from typing import overload
 
 from torch import nn
-from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch.utils.hooks import RemovableHandle
 
 from .._base.arguments import expect_bool
@@ -18,10 +15,14 @@ from .._base.keywords import checked_keywords
 from .._core import registry
 from .._core.providers import provider
 from .._follow.entering import FollowHooks
-from .._names.layout import RECURRENT_TYPES, label_of
-from . import entrance, labels, save_guard
+from .._names.cells import CELL_TYPES
+from .._names.layout import label_of
+from . import entrance, labels, optimizer_watch, save_guard
 from .call_checks import weights_state, weights_used_since, who, why_none
+from .cell_hook import CellHook, ForwardCount
+from .cell_record import CellRecord
 from .entrance_checks import EntranceCheck
+from .found import recurrent_modules
 from .hook import Hook, Latest
 from .record import Record
 
@@ -35,7 +36,8 @@ _MAX_HISTORY = sys.maxsize
 def attach_hooks(
     model: nn.Module, *, history: int = 1, detach: bool = True, follow: bool = False
 ) -> Recorder:
-    """Hook every `nn.LSTM`, `nn.GRU` and `nn.RNN` in `model` and record their calls.
+    """Hook every `nn.LSTM`, `nn.GRU`, `nn.RNN` and every `nn.LSTMCell`, `nn.GRUCell`,
+    `nn.RNNCell` in `model` (subclasses included) and record their calls.
 
     Hooks never change outputs or gradients. Use the result as a context manager
     to remove them again; the records stay readable afterwards.
@@ -86,38 +88,17 @@ def attach_hooks(
         )
     expect_bool("detach", detach)
     expect_bool("follow", follow)
-    found = [(name, m) for name, m in model.named_modules() if isinstance(m, RECURRENT_TYPES)]
-    if not found:
-        looked_for = ", ".join(f"nn.{t.__name__}" for t in RECURRENT_TYPES)
-        raise ValueError(
-            f"{type(model).__qualname__} has no recurrent layer: looked for {looked_for} "
-            "among its named_modules()"
-        )
+    found = recurrent_modules(model)
     keep_out_of_dynamo()  # where Dynamo is imported already (else at a hooked call)
-    recorder = Recorder(found, history=history, detach=detach, owner=type(model).__name__)
+    cells = {name for name, _, kind in found if kind == "cell"}
+    recorder = Recorder(
+        [(name, m) for name, m, _ in found], history=history, detach=detach,
+        owner=type(model).__name__, cells=cells, model=model,
+    )  # fmt: skip
     if follow:
         save_guard.install(every_module=True)
-        recorder._follow = FollowHooks(model, [m for _, m in found])
+        recorder._follow = FollowHooks(model, [m for _, m, _ in found])
     return recorder
-
-
-# the hooks whose records may be unread: held weakly, the recorder kept or not (a hook
-# lives as long as its module's hook dict holds it)
-_LIVE: weakref.WeakSet[Hook] = weakref.WeakSet()
-_STEP_HOOK: list[RemovableHandle] = []
-
-
-def _before_step(optimizer: Any, args: Any, kwargs: Any) -> None:
-    """Before any optimizer step: build the records not read yet, so that each keeps the
-    versions of its layer's weights from before the step (`_recording.versions`)."""
-    for hook in list(_LIVE):
-        with contextlib.suppress(Exception):  # never break the user's training step
-            hook.kept_records()
-
-
-def _watch_optimizer_steps() -> None:
-    if not _STEP_HOOK:
-        _STEP_HOOK.append(register_optimizer_step_pre_hook(_before_step))
 
 
 class Recorder:
@@ -127,15 +108,28 @@ class Recorder:
     """
 
     def __init__(
-        self, modules: list[tuple[str, nn.Module]], *, history: int, detach: bool, owner: str = ""
+        self,
+        modules: list[tuple[str, nn.Module]],
+        *,
+        history: int,
+        detach: bool,
+        owner: str = "",
+        cells: Collection[str] = (),
+        model: nn.Module | None = None,
     ) -> None:
         self._modules = dict(modules)
         self._names_by_id = {id(m): name for name, m in modules}
         self._last: Latest = [None]  # the hook of the latest call, set by the hooks
-        self._hooks = {
-            name: Hook(module, name, history, detach, self._last, owner)
+        forwards = ForwardCount()  # the model's forwards begun: each begins a cell's loop
+        self._hooks: dict[str, Hook | CellHook] = {
+            name: (
+                CellHook(module, name, history, detach, self._last, owner, forwards.count)
+                if name in cells
+                else Hook(module, name, history, detach, self._last, owner)
+            )
             for name, module in self._modules.items()
         }
+        layers = {name: hook for name, hook in self._hooks.items() if isinstance(hook, Hook)}
         labels.distinguish(self._hooks.values())
         self._history = history
         self._weights_then = {name: weights_state(m) for name, m in self._modules.items()}
@@ -143,17 +137,18 @@ class Recorder:
         self._follow: FollowHooks | None = None
         save_guard.install()
         entrance.install()
-        for name, module in self._modules.items():
-            entrance.hook_directly(module, self._hooks[name])
-        _LIVE.update(self._hooks.values())
-        _watch_optimizer_steps()
+        for name, layer_hook in layers.items():
+            entrance.hook_directly(self._modules[name], layer_hook)
+        optimizer_watch.watch(layers.values())
         self._handles: list[RemovableHandle] = [
             module.register_forward_hook(self._hooks[name].record, with_kwargs=True)
             for name, module in modules
         ]
-        for name, module in modules:  # what goes in, checked (`entrance_checks`)
-            check = EntranceCheck(self._hooks[name].label, self._hooks).check
-            self._handles.append(module.register_forward_pre_hook(check))
+        for name, layer_hook in layers.items():  # what goes in, checked (`entrance_checks`)
+            check = EntranceCheck(layer_hook.label, layers).check
+            self._handles.append(self._modules[name].register_forward_pre_hook(check))
+        if cells and model is not None and not isinstance(model, CELL_TYPES):
+            self._handles.append(model.register_forward_pre_hook(forwards.began))
 
     # -- reading -------------------------------------------------------------------
     def _name_of(self, key: str | nn.Module) -> str:
@@ -177,8 +172,14 @@ class Recorder:
             for name, module in self._modules.items()
         )
 
-    def __getitem__(self, key: str | nn.Module) -> Record:
-        """The latest record of one hooked module (its qualified name, or the module).
+    @overload
+    def __getitem__(self, key: nn.LSTMCell | nn.GRUCell | nn.RNNCell) -> CellRecord: ...  # type: ignore[overload-overlap]
+    @overload
+    def __getitem__(self, key: str | nn.Module) -> Record: ...
+    def __getitem__(self, key: str | nn.Module) -> Record | CellRecord:
+        """The latest record of one hooked module (its qualified name, or the module): a
+        `Record`, or for a cell a `CellRecord` (one step of its loop). Type checkers read
+        a `CellRecord` where the key is the cell itself, else a `Record`.
 
         Raises:
             KeyError: `key` names no module this recorder hooked.
@@ -194,7 +195,7 @@ class Recorder:
             raise LookupError(f"{who(name, module)} {why_none(hook, self._removed, used)}")
         return record
 
-    def records(self, key: str | nn.Module | None = None) -> list[Record]:
+    def records(self, key: str | nn.Module | None = None) -> list[Record | CellRecord]:
         """The kept records of one module, oldest first (at most `history`); without a
         key, those of every hooked module, module by module in `names` order.
 
@@ -206,9 +207,9 @@ class Recorder:
             >>> len(rec.records()), len(rec.records(gru)), rec.calls()
             (2, 2, 2)
         """
-        if key is None:
-            return [r for hook in self._hooks.values() for r in hook.kept_records()]
-        return self._hooks[self._name_of(key)].kept_records()
+        hooks = self._hooks.values() if key is None else [self._hooks[self._name_of(key)]]
+        kept: list[Record | CellRecord] = [r for hook in hooks for r in hook.kept_records()]
+        return kept
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -226,7 +227,7 @@ class Recorder:
         return dict(self._modules)
 
     @property
-    def last(self) -> Record:
+    def last(self) -> Record | CellRecord:
         """The most recent record of any hooked module.
 
         Under threads: the latest call of the module whose call was recorded last,
@@ -274,7 +275,7 @@ class Recorder:
         for handle in self._handles:
             handle.remove()
         for name, module in self._modules.items():
-            entrance.unhook_directly(module, self._hooks[name])
+            entrance.unhook_directly(module, self._hooks[name])  # a cell's: none to undo
         labels.forget(self._hooks.values())
         if self._follow is not None:
             self._follow.remove()

@@ -40,26 +40,10 @@ from .._names.geometry import Geometry, geometry_of
 from .._names.named import CachedLayout, Named, Tag, Value
 
 __all__ = [
-    "LOCK",
-    "TAGS",
-    "VIEWS",
-    "Entry",
-    "Named",
-    "Pending",
-    "Tag",
-    "Value",
-    "find",
-    "flush",
-    "key_base",
-    "key_bases",
-    "lookup",
-    "size",
-    "stale_origin",
-    "stored",
-    "sweep",
-    "tag",
-    "version_of",
-]
+    "LOCK", "TAGS", "VIEWS", "Entry", "Named", "Pending", "Tag", "Value", "find", "flush",
+    "key_base", "key_bases", "lookup", "size", "stale_origin", "stored", "sweep", "tag",
+    "tag_new", "version_of",
+]  # fmt: skip
 
 _MIN_SWEEP = 256  # entries kept before the first sweep
 
@@ -179,6 +163,17 @@ def tag(tensor: torch.Tensor, value: Value) -> None:
         flush()
         if not key_base(tensor, value, version_of(tensor)):
             TAGS[id(tensor)] = (weakref.ref(tensor), value, version_of(tensor), None)
+        GENERATION[0] += 1
+        if len(TAGS) >= sweep_at:
+            sweep()
+
+
+def tag_new(tensor: torch.Tensor, value: Value, version: int) -> None:
+    """`tag` for a tensor just made (a cell's returned state): keyed by itself alone, as
+    `find` looks first, with the `version` it has now; no flush (a pending note is of
+    another live tensor, or of a dead one, never written)."""
+    with LOCK:
+        TAGS[id(tensor)] = (weakref.ref(tensor), value, version, None)
         GENERATION[0] += 1
         if len(TAGS) >= sweep_at:
             sweep()

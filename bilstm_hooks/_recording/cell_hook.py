@@ -20,15 +20,17 @@ import contextlib
 import itertools
 import warnings
 from collections import deque
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
 from .._base.callers import callers_level
+from .._base.dynamo import keep_out_of_dynamo
 from .._core import registry
+from .._core.registry import tag_new
 from .._names.cells import CellLayout
-from .._names.layout import label_of
+from .._names.layout import Axes, label_of
 from .._names.named import Named
 from .call_checks import Skipped, is_fake, take_off, who
 from .cell_record import CellRecord
@@ -113,7 +115,7 @@ class CellHook:
         self.failure = ""
         self.skipped = 0
         self.warned = False
-        self.layouts: dict[tuple[Any, ...], CellLayout] = {}
+        self.layouts: dict[torch.Size, CachedCell] = {}  # by the input's shape
 
     def record(
         self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
@@ -124,31 +126,34 @@ class CellHook:
         if _modes_on():  # following (or the user's own mode): our own ops are not theirs
             with _no_torch_function():
                 return self.record(module, args, kwargs, output)
-        try:
+        try:  # the hot path, one frame: each step of a loop costs here
             input = args[0] if args else kwargs["input"]
             hx = args[1] if len(args) > 1 else kwargs.get("hx")
             h, c = output if type(output) is tuple else (output, None)
-            if _is_tracing() or not isinstance(h, _Tensor) or is_fake(h):
+            if type(h) is not _Tensor and (not isinstance(h, _Tensor) or is_fake(h)):
+                raise Skipped  # a FakeTensor (torch.export, torch.compile) or not a tensor
+            if _is_tracing():
                 raise Skipped
-            key = (input.shape, module.hidden_size, module.input_size)
-            layout = self.layouts.get(key)
-            if layout is None:
-                if len(self.layouts) >= _LAYOUTS_KEPT:
-                    self.layouts.clear()
-                layout = self.layouts[key] = CellLayout.of(module, input)
-            versions = (_version(h), _version(c), _version(input))
-            if hx is None or self.forward_seen != self.forwards[0] or not self.sequences:
-                self.sequences.append(deque(maxlen=STEPS_KEPT))  # a new sequence
-                self.forward_seen = self.forwards[0]
+            cached = self.layouts.get(input.shape)
+            if cached is None or cached.label is not self.label:  # a new call shape
+                cached = self._new_layout(module, input)
+            try:  # h, c, input: what `CellRecord` tells changes in place by
+                versions = (h._version, 0 if c is None else c._version, input._version)
+            except RuntimeError:  # inference tensors keep no version
+                versions = (-1, -1, -1)
+            forwards = self.forwards[0]
+            if hx is None or self.forward_seen != forwards or not self.sequences:
+                self.sequences.append(deque(maxlen=STEPS_KEPT))  # a new loop
+                self.forward_seen = forwards
             steps = self.sequences[-1]
             step = steps[-1].step + 1 if steps else 0
-            origin = f"{self.label}.h"
-            registry.tag(h, Named(layout.axes("h"), origin, at=(("token", step),)))
+            at = (("token", step),)
+            tag_new(h, Named(cached.h, cached.h_origin, at), versions[0])
             if c is not None:
-                registry.tag(c, Named(layout.axes("c"), f"{self.label}.c", at=(("token", step),)))
-            if self.detach:  # only what holds a graph: under no_grad nothing needs it
+                tag_new(c, Named(cached.c, cached.c_origin, at), versions[1])
+            if self.detach and (h.requires_grad or input.requires_grad or _holds_graph(hx)):
                 input, hx, h, c = (_without_graph(v) for v in (input, hx, h, c))
-            steps.append(StepCall(layout, step, input, hx, h, c, versions))
+            steps.append(StepCall(cached.layout, step, input, hx, h, c, versions))
             next(self.counted)
             self.last_hook[0] = self
         except Skipped:
@@ -156,6 +161,18 @@ class CellHook:
                 self.skipped += 1
         except Exception as exc:  # a hook must never break the forward pass
             self._failed(module, exc)
+
+    def _new_layout(self, module: nn.Module, input: torch.Tensor) -> CachedCell:
+        keep_out_of_dynamo()  # before Dynamo traces it, when compiled
+        layout = CellLayout.of(module, input)
+        cached = CachedCell(
+            layout, layout.axes("h"), layout.axes("c"), f"{self.label}.h", f"{self.label}.c",
+            self.label,
+        )  # fmt: skip
+        if len(self.layouts) >= _LAYOUTS_KEPT:
+            self.layouts.clear()  # varying batch sizes: a small cache, never a growing one
+        self.layouts[input.shape] = cached
+        return cached
 
     @property
     def calls(self) -> int:
@@ -214,13 +231,23 @@ class CellHook:
         return (CellHook, (None, self.name, 1, self.detach))  # a copy's hook: inert
 
 
-def _version(tensor: torch.Tensor | None) -> int:
-    if tensor is None:
-        return 0
-    try:
-        return tensor._version
-    except RuntimeError:  # inference tensors keep no version
-        return -1
+class CachedCell(NamedTuple):
+    """What a cell's hook derives once per input shape: the layout, the axes and origins of
+    `h` and `c`, and the label they were made with (a recorder made later may qualify it)."""
+
+    layout: CellLayout
+    h: Axes
+    c: Axes
+    h_origin: str
+    c_origin: str
+    label: str
+
+
+def _holds_graph(hx: Any) -> bool:
+    if type(hx) is tuple and len(hx) == 2:  # an LSTMCell's (h, c)
+        h, c = hx
+        return bool(getattr(h, "requires_grad", False) or getattr(c, "requires_grad", False))
+    return bool(getattr(hx, "requires_grad", False))
 
 
 def _without_graph(value: Any) -> Any:

@@ -442,6 +442,29 @@ def test_axes_of_size_1_keep_their_place(make: Any, pattern: str) -> None:
     assert found.pattern == pattern
 
 
+@pytest.mark.parametrize(
+    ("make", "pattern", "at"),
+    [
+        (lambda h_n: h_n[0][:1], "() hidden", {"batch": 0}),
+        (lambda h_n: h_n[0, 1:2], "() hidden", {"batch": 1}),
+        (lambda h_n: h_n[:, :1], "(layer direction) () hidden", {"batch": 0}),
+    ],
+    ids=["h_n[0][:1]", "h_n[0, 1:2]", "h_n[:, :1]"],
+)
+def test_one_sequence_sliced_from_a_one_row_state_is_not_named_as_its_rows(
+    make: Any, pattern: str, at: dict[str, int]
+) -> None:
+    """A one-layer unidirectional h_n: its `(layer direction)` axis is of size 1, as the
+    slice of one sequence is; the slot of that slice has batch's stride, not the rows'."""
+    lstm = nn.LSTM(4, 3, batch_first=True)
+    bh.attach_hooks(lstm)
+    _, (h_n, _) = lstm(torch.randn(3, 5, 4))
+    found = bh.annotation_of(make(h_n))
+    assert found is not None
+    assert (found.pattern, found.at) == (pattern, at)
+    assert torch.equal(found.tensor.reshape(-1), h_n[0, at["batch"]])  # it holds that sequence
+
+
 def test_a_new_axis_of_size_1_is_not_taken_for_one_squeezed_away() -> None:
     """Bahdanau attention: `Va(...)` is `batch token feature=1`; squeezed, then unsqueezed."""
     gru = nn.GRU(3, 4, batch_first=True)

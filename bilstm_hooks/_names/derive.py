@@ -198,12 +198,21 @@ def _place_units(
     def next_axis_of_slot(i: int) -> int | None:
         return next((j for j in range(i + 1, len(groups)) if groups[j]), None)
 
+    # a slot with the stride of a longer dim indexed away holds that dim's one position
+    # (`h_n[0][:1]`: batch's stride), not a unit that stood elsewhere: it stays `()`
+    taken = {d.stride for d in dims if not d.used and d.size > 1}
     slots = [i for i, g in enumerate(groups) if g is None]
     units = _units(axes, dims)
     left: list[list[_Dim]] = []
     for key in dict.fromkeys(map(next_axis_of_unit, units)):
         mine = [u for u in units if next_axis_of_unit(u) == key]
-        free = [i for i in slots if next_axis_of_slot(i) == key and groups[i] is None]
+        free = [
+            i
+            for i in slots
+            if next_axis_of_slot(i) == key
+            and groups[i] is None
+            and (strides[i] not in taken or any(strides[i] == d.stride for u in mine for d in u))
+        ]
         for unit, i in zip(reversed(mine), reversed(free), strict=False):
             groups[i] = tuple(d.name for d in unit)
         left += mine[: max(0, len(mine) - len(free))]

@@ -235,3 +235,60 @@ def test_a_quantized_lstm_is_refused_with_why() -> None:
     with pytest.warns(RuntimeWarning, match="not hooked, being quantized"):
         rec = bh.attach_hooks(nn.ModuleDict({"lstm": nn.LSTM(3, 4), "q": layer}))
     assert rec.names == ("lstm",)
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_a_loop_whose_batch_shrinks_reads_as_a_packed_sequence_and_equals_the_packed_layer(
+    kind: type[nn.Module],
+) -> None:
+    """An image-captioning decoder steps `h[:batch_t]`, its captions sorted longest first."""
+    torch.manual_seed(3)
+    cell = kind(4, 3)
+    rec = bh.attach_hooks(nn.ModuleDict({"cell": cell}))
+    sizes = (3, 3, 2, 1)
+    xs = [torch.randn(size, 4) for size in sizes]
+    state: object = None
+    returned = []
+    for x in xs:
+        size = x.shape[0]
+        if state is not None:
+            state = tuple(s[:size] for s in state) if isinstance(state, tuple) else state[:size]  # type: ignore[index]
+        state = cell(x, state)
+        returned.append(state)
+    loop = rec["cell"].steps()
+    assert loop.batch_sizes == sizes
+    assert loop.lengths is not None
+    assert loop.lengths.tolist() == [4, 3, 2]
+    assert loop.h.pattern == "batch token hidden"
+    assert loop.h.lengths == (4, 3, 2)
+    for step, out in enumerate(returned):  # each step's rows where they are, zeros after
+        rows = h_of(out).shape[0]
+        assert torch.equal(loop.h.tensor[:rows, step], h_of(out))
+        assert not loop.h.tensor[rows:, step].any()
+    loop.check()
+    loop.as_record().check()  # the packed layer's identities: out at each last step is h_n
+    assert loop.unroll().check() < 1e-4
+    packed = nn.utils.rnn.pack_padded_sequence(loop.input.tensor, loop.lengths, batch_first=True)
+    out, _ = loop.as_layer()(packed)
+    padded, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True)
+    torch.testing.assert_close(padded, loop.h.tensor)
+
+
+def test_a_loop_whose_batch_grows_is_refused_with_where() -> None:
+    cell = nn.GRUCell(4, 3)
+    rec = bh.attach_hooks(nn.ModuleDict({"cell": cell}))
+    h = cell(torch.randn(2, 4))
+    cell(torch.randn(3, 4), torch.cat([h, h[:1]]))
+    with pytest.raises(ValueError, match="the batch grows from 2 to 3 at step 1"):
+        rec["cell"].steps().h  # noqa: B018
+
+
+def test_a_loop_that_changes_its_state_is_not_unrolled_as_one_sequence() -> None:
+    cell = nn.RNNCell(4, 3)
+    rec = bh.attach_hooks(nn.ModuleDict({"cell": cell}))
+    h = None
+    for x in torch.randn(3, 2, 4):
+        h = cell(x, h) * 2
+    with pytest.raises(ValueError, match=r"cannot unroll .* step 1 was given a state"):
+        rec["cell"].steps().unroll()
+    assert rec["cell"].unroll().check() < 1e-5  # one step is still replayed

@@ -30,10 +30,12 @@ def cell_record_text(record: CellRecord) -> str:
     """
     layout = record.layout
     lines = [f"CellRecord {record.label!r} ({layout.describe_module()}), step {record.step}"]
-    for role in _roles(layout.kind):
+    roles = _roles(layout.kind)
+    width = max(len(layout.axes(role).pattern) for role in roles) + 2
+    for role in roles:
         axes = layout.axes(role)
         at = "" if role == "input" else f"  token {record.step} of {record.label}.{role}"
-        lines.append(f"  {role:<7}{axes.pattern:<15}{axes.described()}{at}")
+        lines.append(f"  {role:<7}{axes.pattern:<{width}}{axes.described()}{at}")
     return "\n".join(lines)
 
 
@@ -42,9 +44,14 @@ def cell_steps_text(steps: CellSteps) -> str:
     """`CellSteps 'decoder.cell' (LSTMCell, hidden=4, 5 steps)`, then the stacked names."""
     layout = steps.layout
     lines = [f"CellSteps {steps.where}"]
-    for role in _roles(layout.kind):
+    roles = _roles(layout.kind)
+    width = max(len(layout.steps_axes(role, len(steps)).pattern) for role in roles) + 2
+    for role in roles:
         axes = layout.steps_axes(role, len(steps))
-        lines.append(f"  {role:<7}{axes.pattern:<21}{axes.described()}")
+        lines.append(f"  {role:<7}{axes.pattern:<{width}}{axes.described()}")
+    if steps.lengths is not None:
+        lengths = ", ".join(map(str, steps.lengths.tolist()))
+        lines.append(f"  lengths [{lengths}] (the batch shrinks: {steps.batch_sizes})")
     if steps.first:
         lines.append(f"  from step {steps.first} (earlier steps not kept)")
     return "\n".join(lines)

@@ -115,9 +115,9 @@ def recorder_text(recorder: Recorder) -> str:
         calls = recorder.calls(name)
         newest = kept[0] if kept else None
         if isinstance(newest, CellRecord):  # the loop's h, then the latest step's
-            cell = newest.layout
-            loop = cell.steps_axes("h", newest.step + 1).described()
-            cells = [f"h {loop}", f"h {cell.axes('h').described()}"]
+            cell, steps = newest.layout, newest.steps()
+            loop = steps.layout.steps_axes("h", len(steps)).described()
+            cells = [f"h {loop}", f"h {cell.axes('h').described()} · step {newest.step}"]
             cells += [
                 f"c {cell.axes('c').described()}" if cell.kind == "LSTMCell" else "-"
             ] * with_c_n

@@ -33,8 +33,8 @@ from .._names.cells import CellLayout
 from .._names.layout import Axes, label_of
 from .._names.named import Named
 from .call_checks import Skipped, is_fake, take_off, who
+from .cell_calls import StepCall
 from .cell_record import CellRecord
-from .cell_steps import StepCall
 
 __all__ = ["STEPS_KEPT", "CellHook", "ForwardCount"]
 

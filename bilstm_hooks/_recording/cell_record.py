@@ -15,7 +15,8 @@ from .._names.cells import CellLayout, CellRole
 from .._names.layout import quoted_label_of
 from .._names.named import Named
 from .._replay.unrolled import Unrolled
-from .cell_steps import CellSteps, StepCall
+from .cell_calls import StepCall
+from .cell_steps import CellSteps
 
 __all__ = ["CellRecord"]
 

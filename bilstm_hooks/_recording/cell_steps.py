@@ -9,12 +9,13 @@ it on the values, and `unroll()` and `diagram()` read the loop as that layer's c
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from .._base.errors import LayoutError
 from .._base.tolerance import REPLAY
@@ -22,35 +23,14 @@ from .._core import registry
 from .._core.annotated import AnnotatedTensor
 from .._core.picture import Diagram
 from .._core.providers import provider
-from .._names.cells import CELL_LAYERS, CellLayout, CellRole
+from .._names.cells import CellLayout, CellRole
 from .._names.layout import Layout, quoted_label_of
 from .._names.named import Named
 from .._replay.unrolled import Unrolled
+from .cell_calls import State, StepCall, continues, layer_of
 from .record import Record
 
-__all__ = ["CellSteps", "StepCall"]
-
-State = torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None
-
-
-class StepCall:
-    """One recorded call of a cell: what it was given and what it returned."""
-
-    __slots__ = ("c", "h", "hx", "input", "layout", "record", "step", "versions")
-
-    def __init__(
-        self,
-        layout: CellLayout,
-        step: int,
-        input: torch.Tensor,
-        hx: State,
-        h: torch.Tensor,
-        c: torch.Tensor | None,
-        versions: tuple[int, int, int],
-    ) -> None:
-        self.layout, self.step, self.input, self.hx = layout, step, input, hx
-        self.h, self.c, self.versions = h, c, versions
-        self.record: Any = None  # its CellRecord, built on first read
+__all__ = ["CellSteps"]
 
 
 class CellSteps:
@@ -86,8 +66,33 @@ class CellSteps:
 
     @property
     def layout(self) -> CellLayout:
-        """The cell's sizes and the calls' batch."""
-        return self._calls[-1].layout
+        """The cell's sizes and the first call's batch (the widest, where it shrinks)."""
+        return self._calls[0].layout
+
+    @cached_property
+    def batch_sizes(self) -> tuple[int, ...] | None:
+        """Each step's batch, where the loop's batch shrinks (the longest sequences first,
+        as packing sorts them: an image-captioning decoder stepping `h[:batch_t]`); None
+        where every step has the same batch, or the calls are unbatched."""
+        sizes = tuple(call.input.shape[0] for call in self._calls)
+        if not self.layout.batched or len(set(sizes)) == 1:
+            return None
+        for step, (before, now) in enumerate(itertools.pairwise(sizes), self.first + 1):
+            if now > before:
+                raise ValueError(
+                    f"{self.where}: the batch grows from {before} to {now} at step {step}; "
+                    "a loop reads as one sequence where its batch stays or shrinks (the "
+                    "longest sequences first). Read its calls one by one: rec.records(cell)"
+                )
+        return sizes
+
+    @cached_property
+    def lengths(self) -> torch.Tensor | None:
+        """Steps per sequence (1-D, in batch order) where the batch shrinks, else None."""
+        sizes = self.batch_sizes
+        if sizes is None:
+            return None
+        return torch.tensor([sum(size > row for size in sizes) for row in range(sizes[0])])
 
     @property
     def label(self) -> str:
@@ -106,13 +111,36 @@ class CellSteps:
         values = [getattr(call, role) for call in self._calls]
         if any(value is None for value in values):
             return None
-        tensor = torch.stack(values, dim=1 if self.layout.batched else 0)
+        if self.batch_sizes is None:
+            tensor = torch.stack(values, dim=1 if self.layout.batched else 0)
+        else:  # padded with zeros past each sequence's last step, as a packed call's `out`
+            tensor = values[0].new_zeros(values[0].shape[0], len(values), *values[0].shape[1:])
+            for step, value in enumerate(values):
+                tensor[: value.shape[0], step] = value
         origin = f"{self.label}.{role}"
-        named = Named(self.layout.steps_axes(role, len(self)), origin)
-        if self.first:  # not from step 0: say where these tokens sit in the loop
-            named = named._replace(notes=(f"from step {self.first}",))
+        lengths = None if self.lengths is None else tuple(self.lengths.tolist())
+        notes = (f"from step {self.first}",) if self.first else ()  # where the tokens sit
+        named = Named(self.layout.steps_axes(role, len(self)), origin, notes=notes, lengths=lengths)
         registry.tag(tensor, named)
-        return AnnotatedTensor(tensor, named.axes, origin, notes=named.notes)
+        return AnnotatedTensor(tensor, named.axes, origin, notes=notes, lengths=lengths)
+
+    def _packed(self, role: CellRole) -> torch.Tensor | PackedSequence:
+        """The steps of `role` as a layer takes them: stacked, or packed where the batch shrinks."""
+        if self.batch_sizes is None:
+            return self._stacked(role).tensor  # type: ignore[union-attr]
+        data = torch.cat([getattr(call, role) for call in self._calls])
+        return PackedSequence(data, torch.tensor(self.batch_sizes))
+
+    def _last(self, role: CellRole) -> torch.Tensor | None:
+        """Each sequence's `role` at its last step: `h_n`'s row of the one-layer layer."""
+        stacked = self._stacked(role)
+        if stacked is None:
+            return None
+        tensor = stacked.tensor
+        if self.lengths is None:
+            return tensor.select(-2, -1)
+        rows = torch.arange(tensor.shape[0])
+        return tensor[rows, self.lengths - 1]
 
     @cached_property
     def input(self) -> AnnotatedTensor:
@@ -144,40 +172,34 @@ class CellSteps:
     def as_layer(self) -> nn.Module:
         """The one-layer, one-direction `nn.LSTM`/`nn.GRU`/`nn.RNN` with a copy of the cell's
         weights (batch-first): the layer a loop of this cell is one call of."""
-        cell, kind = self.module, self.layout.kind
-        options: dict[str, Any] = {"bias": bool(getattr(cell, "bias", True))}
-        if kind == "RNNCell":
-            options["nonlinearity"] = cell.nonlinearity
-        weight: torch.Tensor = cell.weight_ih  # type: ignore[assignment]
-        layer = CELL_LAYERS[kind](
-            self.layout.features, self.layout.hidden, batch_first=True, **options
-        )
-        layer = layer.to(device=weight.device, dtype=weight.dtype)
-        with torch.no_grad():
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                if getattr(cell, name, None) is not None:
-                    getattr(layer, f"{name}_l0").copy_(getattr(cell, name))
-        return layer.train(cell.training)
+        return layer_of(self.module, self.layout)
 
     def as_record(self) -> Record:
-        """The loop as a `Record` of `as_layer()`'s call: what `unroll()` and `diagram()` read."""
-        layout, last = self.layout, self._calls[-1]
+        """The loop as a `Record` of `as_layer()`'s call (packed, where the batch shrinks):
+        what `unroll()` and `diagram()` read."""
+        layout = self.layout
         call_layout = Layout(
             kind=layout.layer_kind, layers=1, directions=1, hidden=layout.hidden,
             h_out=layout.hidden, features=layout.features, batch_first=True,
-            batch=layout.batch, tokens=len(self), packed=False,
+            batch=layout.batch, tokens=len(self), packed=self.batch_sizes is not None,
         )  # fmt: skip
-        c_n = None if last.c is None else last.c[None]
+        h_n, c_n = self._last("h"), self._last("c")
+        assert h_n is not None
         return Record(
-            self.name, self.as_layer(), call_layout, self.input.tensor, self.h.tensor,
-            last.h[None], c_n, self._layer_state(), training=False, label=self.label,
+            self.name, self.as_layer(), call_layout, self._packed("input"), self._packed("h"),
+            h_n[None], None if c_n is None else c_n[None], self._layer_state(),
+            training=False, label=self.label,
         )  # fmt: skip
 
     def _layer_state(self) -> State:
-        """`h_0` (and `c_0`) as the layer takes them: a `(layer direction)` axis in front."""
+        """`h_0` (and `c_0`) as the layer takes them: a `(layer direction)` axis in front,
+        the first step's batch."""
         h_0, c_0 = self.h_0, self.c_0
         if h_0 is None:
             return None
+        batch = self.layout.batch
+        if batch is not None:
+            h_0, c_0 = h_0[:batch], None if c_0 is None else c_0[:batch]
         return (h_0[None], c_0[None]) if c_0 is not None else h_0[None]
 
     def check(self) -> None:
@@ -192,29 +214,41 @@ class CellSteps:
                 between steps: attention, zoneout), or the layer's call differs; the
                 message names the step and by how much.
         """
+        broken = self._broken_step()
+        if broken is not None:
+            raise LayoutError(
+                f"{self.where}: {broken}, so the loop is not one call of an "
+                f"nn.{self.layout.layer_kind}"
+            )
+        self._check_against_layer()
+
+    def _broken_step(self) -> str | None:
+        """Where a step was not given what the step before returned, or None."""
         previous = self._calls[0]
         for call in self._calls[1:]:
             given = call.hx if isinstance(call.hx, tuple) else (call.hx,)
             returned = (previous.h, previous.c) if previous.c is not None else (previous.h,)
             if call.hx is None or not all(
-                a is not None and torch.equal(a, b) for a, b in zip(given, returned, strict=True)
+                a is not None and continues(a, b) for a, b in zip(given, returned, strict=True)
             ):
-                raise LayoutError(
-                    f"{self.where}: step {call.step} was given a state that is not what step "
-                    f"{previous.step} returned, so the loop is not one call of an "
-                    f"nn.{self.layout.layer_kind}: it changes its state between steps"
+                return (
+                    f"step {call.step} was given a state that is not what step "
+                    f"{previous.step} returned: the loop changes its state between steps"
                 )
             previous = call
-        self._check_against_layer()
+        return None
 
     def _check_against_layer(self) -> None:
         with torch.no_grad():
-            out, state = self.as_layer()(self.input.tensor, self._layer_state())
+            out, state = self.as_layer()(self._packed("input"), self._layer_state())
+        if isinstance(out, PackedSequence):
+            out, _ = pad_packed_sequence(out, batch_first=True)
         h = self.h.tensor
         rtol, atol = REPLAY.get(h.dtype, REPLAY[torch.float32])
         pairs = [("h", out, h)]
-        if self.c is not None:
-            pairs.append(("c", state[1][0], self.c.tensor.select(-2, -1)))
+        last_c = self._last("c")
+        if last_c is not None:
+            pairs.append(("c", state[1][0], last_c))
         for role, theirs, ours in pairs:
             gap = (theirs.to(ours.dtype) - ours).abs()
             bad = gap > atol + rtol * ours.abs()
@@ -227,7 +261,15 @@ class CellSteps:
                 )
 
     def unroll(self, *, gates: bool = False) -> Unrolled:
-        """Replay the loop from the cell's weights: every step's state (and gates)."""
+        """Replay the loop from the cell's weights: every step's state (and gates).
+
+        Raises:
+            ValueError: a step was given another state than the step before returned:
+                no one replay holds for the loop (`CellRecord.unroll()` replays a step).
+        """
+        broken = self._broken_step()
+        if broken is not None:
+            raise ValueError(f"cannot unroll {self.where} as one sequence: {broken}")
         return self.as_record().unroll(gates=gates)
 
     def diagram(self, *, max_tokens: int = 12, values: bool = False) -> Diagram:

@@ -6,6 +6,7 @@ cell returned, the stacked steps are the calls, and the loop equals `nn.LSTM`'s 
 from __future__ import annotations
 
 import copy
+from typing import Any
 import io
 import pickle
 
@@ -292,3 +293,68 @@ def test_a_loop_that_changes_its_state_is_not_unrolled_as_one_sequence() -> None
     with pytest.raises(ValueError, match=r"cannot unroll .* step 1 was given a state"):
         rec["cell"].steps().unroll()
     assert rec["cell"].unroll().check() < 1e-5  # one step is still replayed
+
+
+def _gru_steps(steps: int = 4) -> tuple[bh.Recorder, list[torch.Tensor]]:
+    cell = nn.GRUCell(3, 4)
+    rec = bh.attach_hooks(nn.ModuleDict({"cell": cell}))
+    h, hs = None, []
+    for x in torch.randn(steps, 2, 3):
+        h = cell(x, h)
+        hs.append(h)
+    return rec, hs
+
+
+@pytest.mark.parametrize(
+    ("join", "pattern", "token"),
+    [
+        (lambda hs: torch.stack(hs, dim=1), "batch token hidden", 1),
+        (lambda hs: torch.stack(hs), "token batch hidden", 0),
+        (lambda hs: torch.cat([h.unsqueeze(1) for h in hs], dim=1), "batch token hidden", 1),
+    ],
+    ids=["stack(dim=1)", "stack()", "cat(unsqueeze(1))"],
+)
+def test_a_cell_loops_states_stacked_while_following_are_its_steps(
+    join: Any, pattern: str, token: int
+) -> None:
+    rec, hs = _gru_steps()
+    with bh.follow():
+        joined = join(hs)
+    found = bh.annotation_of(joined)
+    assert found is not None
+    assert (found.pattern, found.origin, found.at) == (pattern, "cell.h", {})
+    steps = rec["cell"].steps().h.tensor  # the recorded calls: the same values, in order
+    assert torch.equal(joined if token == 1 else joined.transpose(0, 1), steps)
+
+
+def test_states_joined_along_hidden_fuse_token_into_it() -> None:
+    _, hs = _gru_steps(3)
+    with bh.follow():
+        joined = torch.cat(hs, dim=1)
+    found = bh.annotation_of(joined)
+    assert found is not None
+    assert found.pattern == "batch (token hidden)"
+    assert torch.equal(joined.view(2, 3, 4)[:, 1], hs[1])
+
+
+@pytest.mark.parametrize(
+    "pick",
+    [lambda hs: [hs[1], hs[0], hs[2]], lambda hs: [hs[0], hs[0]], lambda hs: [hs[0], hs[2]]],
+    ids=["out of order", "one step twice", "a step skipped"],
+)
+def test_states_that_are_not_consecutive_steps_are_not_named_as_tokens(pick: Any) -> None:
+    _, hs = _gru_steps()
+    with bh.follow():
+        joined = torch.stack(pick(hs), dim=1)
+    found = bh.annotation_of(joined)
+    assert found is None or "token" not in found.dims
+
+
+def test_a_followed_decoder_names_its_stacked_steps_and_what_its_head_makes() -> None:
+    model = Decoder()
+    bh.attach_hooks(model, follow=True)
+    logits = model(torch.randn(2, 5, 3))
+    found = bh.annotation_of(logits)
+    assert found is not None
+    assert found.dims[:2] == ("batch", "token")
+    assert found.sizes["token"] == 5

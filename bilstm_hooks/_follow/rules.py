@@ -23,6 +23,7 @@ from .._names.broadcast import keeps_broadcast
 from .._names.layout import Axes
 from . import misuse, misuse_rows
 from .batch_rows import batch_index, gathered_rows, reordered
+from .cell_joins import cell_steps_joined
 from .feature_joins import features_joined, steps_joined
 from .joins import calls_joined
 from .packed_rows import pack_names, padded_names
@@ -161,6 +162,8 @@ def cat_rule(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: A
             misuse_rows.check_mixed_rows(named, "joined")
         if joined is None:
             joined = calls_joined(named, dim, stack=stack)
+        if joined is None:
+            joined = cell_steps_joined(named, dim, stack=stack)
         if joined is None:
             joined = steps_joined(named, dim, stack=stack)
     tensors = all(isinstance(p, torch.Tensor) for p in parts)

@@ -23,7 +23,7 @@ from torch import nn
 
 from .layout import Axes
 
-__all__ = ["CELL_LAYERS", "CELL_TYPES", "CellLayout", "CellRole", "cell_kind"]
+__all__ = ["CELL_LAYERS", "CELL_TYPES", "CellLayout", "CellRole", "cell_kind", "is_cell_state"]
 
 CELL_TYPES: tuple[type[nn.Module], ...] = (nn.LSTMCell, nn.GRUCell, nn.RNNCell)
 # the one-layer, one-direction layer each cell is a step of (same weights, same equations)
@@ -33,6 +33,12 @@ CELL_LAYERS: dict[str, type[nn.Module]] = {
     "RNNCell": nn.RNN,
 }
 CellRole = Literal["input", "h", "c"]
+
+
+def is_cell_state(origin: str) -> bool:
+    """Whether `origin` names a state a cell returned (`decoder.cell.h`, `.c`): a layer's
+    tensors are `.out`, `.h_n`, `.c_n` and `.input`, and what follows them says so."""
+    return origin.endswith((".h", ".c"))
 
 
 def cell_kind(module: nn.Module) -> str:

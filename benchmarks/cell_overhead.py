@@ -11,7 +11,10 @@ bare twin with the same weights, two ways:
   median leaves out (garbage collections, the registry's sweeps).
 
 Two cells: a tiny one (`LSTMCell(3, 4)`, batch 1) and a realistic one (`LSTMCell(256,
-512)`, batch 32). Each loop is one forward of a small decoder module, as a model runs it.
+512)`, batch 32), the realistic one also in a decoder that stacks its steps' `h`, as most
+do. Each loop is one forward of a small decoder module, as a model runs it. Where the loop
+keeps no step, the hook's keeping them is memory the bare loop never touches again (each
+step's state is written to memory out of cache): that shows in the realistic loop alone.
 
     python benchmarks/cell_overhead.py            # about a minute on 2 cores
 """
@@ -34,16 +37,19 @@ STEPS = 50
 class Loop(nn.Module):
     """A decoder's loop: one cell stepped `STEPS` times, each step given the last state."""
 
-    def __init__(self, features: int, hidden: int) -> None:
+    def __init__(self, features: int, hidden: int, keeps: bool = False) -> None:
         super().__init__()
         self.cell = nn.LSTMCell(features, hidden)
+        self.keeps = keeps  # the decoder keeps every step's h, as one that stacks them does
 
     def forward(self, xs: torch.Tensor) -> torch.Tensor:
-        state = None
+        state, outputs = None, []
         for x in xs:
             state = self.cell(x, state)
+            if self.keeps:
+                outputs.append(state[0])
         assert state is not None
-        return state[0]
+        return torch.stack(outputs, 1) if self.keeps else state[0]
 
 
 def singles(bare: Callable[[], object], hooked: Callable[[], object], runs: int) -> float:
@@ -111,17 +117,23 @@ def main() -> None:
     print(f"hooked nn.LSTM call (tiny, no_grad): bare {lstm[0]:.1f} µs")
     print(f"  extra: +{lstm[1]:.2f} µs (single runs), +{lstm[2]:.2f} µs (blocks)\n")
     print(f"cell loops of {STEPS} steps (LSTMCell, no_grad):")
-    cells = {"tiny": (3, 4, 1, 400), "realistic": (256, 512, 32, 60)}
-    for name, (features, hidden, batch, runs) in cells.items():
+    cells = {
+        "tiny": (3, 4, 1, 400, False),
+        "realistic": (256, 512, 32, 60, False),
+        "realistic, its steps stacked": (256, 512, 32, 60, True),
+    }
+    for name, (features, hidden, batch, runs, keeps) in cells.items():
         xs = torch.randn(STEPS, batch, features)
-        alone, single, block = measure(lambda f=features, h=hidden: Loop(f, h), xs, runs)
+        alone, single, block = measure(
+            lambda f=features, h=hidden, k=keeps: Loop(f, h, k), xs, runs
+        )
         per_step = (single / STEPS, block / STEPS)
         print(
-            f"  {name:<9} bare loop {alone:9.1f} µs; ratio {1 + single / alone:.3f} (single), "
+            f"  {name}: bare loop {alone:9.1f} µs; ratio {1 + single / alone:.3f} (single), "
             f"{1 + block / alone:.3f} (blocks)"
         )
         print(
-            f"            per step +{per_step[0]:.2f} µs (single), +{per_step[1]:.2f} µs (blocks); "
+            f"            per step {per_step[0]:+.2f} µs (single), {per_step[1]:+.2f} µs (blocks); "
             f"that over a hooked nn.LSTM call's extra: {per_step[0] / lstm[1]:.2f}, "
             f"{per_step[1] / lstm[2]:.2f}"
         )

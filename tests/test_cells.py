@@ -6,9 +6,9 @@ cell returned, the stacked steps are the calls, and the loop equals `nn.LSTM`'s 
 from __future__ import annotations
 
 import copy
-from typing import Any
 import io
 import pickle
+from typing import Any
 
 import pytest
 import torch

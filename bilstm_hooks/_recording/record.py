@@ -277,8 +277,8 @@ class Record:
         Marks the cells `out` holds and those the `h_n` (and `c_n`) rows hold.
         `values=True` unrolls the call and colours every cell by its state (the mean
         of h over its hidden units), the values in each cell's tooltip; one grid per
-        sequence. Shown inline in Jupyter; `.save("call.svg")` writes it, `str()` is
-        the SVG.
+        sequence. Shown inline in Jupyter; `.save("call.svg")` writes it, `.svg` is
+        the SVG text (`str()` a one-line summary, for a terminal).
 
         Raises:
             TypeError: `max_sequences` or `max_tokens` is not an int, or `values` not a bool.

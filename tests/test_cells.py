@@ -358,3 +358,18 @@ def test_a_followed_decoder_names_its_stacked_steps_and_what_its_head_makes() ->
     assert found is not None
     assert found.dims[:2] == ("batch", "token")
     assert found.sizes["token"] == 5
+
+
+def test_a_cell_of_a_second_model_with_the_same_name_is_told_apart_from_its_next_call() -> None:
+    class Encoder(Decoder):
+        pass
+
+    first, second = Decoder(), Encoder()
+    bh.attach_hooks(first)
+    before = first.cell(torch.randn(2, 3))  # its layout cached with the label `cell`
+    assert bh.describe(before[0]).split(" · ")[1] == "cell.h: token 0"
+    bh.attach_hooks(second)  # a clash: both labels qualified, the caches cleared
+    after = first.cell(torch.randn(2, 3))
+    assert bh.describe(after[0]).split(" · ")[1] == "Decoder.cell.h: token 0"
+    theirs = second.cell(torch.randn(2, 3))
+    assert bh.describe(theirs[0]).split(" · ")[1] == "Encoder.cell.h: token 0"

@@ -9,32 +9,29 @@ where a forward of the hooked model began since the cell's previous call. Within
 one, the step is the call's place: the k-th call of the cell since the sequence began.
 A sequence keeps its latest `STEPS_KEPT` steps.
 
-Tensors are kept without their graph (`detach()`: the values, not copied), unless the
+Tensors are kept without their graph (`.data`: the values, not copied), unless the
 recorder was made with `detach=False`. The hook never raises and never changes what the
 cell returns: a call it cannot read is counted, and warned about once.
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import warnings
 from collections import deque
 from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
-from .._base.callers import callers_level
 from .._base.dynamo import keep_out_of_dynamo
 from .._core import registry
 from .._core.registry import tag_new
 from .._names.cells import CellLayout
-from .._names.layout import Axes, label_of
+from .._names.layout import Axes
 from .._names.named import Named
-from .call_checks import Skipped, is_fake, take_off, who
+from .call_checks import Skipped, is_fake, state_without_graph, take_off
 from .cell_calls import StepCall
 from .cell_record import CellRecord
+from .hook_base import HookBase
 
 __all__ = ["STEPS_KEPT", "CellHook", "ForwardCount"]
 
@@ -63,33 +60,14 @@ class ForwardCount:
         self.count[0] += 1
 
 
-class CellHook:
+class CellHook(HookBase):
     """The forward hook of one cell (its bound method `record`), and the sequences it keeps.
 
     `forwards` is the recorder's count of the hooked model's forwards begun (a one-item
     list); a copied or unpickled model's hook is inert, as `hook.Hook` is.
     """
 
-    OURS = True  # a hook of this library's (`_base.hook_dicts.is_ours`)
-
-    __slots__ = (
-        "__weakref__",
-        "counted",
-        "detach",
-        "failure",
-        "failures",
-        "forward_seen",
-        "forwards",
-        "label",
-        "last_hook",
-        "layouts",
-        "module",
-        "name",
-        "owner",
-        "sequences",
-        "skipped",
-        "warned",
-    )
+    __slots__ = ("forward_seen", "forwards", "sequences")
 
     def __init__(
         self,
@@ -101,20 +79,10 @@ class CellHook:
         owner: str = "",
         forwards: list[int] | None = None,
     ) -> None:
-        self.module = module
-        self.name = name
-        self.owner = owner
-        self.label = name if module is None else label_of(name, module)
-        self.detach = detach
-        self.last_hook: list[Any] = [None] if last_hook is None else last_hook
+        super().__init__(module, name, detach, last_hook, owner)
         self.forwards: list[int] = [0] if forwards is None else forwards
         self.forward_seen = -1
         self.sequences: deque[Sequence[StepCall]] = deque(maxlen=history)
-        self.counted = itertools.count()
-        self.failures = 0
-        self.failure = ""
-        self.skipped = 0
-        self.warned = False
         self.layouts: dict[torch.Size, CachedCell] = {}  # by the input's shape
 
     def record(
@@ -135,7 +103,7 @@ class CellHook:
             if _is_tracing():
                 raise Skipped
             cached = self.layouts.get(input.shape)
-            if cached is None or cached.label is not self.label:  # a new call shape
+            if cached is None:  # a new call shape (the label qualified since: cleared)
                 cached = self._new_layout(module, input)
             try:  # h, c, input: what `CellRecord` tells changes in place by
                 versions = (h._version, 0 if c is None else c._version, input._version)
@@ -152,7 +120,7 @@ class CellHook:
             if c is not None:
                 tag_new(c, Named(cached.c, cached.c_origin, at), versions[1])
             if self.detach and (h.requires_grad or input.requires_grad or _holds_graph(hx)):
-                input, hx, h, c = (_without_graph(v) for v in (input, hx, h, c))
+                input, hx, h, c = (state_without_graph(v) for v in (input, hx, h, c))
             steps.append(StepCall(cached.layout, step, input, hx, h, c, versions))
             next(self.counted)
             self.last_hook[0] = self
@@ -166,35 +134,12 @@ class CellHook:
         keep_out_of_dynamo()  # before Dynamo traces it, when compiled
         layout = CellLayout.of(module, input)
         cached = CachedCell(
-            layout, layout.axes("h"), layout.axes("c"), f"{self.label}.h", f"{self.label}.c",
-            self.label,
-        )  # fmt: skip
+            layout, layout.axes("h"), layout.axes("c"), f"{self.label}.h", f"{self.label}.c"
+        )
         if len(self.layouts) >= _LAYOUTS_KEPT:
             self.layouts.clear()  # varying batch sizes: a small cache, never a growing one
         self.layouts[input.shape] = cached
         return cached
-
-    @property
-    def calls(self) -> int:
-        """How many calls were recorded."""
-        return int(repr(self.counted)[len("count(") : -1])
-
-    def _failed(self, module: nn.Module, exc: Exception) -> None:
-        cause = f"{type(exc).__name__}: {exc}"  # the message only: no traceback kept
-        with registry.LOCK:
-            self.failures += 1
-            self.failure = cause
-            if self.warned:
-                return
-            self.warned = True
-        with contextlib.suppress(Exception):  # under -W error, too: never break the forward
-            warnings.warn(
-                f"bilstm_hooks could not record a call of {who(self.name, module)}: {cause}. "
-                "The forward pass is unaffected; rec[...] names the latest cause. "
-                "Later problems of this module are not warned about.",
-                RuntimeWarning,
-                stacklevel=callers_level(),
-            )
 
     def latest(self) -> CellRecord | None:
         """The latest kept call as a CellRecord, or None."""
@@ -227,20 +172,17 @@ class CellHook:
         with registry.LOCK:
             self.sequences.clear()
 
-    def __reduce__(self) -> tuple[type[CellHook], tuple[None, str, int, bool]]:
-        return (CellHook, (None, self.name, 1, self.detach))  # a copy's hook: inert
-
 
 class CachedCell(NamedTuple):
     """What a cell's hook derives once per input shape: the layout, the axes and origins of
-    `h` and `c`, and the label they were made with (a recorder made later may qualify it)."""
+    `h` and `c` (made with the label: a recorder made later may qualify it, which clears
+    the cache, `labels`)."""
 
     layout: CellLayout
     h: Axes
     c: Axes
     h_origin: str
     c_origin: str
-    label: str
 
 
 def _holds_graph(hx: Any) -> bool:
@@ -248,11 +190,3 @@ def _holds_graph(hx: Any) -> bool:
         h, c = hx
         return bool(getattr(h, "requires_grad", False) or getattr(c, "requires_grad", False))
     return bool(getattr(hx, "requires_grad", False))
-
-
-def _without_graph(value: Any) -> Any:
-    if isinstance(value, _Tensor):
-        return value.detach() if value.requires_grad else value
-    if type(value) is tuple:
-        return tuple(_without_graph(v) for v in value)
-    return value

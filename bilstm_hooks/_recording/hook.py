@@ -19,10 +19,7 @@ A kept call is a list that gains its `Record` in place, so reading never moves e
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import operator
-import warnings
 import weakref
 from collections import deque
 from typing import Any, TypeAlias
@@ -31,14 +28,13 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-from .._base.callers import callers_level
 from .._base.dynamo import keep_out_of_dynamo
 from .._base.versions import Originals
 from .._core import registry
 from .._core.registry import Pending
 from .._follow.entering import track_reach
 from .._follow.mode import drop_ended
-from .._names.layout import Layout, label_of
+from .._names.layout import Layout
 from .._names.named import CachedLayout
 from .call_checks import (
     Skipped,
@@ -46,10 +42,10 @@ from .call_checks import (
     state_without_graph,
     take_off,
     unusual,
-    who,
     without_graph,
 )
 from .entrance import recorded_inside
+from .hook_base import HookBase
 from .record import Record
 
 __all__ = ["Hook", "Latest"]
@@ -78,7 +74,7 @@ _RECORD = 9  # where a kept call holds its Record once read
 Latest: TypeAlias = "list[Hook | None]"
 
 
-class Hook:
+class Hook(HookBase):
     """The forward hook of one module, and the calls it keeps.
 
     What is registered is its bound method `record`: torch calls a bound method
@@ -87,25 +83,7 @@ class Hook:
     copy at the copy's first call.
     """
 
-    OURS = True  # a hook of this library's (`_base.hook_dicts.is_ours`)
-
-    __slots__ = (
-        "__weakref__",
-        "counted",
-        "covered",
-        "detach",
-        "failure",
-        "failures",
-        "kept",
-        "label",
-        "last_hook",
-        "layouts",
-        "module",
-        "name",
-        "owner",
-        "skipped",
-        "warned",
-    )
+    __slots__ = ("covered", "kept")
 
     def __init__(
         self,
@@ -116,18 +94,8 @@ class Hook:
         last_hook: Latest | None = None,
         owner: str = "",
     ) -> None:
-        self.module = module
-        self.name = name
-        self.owner = owner  # the class of the model hooked: `labels` prefixes clashes with it
-        self.label = name if module is None else label_of(name, module)  # shown with tensors
-        self.detach = detach
-        self.last_hook: Latest = [None] if last_hook is None else last_hook  # the recorder's
+        super().__init__(module, name, detach, last_hook, owner)
         self.kept: deque[KeptCall] = deque(maxlen=history)
-        self.counted = itertools.count()  # recorded calls: `next()` is one atomic step
-        self.failures = 0  # could not be read
-        self.failure = ""  # the cause of the latest failure
-        self.skipped = 0  # traced or fake: not calls
-        self.warned = False
         # the arguments of `module(...)` calls recorded inside already (`entrance`)
         self.covered: deque[tuple[Any, ...]] = deque(maxlen=4)
         # the layout and tags of each call shape, keyed by all they are derived from, and
@@ -223,33 +191,6 @@ class Hook:
         except Exception as exc:  # a hook must never break the forward pass
             self._failed(module, exc)
 
-    @property
-    def calls(self) -> int:
-        """How many calls were recorded."""
-        return int(repr(self.counted)[len("count(") : -1])  # reading it leaves it as it is
-
-    def _failed(self, module: nn.Module, exc: Exception) -> None:
-        # the message only: an exception's traceback would keep the call's tensors alive
-        cause = f"{type(exc).__name__}: {exc}"
-        with _LOCK:
-            self.failures += 1
-            self.failure = cause
-        self._warn_once(
-            module,
-            f"bilstm_hooks could not record a call of {who(self.name, module)}: {cause}. "
-            "The forward pass is unaffected; rec[...] names the latest cause.",
-        )
-
-    def _warn_once(self, module: nn.Module, message: str) -> None:
-        with _LOCK:
-            if self.warned:
-                return
-            self.warned = True
-        message += " Later problems of this module are not warned about."
-        # under -W error a warning raises: that must not break the forward pass either
-        with contextlib.suppress(Exception):
-            warnings.warn(message, RuntimeWarning, stacklevel=callers_level())
-
     def _new_layout(
         self,
         key: tuple[Any, ...],
@@ -293,7 +234,3 @@ class Hook:
         """Forget the kept calls (the recorder's `clear()`); the count of calls stays."""
         with _LOCK:
             self.kept.clear()
-
-    def __reduce__(self) -> tuple[type[Hook], tuple[None, str, int, bool]]:
-        # a copy of a hooked model whose class keeps hooks in its state: inert
-        return (Hook, (None, self.name, 1, self.detach))

@@ -15,16 +15,15 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .cell_hook import CellHook
-    from .hook import Hook
+    from .hook_base import HookBase
 
 __all__ = ["distinguish", "forget"]
 
 # every recorder's hooks, while they live
-_LIVE: weakref.WeakSet[Hook | CellHook] = weakref.WeakSet()
+_LIVE: weakref.WeakSet[HookBase] = weakref.WeakSet()
 
 
-def distinguish(hooks: Iterable[Hook | CellHook]) -> None:
+def distinguish(hooks: Iterable[HookBase]) -> None:
     """Register a new recorder's hooks; prefix the labels of every clash with the model.
 
     Examples:
@@ -56,13 +55,13 @@ def distinguish(hooks: Iterable[Hook | CellHook]) -> None:
         _LIVE.add(hook)
 
 
-def forget(hooks: Iterable[Hook | CellHook]) -> None:
+def forget(hooks: Iterable[HookBase]) -> None:
     """A removed recorder's hooks: they record no more calls, so they clash no more."""
     for hook in hooks:
         _LIVE.discard(hook)
 
 
-def _clash(hook: Hook | CellHook, other: Hook | CellHook) -> bool:
+def _clash(hook: HookBase, other: HookBase) -> bool:
     """Two hooks whose layers would read alike, but that belong to different models."""
     return (
         bool(hook.name)
@@ -73,7 +72,7 @@ def _clash(hook: Hook | CellHook, other: Hook | CellHook) -> bool:
     )
 
 
-def _qualify(hook: Hook | CellHook) -> None:
+def _qualify(hook: HookBase) -> None:
     """`Model.name` from the hook's next call on."""
     label = f"{hook.owner}.{hook.name}"
     if hook.label != label:
